@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Kernels are the hot loops: built unchecked and for the CPU we run on (release builds only).
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Hearth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hearth", targets: ["hearth"]),
+        .library(name: "GGUF", targets: ["GGUF"]),
+        .library(name: "Store", targets: ["Store"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        // Layer 1: leaves that import nothing of the package.
+        .target(name: "GGUF"),
+        .target(name: "Kernels", swiftSettings: kernelFlags),
+        .target(name: "Tokenizers"),
+        .target(name: "Sampling"),
+
+        // Layer 2: architectures over shared blocks, bound to memory-mapped weights.
+        .target(name: "Models", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelFlags),
+
+        // Layer 2: the model store (catalog, pull, install); reads GGUF headers, never weights.
+        .target(
+            name: "Store",
+            dependencies: [
+                "GGUF",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+
+        // Top: the command-line interface.
+        .executableTarget(
+            name: "hearth",
+            dependencies: [
+                "GGUF", "Store",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "GGUF"]),
+    ]
+)

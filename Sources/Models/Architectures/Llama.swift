@@ -1,0 +1,15 @@
+import GGUF
+
+/// Llama (SmolLM2, Llama 2/3): pre-norm decoder, SwiGLU, RoPE on adjacent pairs, optional
+/// Llama 3 per-dimension RoPE frequency factors (`rope_freqs.weight`).
+enum Llama: Architecture {
+    static let name = "llama"
+
+    static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
+        let hp = try Hyperparameters(file: file, architecture: name, ropeStyle: .normal)
+        let weights = try TensorBinder(file: file).standardWeights(hp)
+        try requireAbsent(weights, "attn_q_norm / post_attention_norm", in: name)
+        let recipe = TransformerRecipe(attentionScale: 1 / Float(hp.headDimension).squareRoot())
+        return TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
+    }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import GGUF
+import Kernels
+
+/// Which positions of a batch need logits.
+public enum LogitsSelection: Sendable {
+    /// Only the last token's (generation).
+    case last
+    /// Every token's, row after row (perplexity).
+    case all
+}
+
+/// A decoder-only transformer bound to a memory-mapped GGUF file: weights are shared and
+/// read-only, so one model serves many sessions, each with its own ``KVCache``.
+public final class TransformerModel: @unchecked Sendable {
+    public let hyperparameters: Hyperparameters
+    public let recipe: TransformerRecipe
+    let weights: TransformerWeights
+    /// Keeps the mapping (and so every weight pointer) alive as long as the model.
+    public let file: GGUFFile
+    let pool: ThreadPool
+    /// Forward passes of one model run one at a time: the scratch buffers are shared.
+    private let lock = NSLock()
+    private var buffers: ForwardBuffers
+
+    /// Most tokens processed in one pass; longer inputs are split so scratch stays bounded.
+    public static let maximumBatch = 128
+
+    init(file: GGUFFile, hyperparameters: Hyperparameters, recipe: TransformerRecipe,
+         weights: TransformerWeights, threads: Int) {
+        self.file = file
+        self.hyperparameters = hyperparameters
+        self.recipe = recipe
+        self.weights = weights
+        self.pool = ThreadPool(threads: threads)
+        self.buffers = ForwardBuffers(hyperparameters)
+    }
+
+    /// A KV cache for one sequence of up to `capacity` tokens.
+    public func makeCache(capacity: Int) throws -> KVCache {
+        try KVCache(hyperparameters: hyperparameters, capacity: capacity)
+    }
+
+    /// Runs `tokens` at the cache's next positions and returns logits (vocabulary-sized rows).
+    public func forward(_ tokens: [Int32], cache: KVCache, logits selection: LogitsSelection = .last) throws -> [Float] {
+        let vocabulary = hyperparameters.vocabularySize
+        for token in tokens where token < 0 || Int(token) >= vocabulary {
+            throw ModelError.invalidToken(token, vocabularySize: vocabulary)
+        }
+        guard cache.count + tokens.count <= cache.capacity else {
+            throw ModelError.contextFull(needed: cache.count + tokens.count, capacity: cache.capacity)
+        }
+        guard !tokens.isEmpty else { return [] }
+        lock.lock()
+        defer { lock.unlock() }
+        var result: [Float] = []
+        result.reserveCapacity(selection == .all ? tokens.count * vocabulary : vocabulary)
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + Self.maximumBatch)
+            let isLast = end == tokens.count
+            let rows = try forwardBatch(Array(tokens[start..<end]), cache: cache,
+                                        wantAll: selection == .all, wantLast: isLast)
+            result.append(contentsOf: rows)
+            start = end
+        }
+        return result
+    }
+
+    /// One batch: embeddings → layers → (selected rows) norm → LM head.
+    private func forwardBatch(_ tokens: [Int32], cache: KVCache, wantAll: Bool, wantLast: Bool) throws -> [Float] {
+        let hp = hyperparameters
+        let n = tokens.count
+        let embedding = hp.embeddingLength
+        buffers.reserve(batch: n, contextCapacity: cache.capacity)
+        let b = buffers
+        let x = b.hidden
+
+        for (index, token) in tokens.enumerated() {
+            weights.tokenEmbedding.dequantizeRow(Int(token), into: x + index * embedding)
+        }
+        if let scale = recipe.embeddingScale {
+            for i in 0..<(n * embedding) { x[i] *= scale }
+        }
+
+        let startPosition = cache.count
+        for layer in 0..<hp.blockCount {
+            attentionBlock(layer: layer, batch: n, startPosition: startPosition, cache: cache)
+            feedForwardBlock(layer: layer, batch: n)
+        }
+        cache.advance(by: n)
+
+        guard wantAll || wantLast else { return [] }
+        let firstRow = wantAll ? 0 : n - 1
+        let rowCount = n - firstRow
+        for row in 0..<rowCount {
+            weights.outputNorm.withUnsafeBufferPointer { w in
+                rmsNorm(x + (firstRow + row) * embedding, weight: w.baseAddress!, count: embedding,
+                        epsilon: hp.rmsEpsilon, into: b.normed + row * embedding)
+            }
+        }
+        var logits = [Float](repeating: 0, count: rowCount * hp.vocabularySize)
+        logits.withUnsafeMutableBufferPointer { out in
+            weights.output.apply(b.normed, batch: rowCount, into: out.baseAddress!, scratch: b.arena, pool: pool)
+        }
+        return logits
+    }
+
+    private func attentionBlock(layer: Int, batch n: Int, startPosition: Int, cache: KVCache) {
+        let hp = hyperparameters
+        let w = weights.layers[layer]
+        let b = buffers
+        let embedding = hp.embeddingLength
+        normRows(b.hidden, weight: w.attentionNorm, rows: n, width: embedding, into: b.normed)
+
+        w.query.apply(b.normed, batch: n, into: b.query, scratch: b.arena, pool: pool)
+        w.key.apply(b.normed, batch: n, into: b.key, scratch: b.arena, pool: pool)
+        w.value.apply(b.normed, batch: n, into: b.value, scratch: b.arena, pool: pool)
+
+        let headDimension = hp.headDimension
+        if let queryNorm = w.queryNorm {
+            normRows(b.query, weight: queryNorm, rows: n * hp.headCount, width: headDimension, into: b.query)
+        }
+        if let keyNorm = w.keyNorm {
+            normRows(b.key, weight: keyNorm, rows: n * hp.headCountKV, width: headDimension, into: b.key)
+        }
+
+        let sliding = hp.slidingLayers[layer]
+        let base = sliding ? hp.ropeFrequencyBaseSliding : hp.ropeFrequencyBase
+        let scale: Float = sliding ? 1 : hp.ropeFrequencyScale
+        let factors = sliding ? nil : weights.ropeFrequencyFactors
+        withOptionalPointer(factors) { factorPointer in
+            for t in 0..<n {
+                let position = startPosition + t
+                for h in 0..<hp.headCount {
+                    applyRope(b.query + (t * hp.headCount + h) * headDimension, position: position,
+                              ropeDimensions: hp.ropeDimensions, style: hp.ropeStyle, base: base,
+                              frequencyScale: scale, factors: factorPointer)
+                }
+                for h in 0..<hp.headCountKV {
+                    applyRope(b.key + (t * hp.headCountKV + h) * headDimension, position: position,
+                              ropeDimensions: hp.ropeDimensions, style: hp.ropeStyle, base: base,
+                              frequencyScale: scale, factors: factorPointer)
+                }
+            }
+        }
+
+        // Append this batch's keys and values to the cache.
+        let keyRow = hp.keyLength
+        let valueRow = hp.valueLength
+        let keyDestination = cache.keys[layer] + startPosition * keyRow
+        for i in 0..<(n * keyRow) { keyDestination[i] = floatToHalf(b.key[i]) }
+        let valueDestination = cache.values[layer] + startPosition * valueRow
+        for i in 0..<(n * valueRow) { valueDestination[i] = floatToHalf(b.value[i]) }
+
+        attend(layer: layer, batch: n, startPosition: startPosition, cache: cache,
+               window: sliding ? hp.slidingWindow : nil)
+
+        w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool)
+        if let post = w.postAttentionNorm {
+            normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
+        }
+        for i in 0..<(n * embedding) { b.hidden[i] += b.projected[i] }
+    }
+
+    /// Causal attention of each new query over the cached keys, one (token, head) pair per task.
+    private func attend(layer: Int, batch n: Int, startPosition: Int, cache: KVCache, window: Int?) {
+        let hp = hyperparameters
+        let b = buffers
+        let headDimension = hp.headDimension
+        let groupSize = hp.headCount / hp.headCountKV
+        let keys = cache.keys[layer]
+        let values = cache.values[layer]
+        let keyRow = hp.keyLength
+        let scale = recipe.attentionScale
+        let scores = b.scores
+        let scoresStride = cache.capacity
+        pool.parallelFor(n * hp.headCount) { range in
+            for task in range {
+                let t = task / hp.headCount
+                let h = task % hp.headCount
+                let kvHead = h / groupSize
+                let position = startPosition + t
+                // Standard sliding window: key j is visible when position - j < window.
+                let first = window.map { max(0, position - $0 + 1) } ?? 0
+                // Queries meet binary16 keys rounded to binary16 themselves, as ggml's F16 dot does.
+                let q = b.query + (t * hp.headCount + h) * headDimension
+                for d in 0..<headDimension { q[d] = halfToFloat(floatToHalf(q[d])) }
+                let s = scores + task * scoresStride
+                var maximum = -Float.infinity
+                for j in first...position {
+                    let k = keys + j * keyRow + kvHead * headDimension
+                    var dot: Float = 0
+                    for d in 0..<headDimension { dot += q[d] * halfToFloat(k[d]) }
+                    dot *= scale
+                    s[j] = dot
+                    if dot > maximum { maximum = dot }
+                }
+                var sum: Float = 0
+                for j in first...position {
+                    let e = expf(s[j] - maximum)
+                    s[j] = e
+                    sum += e
+                }
+                let inverse = 1 / sum
+                let out = b.attention + (t * hp.headCount + h) * headDimension
+                for d in 0..<headDimension { out[d] = 0 }
+                for j in first...position {
+                    let weight = halfToFloat(floatToHalf(s[j] * inverse))
+                    let v = values + j * keyRow + kvHead * headDimension
+                    for d in 0..<headDimension { out[d] += weight * halfToFloat(v[d]) }
+                }
+            }
+        }
+    }
+
+    private func feedForwardBlock(layer: Int, batch n: Int) {
+        let hp = hyperparameters
+        let w = weights.layers[layer]
+        let b = buffers
+        let embedding = hp.embeddingLength
+        normRows(b.hidden, weight: w.feedForwardNorm, rows: n, width: embedding, into: b.normed)
+        w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool)
+        w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool)
+        let count = n * hp.feedForwardLength
+        switch recipe.activation {
+        case .swiGLU: swiGLU(b.gate, b.up, count: count)
+        case .geGLU: geGLU(b.gate, b.up, count: count)
+        }
+        w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool)
+        if let post = w.postFeedForwardNorm {
+            normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
+        }
+        for i in 0..<(n * embedding) { b.hidden[i] += b.projected[i] }
+    }
+
+    private func normRows(
+        _ input: UnsafeMutablePointer<Float>, weight: [Float], rows: Int, width: Int,
+        into output: UnsafeMutablePointer<Float>
+    ) {
+        weight.withUnsafeBufferPointer { w in
+            for row in 0..<rows {
+                rmsNorm(input + row * width, weight: w.baseAddress!, count: width,
+                        epsilon: hyperparameters.rmsEpsilon, into: output + row * width)
+            }
+        }
+    }
+}
+
+private func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+/// Activation buffers for one batch, sized for the largest batch seen so far.
+final class ForwardBuffers: @unchecked Sendable {
+    let hp: Hyperparameters
+    let arena = ScratchArena()
+    private(set) var batchCapacity = 0
+    private(set) var contextCapacity = 0
+    private(set) var hidden: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var normed: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var query: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var key: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var value: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var attention: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var projected: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var gate: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var up: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var scores: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+
+    init(_ hp: Hyperparameters) { self.hp = hp }
+
+    func reserve(batch: Int, contextCapacity context: Int) {
+        if batch > batchCapacity {
+            let widest = max(hp.embeddingLength, hp.queryLength)
+            for pointer in [hidden, normed, query, key, value, attention, projected, gate, up] { pointer.deallocate() }
+            hidden = .allocate(capacity: batch * hp.embeddingLength)
+            normed = .allocate(capacity: batch * widest)
+            query = .allocate(capacity: batch * hp.queryLength)
+            key = .allocate(capacity: batch * hp.keyLength)
+            value = .allocate(capacity: batch * hp.valueLength)
+            attention = .allocate(capacity: batch * hp.queryLength)
+            projected = .allocate(capacity: batch * hp.embeddingLength)
+            gate = .allocate(capacity: batch * hp.feedForwardLength)
+            up = .allocate(capacity: batch * hp.feedForwardLength)
+            batchCapacity = batch
+            contextCapacity = 0
+        }
+        if context > contextCapacity || batch > batchCapacity {
+            scores.deallocate()
+            scores = .allocate(capacity: batchCapacity * hp.headCount * context)
+            contextCapacity = context
+        }
+    }
+
+    deinit {
+        for pointer in [hidden, normed, query, key, value, attention, projected, gate, up, scores] { pointer.deallocate() }
+    }
+}

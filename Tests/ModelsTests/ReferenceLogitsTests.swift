@@ -1,0 +1,68 @@
+import Foundation
+import GGUF
+import Models
+import Testing
+
+/// One position of llama.cpp's output for a fixed text (scripts/reference/make-logit-fixtures.sh).
+struct ReferencePosition: Decodable {
+    let pos: Int
+    let mean: Double
+    let std: Double
+    let top: [[Double]]
+}
+
+struct ReferenceRun {
+    let ids: [Int32]
+    let positions: [ReferencePosition]
+
+    init(model: String) throws {
+        let name = model.replacingOccurrences(of: ":", with: "_")
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name).logits", withExtension: "jsonl"))
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
+        struct Header: Decodable { let ids: [Int32] }
+        ids = try JSONDecoder().decode(Header.self, from: Data(lines[0].utf8)).ids
+        positions = try lines.dropFirst().map { try JSONDecoder().decode(ReferencePosition.self, from: Data($0.utf8)) }
+    }
+}
+
+/// Hearth's logits agree with llama.cpp's on the four catalog models, position by position.
+@Suite(.serialized) struct ReferenceLogitsTests {
+    @Test(arguments: ["smollm2:135m", "gemma3:270m", "qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"])
+    func logitsMatchLlamaCpp(model name: String) throws {
+        let reference = try ReferenceRun(model: name)
+        let model = try TransformerModel.load(try GGUFFile(path: try testModelPath(name)), threads: 2)
+        let cache = try model.makeCache(capacity: 64)
+        var topAgreements = 0
+        var worstDifference: Double = 0
+        for (index, token) in reference.ids.enumerated() {
+            let logits = try model.forward([token], cache: cache)
+            let expected = reference.positions[index]
+            // The reference's top-5 logits, compared value by value.
+            for pair in expected.top {
+                let difference = abs(Double(logits[Int(pair[0])]) - pair[1])
+                worstDifference = max(worstDifference, difference)
+            }
+            if ProcessInfo.processInfo.environment["HEARTH_DEBUG_LOGITS"] != nil {
+                let diffs = expected.top.map { abs(Double(logits[Int($0[0])]) - $0[1]) }
+                print("\(name) pos \(index): max top-5 diff \(diffs.max()!)")
+            }
+            let best = logits.indices.max { logits[$0] < logits[$1] }!
+            let expectedBest = Int(expected.top[0][0])
+            if best == expectedBest {
+                topAgreements += 1
+            } else {
+                // A different winner is acceptable only at a near-tie in the reference.
+                let gap = expected.top[0][1] - Double(logits[expectedBest])
+                #expect(gap < 0.5, "position \(index): Hearth picks \(best), llama.cpp \(expectedBest)")
+            }
+            let mean = logits.reduce(0.0) { $0 + Double($1) } / Double(logits.count)
+            #expect(abs(mean - expected.mean) < 0.2 * expected.std + 0.1, "position \(index): mean \(mean) vs \(expected.mean)")
+        }
+        print("\(name): top-1 agrees at \(topAgreements)/\(reference.ids.count) positions, worst top-5 logit difference \(worstDifference)")
+        #expect(topAgreements >= reference.ids.count - 3)
+        // Quantised activations and binary16 attention differ from ggml's in rounding only: the
+        // worst top-5 logit stays within half a standard deviation of the logits (a wrong RoPE,
+        // norm or mask moves them by several).
+        #expect(worstDifference < 0.5 * (reference.positions.map(\.std).min() ?? 1))
+    }
+}
