@@ -30,6 +30,9 @@ let package = Package(
         // Layer 2: architectures over shared blocks, bound to memory-mapped weights.
         .target(name: "Models", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelFlags),
 
+        // Layer 3: a loaded model (weights + tokenizer), sessions, generation, perplexity.
+        .target(name: "Engine", dependencies: ["GGUF", "Models", "Tokenizers", "Sampling"]),
+
         // Layer 2: the model store (catalog, pull, install); reads GGUF headers, never weights.
         .target(
             name: "Store",
@@ -45,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "hearth",
             dependencies: [
-                "GGUF", "Store",
+                "GGUF", "Store", "Engine", "Tokenizers", "Sampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +57,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "Sampling"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "GGUF"]),
     ]

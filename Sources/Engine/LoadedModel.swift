@@ -1,0 +1,36 @@
+import GGUF
+import Models
+import Tokenizers
+
+/// A model ready to run: memory-mapped weights, its tokenizer, and its file. Immutable and
+/// shared; each conversation gets its own ``Session``.
+///
+/// ```swift
+/// let loaded = try LoadedModel(path: "/models/smollm2.gguf", threads: 2)
+/// let session = try loaded.makeSession(contextLength: 2048)
+/// ```
+public final class LoadedModel: Sendable {
+    public let file: GGUFFile
+    public let model: TransformerModel
+    public let tokenizer: Tokenizer
+
+    public init(path: String, threads: Int) throws {
+        file = try GGUFFile(path: path)
+        model = try TransformerModel.load(file, threads: threads)
+        tokenizer = try Tokenizer(vocabulary: Vocabulary(file: file))
+        guard tokenizer.vocabularySize == model.hyperparameters.vocabularySize else {
+            throw EngineError.invalidKey(
+                "tokenizer.ggml.tokens",
+                "\(tokenizer.vocabularySize) tokens, but the model's output has \(model.hyperparameters.vocabularySize)")
+        }
+    }
+
+    /// The context the model was trained for.
+    public var trainedContextLength: Int { model.hyperparameters.contextLength }
+
+    /// A new conversation with room for `contextLength` tokens (capped at the trained length).
+    public func makeSession(contextLength: Int) throws -> Session {
+        guard contextLength > 0 else { throw EngineError.invalidOption("context length", "must be > 0, got \(contextLength)") }
+        return Session(model: self, cache: try model.makeCache(capacity: min(contextLength, trainedContextLength)))
+    }
+}

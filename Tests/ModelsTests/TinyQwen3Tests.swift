@@ -1,0 +1,75 @@
+import Foundation
+import GGUF
+import Models
+import Testing
+
+/// No qwen3 model is in the catalog: a tiny random-weight one (scripts/reference/make-qwen3-fixture.py)
+/// checks the architecture against llama.cpp's logits for it.
+@Suite struct TinyQwen3Tests {
+    @Test func logitsMatchLlamaCpp() throws {
+        let path = try #require(Bundle.module.url(forResource: "Fixtures/tiny-qwen3", withExtension: "gguf")).path
+        let reference = try ReferenceRun(model: "tiny-qwen3")
+        let model = try TransformerModel.load(try GGUFFile(path: path), threads: 2)
+        #expect(model.hyperparameters.architecture == "qwen3")
+        let cache = try model.makeCache(capacity: 32)
+        var worst: Double = 0
+        for (index, token) in reference.ids.enumerated() {
+            let logits = try model.forward([token], cache: cache)
+            let expected = reference.positions[index]
+            for pair in expected.top {
+                worst = max(worst, abs(Double(logits[Int(pair[0])]) - pair[1]))
+            }
+            let best = logits.indices.max { logits[$0] < logits[$1] }!
+            #expect(best == Int(expected.top[0][0]) || expected.top[0][1] - expected.top[1][1] < 0.05,
+                    "position \(index): \(best) vs \(expected.top[0][0])")
+        }
+        print("tiny qwen3: worst top-5 logit difference \(worst)")
+        // Logits have a standard deviation of about 1 here; F16 weights and F32 activations
+        // leave only rounding between the two engines.
+        #expect(worst < 0.05)
+    }
+
+    @Test func missingQueryNormIsAnErrorNamingTheTensor() throws {
+        let path = try #require(Bundle.module.url(forResource: "Fixtures/tiny-qwen3", withExtension: "gguf")).path
+        let original = try GGUFFile(path: path)
+        var writer = GGUFWriter()
+        for key in original.metadataKeys { writer.add(key: key, original[key]!) }
+        for tensor in original.tensors where tensor.name != "blk.1.attn_q_norm.weight" {
+            writer.add(tensor: tensor.name, type: tensor.type, dimensions: tensor.dimensions,
+                       data: Array(original.data(for: tensor)))
+        }
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("qwen3-no-qnorm-\(UUID()).gguf").path
+        try writer.write(to: broken)
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        #expect(throws: ModelError.missingTensor("blk.1.attn_q_norm.weight")) {
+            try TransformerModel.load(try GGUFFile(path: broken), threads: 1)
+        }
+    }
+
+    @Test func unsupportedArchitectureIsAClearError() throws {
+        var writer = GGUFWriter()
+        writer.add(key: "general.architecture", .string("mamba"))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mamba-\(UUID()).gguf").path
+        try writer.write(to: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try TransformerModel.load(try GGUFFile(path: path), threads: 1)
+            Issue.record("loading a mamba file should fail")
+        } catch let error as ModelError {
+            #expect(error.description.contains("unsupported architecture 'mamba'"))
+        }
+    }
+
+    @Test func missingHyperparameterNamesTheKey() throws {
+        let path = try #require(Bundle.module.url(forResource: "Fixtures/tiny-qwen3", withExtension: "gguf")).path
+        let original = try GGUFFile(path: path)
+        var writer = GGUFWriter()
+        for key in original.metadataKeys where key != "qwen3.block_count" { writer.add(key: key, original[key]!) }
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("qwen3-nokey-\(UUID()).gguf").path
+        try writer.write(to: broken)
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        #expect(throws: ModelError.missingKey("qwen3.block_count")) {
+            try TransformerModel.load(try GGUFFile(path: broken), threads: 1)
+        }
+    }
+}
