@@ -3,7 +3,7 @@ import PackageDescription
 
 // Kernels are the hot loops: built unchecked and for the CPU we run on (release builds only).
 let kernelFlags: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "native"], .when(configuration: .release)),
 ]
 
 let package = Package(

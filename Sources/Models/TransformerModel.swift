@@ -27,14 +27,29 @@ public final class TransformerModel: @unchecked Sendable {
     public static let maximumBatch = 128
 
     init(file: GGUFFile, hyperparameters: Hyperparameters, recipe: TransformerRecipe,
-         weights: TransformerWeights, threads: Int) {
+         weights: TransformerWeights, threads: Int) throws {
         self.file = file
         self.hyperparameters = hyperparameters
         self.recipe = recipe
         self.weights = weights
         self.pool = ThreadPool(threads: threads)
         self.buffers = ForwardBuffers(hyperparameters)
+        let style: RotaryEmbedding.Style = hyperparameters.ropeStyle == .normal ? .normal : .neox
+        do {
+            globalRope = try RotaryEmbedding(
+                dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBase,
+                scale: hyperparameters.ropeFrequencyScale, style: style, frequencyFactors: weights.ropeFrequencyFactors)
+            slidingRope = try RotaryEmbedding(
+                dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBaseSliding,
+                style: style)
+        } catch {
+            throw ModelError.invalidKey("\(hyperparameters.architecture).rope", error.description)
+        }
     }
+
+    /// RoPE of global layers, and of sliding-window layers (their own base, no scaling).
+    let globalRope: RotaryEmbedding
+    let slidingRope: RotaryEmbedding
 
     /// A KV cache for one sequence of up to `capacity` tokens.
     public func makeCache(capacity: Int) throws -> KVCache {
@@ -93,12 +108,7 @@ public final class TransformerModel: @unchecked Sendable {
         guard wantAll || wantLast else { return [] }
         let firstRow = wantAll ? 0 : n - 1
         let rowCount = n - firstRow
-        for row in 0..<rowCount {
-            weights.outputNorm.withUnsafeBufferPointer { w in
-                rmsNorm(x + (firstRow + row) * embedding, weight: w.baseAddress!, count: embedding,
-                        epsilon: hp.rmsEpsilon, into: b.normed + row * embedding)
-            }
-        }
+        normRows(x + firstRow * embedding, weight: weights.outputNorm, rows: rowCount, width: embedding, into: b.normed)
         var logits = [Float](repeating: 0, count: rowCount * hp.vocabularySize)
         logits.withUnsafeMutableBufferPointer { out in
             weights.output.apply(b.normed, batch: rowCount, into: out.baseAddress!, scratch: b.arena, pool: pool)
@@ -126,23 +136,12 @@ public final class TransformerModel: @unchecked Sendable {
         }
 
         let sliding = hp.slidingLayers[layer]
-        let base = sliding ? hp.ropeFrequencyBaseSliding : hp.ropeFrequencyBase
-        let scale: Float = sliding ? 1 : hp.ropeFrequencyScale
-        let factors = sliding ? nil : weights.ropeFrequencyFactors
-        withOptionalPointer(factors) { factorPointer in
-            for t in 0..<n {
-                let position = startPosition + t
-                for h in 0..<hp.headCount {
-                    applyRope(b.query + (t * hp.headCount + h) * headDimension, position: position,
-                              ropeDimensions: hp.ropeDimensions, style: hp.ropeStyle, base: base,
-                              frequencyScale: scale, factors: factorPointer)
-                }
-                for h in 0..<hp.headCountKV {
-                    applyRope(b.key + (t * hp.headCountKV + h) * headDimension, position: position,
-                              ropeDimensions: hp.ropeDimensions, style: hp.ropeStyle, base: base,
-                              frequencyScale: scale, factors: factorPointer)
-                }
-            }
+        let rope = sliding ? slidingRope : globalRope
+        for t in 0..<n {
+            rope.apply(to: UnsafeMutableBufferPointer(start: b.query + t * hp.queryLength, count: hp.queryLength),
+                       headCount: hp.headCount, headDimension: headDimension, position: startPosition + t)
+            rope.apply(to: UnsafeMutableBufferPointer(start: b.key + t * hp.keyLength, count: hp.keyLength),
+                       headCount: hp.headCountKV, headDimension: headDimension, position: startPosition + t)
         }
 
         // Append this batch's keys and values to the cache.
@@ -223,9 +222,13 @@ public final class TransformerModel: @unchecked Sendable {
         w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool)
         w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool)
         let count = n * hp.feedForwardLength
+        let gate = UnsafeBufferPointer(start: b.gate, count: count)
+        let up = UnsafeBufferPointer(start: b.up, count: count)
+        let activated = UnsafeMutableBufferPointer(start: b.gate, count: count)
         switch recipe.activation {
-        case .swiGLU: swiGLU(b.gate, b.up, count: count)
-        case .geGLU: geGLU(b.gate, b.up, count: count)
+        case .swiGLU: swiglu(gate: gate, up: up, into: activated)
+        // llama.cpp rounds GELU through a binary16 table; doing the same keeps gemma3 in step with it.
+        case .geGLU: GeluHalfTable.geglu(gate: gate, up: up, into: activated)
         }
         w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool)
         if let post = w.postFeedForwardNorm {
@@ -238,24 +241,14 @@ public final class TransformerModel: @unchecked Sendable {
         _ input: UnsafeMutablePointer<Float>, weight: [Float], rows: Int, width: Int,
         into output: UnsafeMutablePointer<Float>
     ) {
-        weight.withUnsafeBufferPointer { w in
-            for row in 0..<rows {
-                rmsNorm(input + row * width, weight: w.baseAddress!, count: width,
-                        epsilon: hyperparameters.rmsEpsilon, into: output + row * width)
-            }
-        }
+        Models.normRows(input, weight: weight, rows: rows, width: width, epsilon: hyperparameters.rmsEpsilon, into: output)
     }
-}
-
-private func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let array else { return body(nil) }
-    return array.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
 /// Activation buffers for one batch, sized for the largest batch seen so far.
 final class ForwardBuffers: @unchecked Sendable {
     let hp: Hyperparameters
-    let arena = ScratchArena()
+    let arena = ScratchArena(batchCapacity: TransformerModel.maximumBatch)
     private(set) var batchCapacity = 0
     private(set) var contextCapacity = 0
     private(set) var hidden: UnsafeMutablePointer<Float> = .allocate(capacity: 1)

@@ -1,23 +1,23 @@
 import GGUF
 import Kernels
 
-/// A weight matrix still in its quantised blocks inside the memory-mapped file.
+/// A projection: a weight matrix still in its quantised blocks inside the memory-mapped file,
+/// and an optional bias.
 ///
 /// GGUF stores a matrix as `dimensions = [columns, rows]` (ggml's ne0, ne1): each of the `rows`
 /// output features is one contiguous row of `columns` input weights.
-public struct Linear: @unchecked Sendable {
-    public let name: String
-    public let format: any QuantFormat.Type
-    public let data: UnsafeRawPointer
-    public let rows: Int
-    public let columns: Int
-    public let rowBytes: Int
+public struct Linear: Sendable {
+    public let matrix: WeightMatrix
     /// Added to every output row (qwen2's Q/K/V biases), length `rows`.
     public let bias: [Float]?
 
-    /// Output features for `token`, for embedding lookups through the same matrix.
+    public var name: String { matrix.name }
+    public var rows: Int { matrix.rows }
+    public var columns: Int { matrix.columns }
+
+    /// Row `row` as floats, for embedding lookups through the same matrix.
     func dequantizeRow(_ row: Int, into output: UnsafeMutablePointer<Float>) {
-        format.dequantize(row: data + row * rowBytes, count: columns, into: output)
+        matrix.dequantizeRow(row, into: UnsafeMutableBufferPointer(start: output, count: columns))
     }
 }
 
@@ -33,21 +33,19 @@ struct TensorBinder {
         guard info.dimensions == [columns, rows] else {
             throw ModelError.tensorShape(name, expected: [columns, rows], found: info.dimensions)
         }
-        guard let format = quantFormat(ggmlType: info.type.rawValue),
-            let rowBytes = format.rowByteCount(columns: columns)
-        else { throw ModelError.tensorType(name, info.type.name) }
-        guard rowBytes * rows == info.byteCount else {
-            throw ModelError.tensorShape(name, expected: [columns, rows], found: info.dimensions)
-        }
         let data = file.data(for: info)
-        guard let base = data.baseAddress, Int(bitPattern: base) % format.rowAlignment == 0 else {
-            throw ModelError.tensorType(name, "\(info.type.name) (misaligned data)")
+        guard let base = data.baseAddress else { throw ModelError.missingTensor(name) }
+        let matrix: WeightMatrix
+        do {
+            matrix = try WeightMatrix(
+                name: name, ggmlType: info.type.rawValue, rows: rows, columns: columns, data: base,
+                byteCount: data.count)
+        } catch {
+            throw ModelError.tensorType(name, "\(info.type.name): \(error)")
         }
         var bias: [Float]?
         if let biasName, has(biasName) { bias = try vector(biasName, length: rows) }
-        return Linear(
-            name: name, format: format, data: base, rows: rows, columns: columns, rowBytes: rowBytes,
-            bias: bias)
+        return Linear(matrix: matrix, bias: bias)
     }
 
     /// A one-dimensional tensor of `length` values, converted to Float once at load.

@@ -42,7 +42,7 @@ enum Gemma3: Architecture {
             activation: .geGLU,
             embeddingScale: Float(hp.embeddingLength).squareRoot(),
             attentionScale: 1 / Float(queryScaleDimension).squareRoot())
-        return TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
+        return try TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
     }
 
     /// Layer i is local unless i % pattern == pattern - 1; an array-valued key lists them.

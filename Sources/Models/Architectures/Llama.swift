@@ -10,6 +10,6 @@ enum Llama: Architecture {
         let weights = try TensorBinder(file: file).standardWeights(hp)
         try requireAbsent(weights, "attn_q_norm / post_attention_norm", in: name)
         let recipe = TransformerRecipe(attentionScale: 1 / Float(hp.headDimension).squareRoot())
-        return TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
+        return try TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
     }
 }

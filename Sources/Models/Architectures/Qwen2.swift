@@ -13,6 +13,6 @@ enum Qwen2: Architecture {
             }
         }
         let recipe = TransformerRecipe(attentionScale: 1 / Float(hp.headDimension).squareRoot())
-        return TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
+        return try TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
     }
 }

@@ -13,6 +13,6 @@ enum Qwen3: Architecture {
             if layer.keyNorm == nil { throw ModelError.missingTensor("blk.\(index).attn_k_norm.weight") }
         }
         let recipe = TransformerRecipe(attentionScale: 1 / Float(hp.headDimension).squareRoot())
-        return TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
+        return try TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
     }
 }

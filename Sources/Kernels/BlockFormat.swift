@@ -1,0 +1,191 @@
+// Quantised block formats as types.
+//
+// A tensor row in a GGUF file is a sequence of fixed-size blocks; each block holds `blockSize`
+// values in `bytesPerBlock` bytes (the layouts are ggml's, byte for byte, little endian). Each
+// weight format names the 8-bit activation format it is dotted with, so a matrix-vector product
+// quantises the input vector once and then runs an all-integer inner loop per block, as ggml does.
+//
+// Dispatch happens once per row: drivers call `dot` through the format's metatype, and every
+// conforming type gets its own specialised copy of the hot loops.
+
+/// A block format: how many values a block holds, its size in bytes, and how to turn it into floats.
+public protocol BlockFormat: SendableMetatype {
+    /// ggml's name for the type, e.g. `"Q4_K"`.
+    static var name: String { get }
+    /// ggml's numeric type id as stored in GGUF tensor infos, e.g. 12 for Q4_K.
+    static var ggmlType: UInt32 { get }
+    /// Values per block.
+    static var blockSize: Int { get }
+    /// Bytes per block.
+    static var bytesPerBlock: Int { get }
+
+    /// Byte alignment a row must start at (the float formats are read as typed values; the
+    /// quantised formats are read byte-wise and need none).
+    static var rowAlignment: Int { get }
+
+    /// Dequantises `count` values (a multiple of `blockSize`) starting at `row` into `output`.
+    static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>)
+}
+
+extension BlockFormat {
+    public static var rowAlignment: Int { 1 }
+
+    /// Bytes taken by a row of `columns` values, or nil if `columns` is not a positive multiple of
+    /// `blockSize` (or the size would overflow).
+    public static func rowByteCount(columns: Int) -> Int? {
+        guard columns > 0, columns % blockSize == 0 else { return nil }
+        let (bytes, overflow) = (columns / blockSize).multipliedReportingOverflow(by: bytesPerBlock)
+        return overflow ? nil : bytes
+    }
+}
+
+/// A format activations are quantised to before being dotted with weights.
+public protocol ActivationFormat: BlockFormat {
+    /// Quantises `count` floats (a multiple of `blockSize`) into `rowByteCount(columns: count)` bytes.
+    static func quantize(row: UnsafePointer<Float>, count: Int, into output: UnsafeMutableRawPointer)
+}
+
+/// A weight format: dequantisable, and dottable with its activation format.
+///
+/// ```swift
+/// // One weight row (Q4_0) against one activation row (quantised once to Q8_0).
+/// Q8_0.quantize(row: x, count: n, into: xq)
+/// let y = Q4_0.dot(weightRow, xq, count: n)
+/// ```
+public protocol QuantFormat: BlockFormat {
+    /// The format activations are quantised to for `dot` (F32 for the float formats).
+    associatedtype Activation: ActivationFormat
+
+    /// Dot product of `count` weights with `count` activations already quantised to `Activation`.
+    static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float
+
+    /// Scalar reference twin of `dot`: plain, obviously correct loops, used to test the fast path.
+    static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float
+
+    /// Dots one weight row with `activationCount` activation rows, `activationStride` bytes apart,
+    /// writing the results `outputStride` floats apart. A requirement (with a default) so formats can
+    /// supply a micro-kernel that unpacks each weight block once for several activations.
+    static func dot(
+        _ weights: UnsafeRawPointer, activations: UnsafeRawPointer, activationStride: Int,
+        activationCount: Int, count: Int, into output: UnsafeMutablePointer<Float>, outputStride: Int)
+}
+
+extension QuantFormat {
+    /// `Activation` as a value, for code holding the format as `any QuantFormat.Type`.
+    public static var activationFormat: any ActivationFormat.Type { Activation.self }
+
+    public static func dot(
+        _ weights: UnsafeRawPointer, activations: UnsafeRawPointer, activationStride: Int,
+        activationCount: Int, count: Int, into output: UnsafeMutablePointer<Float>, outputStride: Int
+    ) {
+        for index in 0..<activationCount {
+            output[index &* outputStride] = dot(weights, activations + index &* activationStride, count: count)
+        }
+    }
+}
+
+/// Every block format this module implements, weight and activation formats alike.
+public let allBlockFormats: [any BlockFormat.Type] = [
+    F32.self, F16.self, BF16.self,
+    Q4_0.self, Q4_1.self, Q5_0.self, Q5_1.self, Q8_0.self, Q8_1.self,
+    Q2_K.self, Q3_K.self, Q4_K.self, Q5_K.self, Q6_K.self, Q8_K.self,
+]
+
+/// The block format with ggml type id `ggmlType`, or nil if this module does not implement it.
+///
+/// ```swift
+/// blockFormat(ggmlType: 12)?.name // "Q4_K"
+/// ```
+public func blockFormat(ggmlType: UInt32) -> (any BlockFormat.Type)? {
+    allBlockFormats.first { $0.ggmlType == ggmlType }
+}
+
+/// The weight format with ggml type id `ggmlType`, or nil if it is unknown or activation-only
+/// (Q8_1 and Q8_K only ever hold quantised activations).
+public func quantFormat(ggmlType: UInt32) -> (any QuantFormat.Type)? {
+    blockFormat(ggmlType: ggmlType) as? any QuantFormat.Type
+}
+
+// MARK: - Byte access shared by the formats
+
+extension UnsafeRawPointer {
+    /// The binary16 value at `offset` bytes, as a Float (GGUF is little endian).
+    @inline(__always)
+    func half(at offset: Int) -> Float {
+        halfToFloat(UInt16(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    /// The little-endian UInt32 at `offset` bytes.
+    @inline(__always)
+    func uint32(at offset: Int) -> UInt32 {
+        UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    /// Unsigned bytes starting at `offset`.
+    @inline(__always)
+    func bytes(at offset: Int) -> UnsafePointer<UInt8> {
+        (self + offset).assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// Signed bytes starting at `offset`.
+    @inline(__always)
+    func signedBytes(at offset: Int) -> UnsafePointer<Int8> {
+        (self + offset).assumingMemoryBound(to: Int8.self)
+    }
+}
+
+/// A format whose fast dot is a per-block kernel summed by `sumBlocks` or `sumSuperBlocks`.
+/// A static method rather than a closure: generic specialisation then inlines the block kernel
+/// into the unrolled loop (a closure argument was left as an indirect call in every iteration).
+protocol BlockDotKernel {
+    /// Dot product of block `block` of a weight row with the same block of an activation row.
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float
+}
+
+/// Sums `K.blockDot` over `blocks` blocks with four independent accumulators, so that the
+/// compiler can run four blocks side by side (SLP vectorisation) instead of one serial float chain.
+@inline(__always)
+func sumBlocks<K: BlockDotKernel>(
+    _ kernel: K.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int
+) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += K.blockDot(weights, activations, block: block)
+        s1 += K.blockDot(weights, activations, block: block &+ 1)
+        s2 += K.blockDot(weights, activations, block: block &+ 2)
+        s3 += K.blockDot(weights, activations, block: block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += K.blockDot(weights, activations, block: block)
+        block &+= 1
+    }
+    return (s0 + s1) + (s2 + s3)
+}
+
+/// Sums `K.blockDot` over `blocks` super-blocks (256 values: enough work per block that a single
+/// accumulator costs nothing).
+@inline(__always)
+func sumSuperBlocks<K: BlockDotKernel>(
+    _ kernel: K.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int
+) -> Float {
+    var total: Float = 0
+    for block in 0..<blocks { total += K.blockDot(weights, activations, block: block) }
+    return total
+}
+
+/// Runs `accumulate` on `width` zeroed Int32 lanes (a stack buffer) and returns their sum. The
+/// K-quant kernels add scale * quant * activation into fixed lanes for a whole super-block and
+/// reduce once at the end, instead of reducing every 16- or 32-value sub-block to a scalar.
+@inline(__always)
+func laneSum(_ width: Int, _ accumulate: (UnsafeMutablePointer<Int32>) -> Void) -> Int32 {
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: width) { lanes in
+        let base = lanes.baseAddress!
+        base.initialize(repeating: 0, count: width)
+        accumulate(base)
+        var sum: Int32 = 0
+        for lane in 0..<width { sum &+= base[lane] }
+        return sum
+    }
+}

@@ -1,0 +1,290 @@
+// Q2_K, Q3_K and Q6_K: 256-value super-blocks of sixteen 16-value groups, each group with its
+// own scale (group = element / 16). Their low bits are laid out the same way: the super-block is
+// two halves of 128 values; in half n, element 128n + 32j + l (j < 4, l < 32) takes bits
+// 2j ..< 2j+2 of byte qs[32n + l] (Q2_K, Q3_K), or the nibble/2-bit pair described at Q6_K.
+// All three are dotted with Q8_K.
+
+/// Q2_K (ggml type 10): `scales: [UInt8; 16], qs: [UInt8; 64], d: f16, dmin: f16`. 84 bytes.
+/// Group g: value = d * (scales[g] & 15) * quant - dmin * (scales[g] >> 4), quant in 0...3.
+public enum Q2_K: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_K
+    public static var name: String { "Q2_K" }
+    public static var ggmlType: UInt32 { 10 }
+    public static var blockSize: Int { 256 }
+    public static var bytesPerBlock: Int { 84 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 256 {
+            let b = row + block &* 84
+            let d = b.half(at: 80), dmin = b.half(at: 82)
+            let scales = b.bytes(at: 0), qs = b.bytes(at: 16)
+            let y = output + block &* 256
+            for half in 0..<2 {
+                for j in 0..<4 {
+                    for l in 0..<32 {
+                        let element = 128 * half + 32 * j + l
+                        let scale = scales[element / 16]
+                        let quant = (qs[32 * half + l] >> (2 * j)) & 3
+                        y[element] = d * Float(scale & 0x0F) * Float(quant) - dmin * Float(scale >> 4)
+                    }
+                }
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 84, a = activations + block &* 292
+        let scales = w.bytes(at: 0), aq = a.signedBytes(at: Q8_K.quantsOffset)
+        let sum = laneSum(32) { lanes in
+            for half in 0..<2 {
+                let q = w.bytes(at: 16 &+ 32 &* half), x = aq + 128 &* half, sc = scales + 8 &* half
+                // Byte l of q holds elements l, 32 + l, 64 + l, 96 + l of this half (2 bits each).
+                // |scale * quant * x| <= 15 * 3 * 128: exact in Int16.
+                for l in 0..<16 {
+                    var lane: Int32 = 0
+                    for j in 0..<4 {
+                        let quant = Int16((q[l] >> UInt8(2 &* j)) & 3)
+                        lane &+= Int32(Int16(sc[2 &* j] & 0x0F) &* quant &* Int16(x[32 &* j &+ l]))
+                    }
+                    lanes[l] &+= lane
+                }
+                for l in 16..<32 {
+                    var lane: Int32 = 0
+                    for j in 0..<4 {
+                        let quant = Int16((q[l] >> UInt8(2 &* j)) & 3)
+                        lane &+= Int32(Int16(sc[2 &* j &+ 1] & 0x0F) &* quant &* Int16(x[32 &* j &+ l]))
+                    }
+                    lanes[l] &+= lane
+                }
+            }
+        }
+        var minSum: Int32 = 0
+        for group in 0..<16 { minSum &+= Int32(scales[group] >> 4) &* a.q8KBlockSum(group) }
+        let scale = a.q8KScale
+        return (w.half(at: 80) * scale) * Float(sum) - (w.half(at: 82) * scale) * Float(minSum)
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let w = weights + block * 84, a = activations + block * 292
+            var scaled: Int32 = 0, minimums: Int32 = 0
+            for element in 0..<256 {
+                let scale = w.load(fromByteOffset: element / 16, as: UInt8.self)
+                let x = Int32(a.load(fromByteOffset: 4 + element, as: Int8.self))
+                scaled += Int32(scale & 0x0F) * referenceTwoBitQuant(w, qsOffset: 16, element: element) * x
+                minimums += Int32(scale >> 4) * x
+            }
+            let activationScale = a.loadUnaligned(as: Float.self)
+            total += referenceHalf(w, 80) * activationScale * Float(scaled)
+                - referenceHalf(w, 82) * activationScale * Float(minimums)
+        }
+        return total
+    }
+}
+
+/// Q3_K (ggml type 11): `hmask: [UInt8; 32], qs: [UInt8; 64], scales: [UInt8; 12], d: f16`.
+/// 110 bytes. quant = 2 low bits + 4 * (bit 4n + j of hmask[l]) - 4, in -4...3; group scales are
+/// 6-bit (minus 32): low 4 bits from the nibbles of bytes 0-7, top 2 bits from bytes 8-11.
+public enum Q3_K: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_K
+    public static var name: String { "Q3_K" }
+    public static var ggmlType: UInt32 { 11 }
+    public static var blockSize: Int { 256 }
+    public static var bytesPerBlock: Int { 110 }
+
+    /// Signed scale of `group` (0..<16) from the 12 packed bytes.
+    @inline(__always)
+    static func groupScale(_ packed: UnsafePointer<UInt8>, _ group: Int) -> Int32 {
+        let low = group < 8 ? packed[group] & 0x0F : packed[group &- 8] >> 4
+        let high = (packed[8 &+ (group & 3)] >> UInt8(2 &* (group >> 2))) & 3
+        return Int32(low | (high << 4)) &- 32
+    }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 256 {
+            let b = row + block &* 110
+            let d = b.half(at: 108)
+            let hmask = b.bytes(at: 0), qs = b.bytes(at: 32), packed = b.bytes(at: 96)
+            let y = output + block &* 256
+            for half in 0..<2 {
+                for j in 0..<4 {
+                    for l in 0..<32 {
+                        let element = 128 * half + 32 * j + l
+                        let low = Int32((qs[32 * half + l] >> (2 * j)) & 3)
+                        let high = hmask[l] & (1 << (4 * half + j)) != 0
+                        let quant = low - (high ? 0 : 4)
+                        y[element] = d * Float(groupScale(packed, element / 16)) * Float(quant)
+                    }
+                }
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 110, a = activations + block &* 292
+        let hmask = w.bytes(at: 0), packed = w.bytes(at: 96), aq = a.signedBytes(at: Q8_K.quantsOffset)
+        let sum = withUnsafeTemporaryAllocation(of: Int16.self, capacity: 16) { scaleBuffer in
+            let scales = scaleBuffer.baseAddress!
+            // Unpack the sixteen 6-bit scales once, without branches: group g < 8 takes the low
+            // nibble of byte g, group g + 8 the high one; top bits from byte 8 + g % 4.
+            for g in 0..<8 {
+                let top = packed[8 &+ (g & 3)] >> UInt8(2 &* (g >> 2))
+                scales[g] = Int16((packed[g] & 0x0F) | ((top & 3) << 4)) &- 32
+                scales[g &+ 8] = Int16((packed[g] >> 4) | (((top >> 4) & 3) << 4)) &- 32
+            }
+            return laneSum(32) { lanes in
+                for half in 0..<2 {
+                    let q = w.bytes(at: 32 &+ 32 &* half), x = aq + 128 &* half
+                    let hs = UInt8(4 &* half), sc = scales + 8 &* half
+                    // Byte l of q holds elements l, 32 + l, 64 + l, 96 + l of this half (2 bits
+                    // each): the fixed-count inner loop over them unrolls with constant shifts.
+                    for l in 0..<16 {
+                        var lane: Int32 = 0
+                        for j in 0..<4 {
+                            let quant = Int16(((q[l] >> UInt8(2 &* j)) & 3) | (((hmask[l] >> (hs &+ UInt8(j))) & 1) << 2)) &- 4
+                            lane &+= Int32(sc[2 &* j] &* quant &* Int16(x[32 &* j &+ l]))
+                        }
+                        lanes[l] &+= lane
+                    }
+                    for l in 16..<32 {
+                        var lane: Int32 = 0
+                        for j in 0..<4 {
+                            let quant = Int16(((q[l] >> UInt8(2 &* j)) & 3) | (((hmask[l] >> (hs &+ UInt8(j))) & 1) << 2)) &- 4
+                            lane &+= Int32(sc[2 &* j &+ 1] &* quant &* Int16(x[32 &* j &+ l]))
+                        }
+                        lanes[l] &+= lane
+                    }
+                }
+            }
+        }
+        return (w.half(at: 108) * a.q8KScale) * Float(sum)
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let w = weights + block * 110, a = activations + block * 292
+            var scaled: Int32 = 0
+            for element in 0..<256 {
+                let group = element / 16
+                // Scale bits written out per group as in ggml's 12-byte packing.
+                let lowByte = w.load(fromByteOffset: 96 + group % 8, as: UInt8.self)
+                let low = group < 8 ? lowByte & 0x0F : lowByte >> 4
+                let highByte = w.load(fromByteOffset: 96 + 8 + group % 4, as: UInt8.self)
+                let scale = Int32(low) + 16 * Int32((highByte >> (2 * (group / 4))) & 3) - 32
+                let hmask = w.load(fromByteOffset: element % 32, as: UInt8.self)
+                let highBitSet = (hmask >> (4 * (element / 128) + (element % 128) / 32)) & 1 == 1
+                let quant = referenceTwoBitQuant(w, qsOffset: 32, element: element) - (highBitSet ? 0 : 4)
+                scaled += scale * quant * Int32(a.load(fromByteOffset: 4 + element, as: Int8.self))
+            }
+            total += referenceHalf(w, 108) * a.loadUnaligned(as: Float.self) * Float(scaled)
+        }
+        return total
+    }
+}
+
+/// Q6_K (ggml type 14): `ql: [UInt8; 128], qh: [UInt8; 64], scales: [Int8; 16], d: f16`. 210 bytes.
+/// value = d * scales[group] * (quant - 32), quant in 0...63. In half n (ql + 64n, qh + 32n),
+/// quarter k (element 128n + 32k + l) takes the low or high nibble (k >= 2) of ql[32 * (k & 1) + l]
+/// and bits 2k ..< 2k+2 of qh[l].
+public enum Q6_K: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_K
+    public static var name: String { "Q6_K" }
+    public static var ggmlType: UInt32 { 14 }
+    public static var blockSize: Int { 256 }
+    public static var bytesPerBlock: Int { 210 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 256 {
+            let b = row + block &* 210
+            let d = b.half(at: 208)
+            let scales = b.signedBytes(at: 192)
+            let y = output + block &* 256
+            for half in 0..<2 {
+                let ql = b.bytes(at: 64 * half), qh = b.bytes(at: 128 + 32 * half)
+                for quarter in 0..<4 {
+                    let low = ql + 32 * (quarter & 1)
+                    let nibbleShift = UInt8(4 * (quarter >> 1)), highShift = UInt8(2 * quarter)
+                    for l in 0..<32 {
+                        let element = 128 * half + 32 * quarter + l
+                        let quant = Int32(((low[l] >> nibbleShift) & 0x0F) | (((qh[l] >> highShift) & 3) << 4)) - 32
+                        y[element] = d * Float(scales[element / 16]) * Float(quant)
+                    }
+                }
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 210, a = activations + block &* 292
+        let scales = w.signedBytes(at: 192), aq = a.signedBytes(at: Q8_K.quantsOffset)
+        let sum = laneSum(32) { lanes in
+            for half in 0..<2 {
+                let ql = w.bytes(at: 64 &* half), qh = w.bytes(at: 128 &+ 32 &* half)
+                let x = aq + 128 &* half, sc = scales + 8 &* half
+                // Element 32k + l of this half: nibble k / 2 of ql[32 * (k % 2) + l], bits 2k of qh[l].
+                for l in 0..<16 {
+                    var lane: Int32 = 0
+                    for k in 0..<4 {
+                        let low = (ql[32 &* (k & 1) &+ l] >> UInt8(4 &* (k >> 1))) & 0x0F
+                        let quant = Int16(low | (((qh[l] >> UInt8(2 &* k)) & 3) << 4)) &- 32
+                        lane &+= Int32(quant &* Int16(x[32 &* k &+ l])) &* Int32(sc[2 &* k])
+                    }
+                    lanes[l] &+= lane
+                }
+                for l in 16..<32 {
+                    var lane: Int32 = 0
+                    for k in 0..<4 {
+                        let low = (ql[32 &* (k & 1) &+ l] >> UInt8(4 &* (k >> 1))) & 0x0F
+                        let quant = Int16(low | (((qh[l] >> UInt8(2 &* k)) & 3) << 4)) &- 32
+                        lane &+= Int32(quant &* Int16(x[32 &* k &+ l])) &* Int32(sc[2 &* k &+ 1])
+                    }
+                    lanes[l] &+= lane
+                }
+            }
+        }
+        return (w.half(at: 208) * a.q8KScale) * Float(sum)
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let w = weights + block * 210, a = activations + block * 292
+            var scaled: Int32 = 0
+            for element in 0..<256 {
+                let half = element / 128, quarter = (element % 128) / 32, l = element % 32
+                let lowByte = w.load(fromByteOffset: 64 * half + 32 * (quarter % 2) + l, as: UInt8.self)
+                let low = quarter < 2 ? lowByte & 0x0F : lowByte >> 4
+                let highByte = w.load(fromByteOffset: 128 + 32 * half + l, as: UInt8.self)
+                let high = (highByte >> (2 * quarter)) & 3
+                let quant = Int32(low) + 16 * Int32(high) - 32
+                let scale = Int32(w.load(fromByteOffset: 192 + element / 16, as: Int8.self))
+                scaled += scale * quant * Int32(a.load(fromByteOffset: 4 + element, as: Int8.self))
+            }
+            total += referenceHalf(w, 208) * a.loadUnaligned(as: Float.self) * Float(scaled)
+        }
+        return total
+    }
+}
+
+/// The 2-bit quant of `element` in a Q2_K/Q3_K super-block whose qs start at `qsOffset`.
+func referenceTwoBitQuant(_ block: UnsafeRawPointer, qsOffset: Int, element: Int) -> Int32 {
+    let byte = block.load(fromByteOffset: qsOffset + 32 * (element / 128) + element % 32, as: UInt8.self)
+    return Int32((byte >> (2 * ((element % 128) / 32))) & 3)
+}

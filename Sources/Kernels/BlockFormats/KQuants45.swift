@@ -1,0 +1,202 @@
+// Q4_K and Q5_K: 256-value super-blocks of eight 32-value sub-blocks, each with a 6-bit scale and
+// a 6-bit minimum (packed into 12 bytes), scaled by the super-block's f16 `d` and `dmin`:
+// value = d * scale[s] * quant - dmin * min[s]. Dotted with Q8_K, whose 16-value partial sums
+// turn the minimum term into eight multiplies per super-block.
+
+/// The 6-bit scale and minimum of sub-block `index` (0..<8) from the 12 packed bytes at `packed`:
+/// sub-blocks 0-3 use the low 6 bits of bytes 0-3 (scales) and 4-7 (minimums); sub-blocks 4-7 take
+/// their low 4 bits from bytes 8-11 and their top 2 bits from the spare top bits of bytes 0-7.
+@inline(__always)
+func kQuantScaleAndMin(_ packed: UnsafePointer<UInt8>, _ index: Int) -> (scale: Int32, min: Int32) {
+    if index < 4 {
+        return (Int32(packed[index] & 63), Int32(packed[index &+ 4] & 63))
+    }
+    let scale = (packed[index &+ 4] & 0x0F) | ((packed[index &- 4] >> 6) << 4)
+    let min = (packed[index &+ 4] >> 4) | ((packed[index] >> 6) << 4)
+    return (Int32(scale), Int32(min))
+}
+
+/// Sum over the eight sub-blocks of minimum * (sum of the sub-block's activation quants), from
+/// the Q8_K partial sums (two 16-value sums per 32-value sub-block).
+@inline(__always)
+func kQuantMinimumSum(_ packed: UnsafePointer<UInt8>, _ activations: UnsafeRawPointer) -> Int32 {
+    var sum: Int32 = 0
+    for subBlock in 0..<8 {
+        let (_, min) = kQuantScaleAndMin(packed, subBlock)
+        sum &+= min &* (activations.q8KBlockSum(2 &* subBlock) &+ activations.q8KBlockSum(2 &* subBlock &+ 1))
+    }
+    return sum
+}
+
+/// Q4_K (ggml type 12): `d: f16, dmin: f16, scales: [UInt8; 12], qs: [UInt8; 128]`. 144 bytes.
+/// Sub-block pairs (2c, 2c+1) share qs[32c ..< 32c+32]: low nibbles, then high nibbles.
+public enum Q4_K: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_K
+    public static var name: String { "Q4_K" }
+    public static var ggmlType: UInt32 { 12 }
+    public static var blockSize: Int { 256 }
+    public static var bytesPerBlock: Int { 144 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 256 {
+            let b = row + block &* 144
+            let d = b.half(at: 0), dmin = b.half(at: 2)
+            let packed = b.bytes(at: 4), qs = b.bytes(at: 16)
+            let y = output + block &* 256
+            for chunk in 0..<4 {
+                let (s0, m0) = kQuantScaleAndMin(packed, 2 * chunk)
+                let (s1, m1) = kQuantScaleAndMin(packed, 2 * chunk + 1)
+                let d0 = d * Float(s0), min0 = dmin * Float(m0)
+                let d1 = d * Float(s1), min1 = dmin * Float(m1)
+                for l in 0..<32 {
+                    y[64 * chunk + l] = d0 * Float(qs[32 * chunk + l] & 0x0F) - min0
+                    y[64 * chunk + 32 + l] = d1 * Float(qs[32 * chunk + l] >> 4) - min1
+                }
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 144, a = activations + block &* 292
+        let packed = w.bytes(at: 4), qs = w.bytes(at: 16), aq = a.signedBytes(at: Q8_K.quantsOffset)
+        let sum = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
+            let scales = scaleBuffer.baseAddress!
+            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
+            return laneSum(32) { lanes in
+                // Byte l of chunk c holds elements 64c + l (low nibble) and 64c + 32 + l (high).
+                for l in 0..<32 {
+                    var lane: Int32 = 0
+                    for chunk in 0..<4 {
+                        let q = qs[32 &* chunk &+ l]
+                        let low = Int32(Int16(q & 0x0F) &* Int16(aq[64 &* chunk &+ l]))
+                        let high = Int32(Int16(q >> 4) &* Int16(aq[64 &* chunk &+ 32 &+ l]))
+                        lane &+= scales[2 &* chunk] &* low &+ scales[2 &* chunk &+ 1] &* high
+                    }
+                    lanes[l] = lane
+                }
+            }
+        }
+        let minSum = kQuantMinimumSum(packed, a)
+        let scale = a.q8KScale
+        return (w.half(at: 0) * scale) * Float(sum) - (w.half(at: 2) * scale) * Float(minSum)
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let w = weights + block * 144, a = activations + block * 292
+            total += referenceScaleMinDot(w, a) { element in
+                let byte = w.load(fromByteOffset: 16 + 32 * (element / 64) + element % 32, as: UInt8.self)
+                return Int32(element % 64 < 32 ? byte & 0x0F : byte >> 4)
+            }
+        }
+        return total
+    }
+}
+
+/// Q5_K (ggml type 13): `d: f16, dmin: f16, scales: [UInt8; 12], qh: [UInt8; 32], qs: [UInt8; 128]`.
+/// 176 bytes. As Q4_K, plus a fifth bit: bit 2c of qh[l] for the low nibble of qs[32c + l],
+/// bit 2c+1 for its high nibble.
+public enum Q5_K: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_K
+    public static var name: String { "Q5_K" }
+    public static var ggmlType: UInt32 { 13 }
+    public static var blockSize: Int { 256 }
+    public static var bytesPerBlock: Int { 176 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 256 {
+            let b = row + block &* 176
+            let d = b.half(at: 0), dmin = b.half(at: 2)
+            let packed = b.bytes(at: 4), qh = b.bytes(at: 16), qs = b.bytes(at: 48)
+            let y = output + block &* 256
+            for chunk in 0..<4 {
+                let (s0, m0) = kQuantScaleAndMin(packed, 2 * chunk)
+                let (s1, m1) = kQuantScaleAndMin(packed, 2 * chunk + 1)
+                let d0 = d * Float(s0), min0 = dmin * Float(m0)
+                let d1 = d * Float(s1), min1 = dmin * Float(m1)
+                for l in 0..<32 {
+                    let low = Int32(qs[32 * chunk + l] & 0x0F) + Int32((qh[l] >> (2 * chunk)) & 1) * 16
+                    let high = Int32(qs[32 * chunk + l] >> 4) + Int32((qh[l] >> (2 * chunk + 1)) & 1) * 16
+                    y[64 * chunk + l] = d0 * Float(low) - min0
+                    y[64 * chunk + 32 + l] = d1 * Float(high) - min1
+                }
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 176, a = activations + block &* 292
+        let packed = w.bytes(at: 4), qh = w.bytes(at: 16), qs = w.bytes(at: 48)
+        let aq = a.signedBytes(at: Q8_K.quantsOffset)
+        let sum = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
+            let scales = scaleBuffer.baseAddress!
+            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
+            return laneSum(32) { lanes in
+                // Byte l of chunk c holds elements 64c + l (low nibble, fifth bit 2c of qh[l]) and
+                // 64c + 32 + l (high nibble, fifth bit 2c + 1).
+                for l in 0..<32 {
+                    var lane: Int32 = 0
+                    for chunk in 0..<4 {
+                        let q = qs[32 &* chunk &+ l], h = qh[l] >> UInt8(2 &* chunk)
+                        let lowQuant = (q & 0x0F) | ((h & 1) << 4), highQuant = (q >> 4) | ((h & 2) << 3)
+                        let low = Int32(Int16(lowQuant) &* Int16(aq[64 &* chunk &+ l]))
+                        let high = Int32(Int16(highQuant) &* Int16(aq[64 &* chunk &+ 32 &+ l]))
+                        lane &+= scales[2 &* chunk] &* low &+ scales[2 &* chunk &+ 1] &* high
+                    }
+                    lanes[l] = lane
+                }
+            }
+        }
+        let minSum = kQuantMinimumSum(packed, a)
+        let scale = a.q8KScale
+        return (w.half(at: 0) * scale) * Float(sum) - (w.half(at: 2) * scale) * Float(minSum)
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let w = weights + block * 176, a = activations + block * 292
+            total += referenceScaleMinDot(w, a) { element in
+                let chunk = element / 64, l = element % 32, isHigh = element % 64 >= 32
+                let byte = w.load(fromByteOffset: 48 + 32 * chunk + l, as: UInt8.self)
+                let nibble = isHigh ? byte >> 4 : byte & 0x0F
+                let bits = w.load(fromByteOffset: 16 + l, as: UInt8.self)
+                let fifth = (bits >> (2 * chunk + (isHigh ? 1 : 0))) & 1
+                return Int32(nibble) + 16 * Int32(fifth)
+            }
+        }
+        return total
+    }
+}
+
+/// Reference dot of one Q4_K/Q5_K super-block (d and dmin at bytes 0 and 2, packed scales at 4)
+/// with one Q8_K block, given the unsigned quant of each element: the value formula applied
+/// element by element, with the activation sums computed from the quants rather than `bsums`.
+func referenceScaleMinDot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, quant: (Int) -> Int32) -> Float {
+    let packed = w.assumingMemoryBound(to: UInt8.self) + 4
+    var scaled: Int32 = 0, minimums: Int32 = 0
+    for subBlock in 0..<8 {
+        let (scale, min) = kQuantScaleAndMin(packed, subBlock)
+        var products: Int32 = 0, activationSum: Int32 = 0
+        for element in 32 * subBlock..<32 * subBlock + 32 {
+            let x = Int32(a.load(fromByteOffset: 4 + element, as: Int8.self))
+            products += quant(element) * x
+            activationSum += x
+        }
+        scaled += scale * products
+        minimums += min * activationSum
+    }
+    let activationScale = a.loadUnaligned(as: Float.self)
+    return referenceHalf(w, 0) * activationScale * Float(scaled) - referenceHalf(w, 2) * activationScale * Float(minimums)
+}

@@ -1,0 +1,245 @@
+// The original 32-value formats: Q4_0, Q4_1, Q5_0, Q5_1. In every one of them byte j of `qs`
+// holds element j in its low nibble and element j + 16 in its high nibble; the Q5 formats keep
+// the fifth bits in a 32-bit word `qh` (bit j belongs to element j).
+//
+// Fast dots: integer products of a whole block (vectorised), one float multiply per block, four
+// blocks in flight (`sumBlocks`). Reference twins: decode each element to its integer quant, then
+// the same per-block formula in plain loops.
+
+/// Q4_0 (ggml type 2): `d: f16, qs: [UInt8; 16]`; value = d * (nibble - 8). 18 bytes.
+public enum Q4_0: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_0
+    public static var name: String { "Q4_0" }
+    public static var ggmlType: UInt32 { 2 }
+    public static var blockSize: Int { 32 }
+    public static var bytesPerBlock: Int { 18 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 32 {
+            let b = row + block &* 18
+            let d = b.half(at: 0)
+            let qs = b.bytes(at: 2)
+            let y = output + block &* 32
+            for j in 0..<16 {
+                y[j] = Float(Int32(qs[j] & 0x0F) - 8) * d
+                y[j + 16] = Float(Int32(qs[j] >> 4) - 8) * d
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumBlocks(Self.self, weights, activations, blocks: count / 32)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 18, a = activations + block &* 34
+        let qs = w.bytes(at: 2), aq = a.signedBytes(at: 2)
+        var sum: Int32 = 0
+        for j in 0..<16 {
+            let low = Int32(qs[j] & 0x0F) &- 8, high = Int32(qs[j] >> 4) &- 8
+            sum &+= low &* Int32(aq[j]) &+ high &* Int32(aq[j &+ 16])
+        }
+        return Float(sum) * (w.half(at: 0) * a.half(at: 0))
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 32 {
+            let w = weights + block * 18, a = activations + block * 34
+            var sum: Int32 = 0
+            for i in 0..<32 {
+                let byte = w.load(fromByteOffset: 2 + i % 16, as: UInt8.self)
+                let nibble = i < 16 ? byte & 0x0F : byte >> 4
+                sum += (Int32(nibble) - 8) * Int32(a.load(fromByteOffset: 2 + i, as: Int8.self))
+            }
+            total += Float(sum) * referenceHalf(w, 0) * referenceHalf(a, 0)
+        }
+        return total
+    }
+}
+
+/// Q4_1 (ggml type 3): `d: f16, m: f16, qs: [UInt8; 16]`; value = d * nibble + m. 20 bytes.
+public enum Q4_1: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_1
+    public static var name: String { "Q4_1" }
+    public static var ggmlType: UInt32 { 3 }
+    public static var blockSize: Int { 32 }
+    public static var bytesPerBlock: Int { 20 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 32 {
+            let b = row + block &* 20
+            let d = b.half(at: 0), m = b.half(at: 2)
+            let qs = b.bytes(at: 4)
+            let y = output + block &* 32
+            for j in 0..<16 {
+                y[j] = Float(qs[j] & 0x0F) * d + m
+                y[j + 16] = Float(qs[j] >> 4) * d + m
+            }
+        }
+    }
+
+    /// sum (d_w q_w + m_w) d_a q_a = d_w d_a sum(q_w q_a) + m_w (d_a sum q_a), and Q8_1 stores the
+    /// last factor as `s`.
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumBlocks(Self.self, weights, activations, blocks: count / 32)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 20, a = activations + block &* 36
+        let qs = w.bytes(at: 4), aq = a.signedBytes(at: 4)
+        var sum: Int32 = 0
+        for j in 0..<16 {
+            sum &+= Int32(qs[j] & 0x0F) &* Int32(aq[j]) &+ Int32(qs[j] >> 4) &* Int32(aq[j &+ 16])
+        }
+        return Float(sum) * (w.half(at: 0) * a.half(at: 0)) + w.half(at: 2) * a.half(at: 2)
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 32 {
+            let w = weights + block * 20, a = activations + block * 36
+            var sum: Int32 = 0
+            for i in 0..<32 {
+                let byte = w.load(fromByteOffset: 4 + i % 16, as: UInt8.self)
+                let nibble = i < 16 ? byte & 0x0F : byte >> 4
+                sum += Int32(nibble) * Int32(a.load(fromByteOffset: 4 + i, as: Int8.self))
+            }
+            total += Float(sum) * referenceHalf(w, 0) * referenceHalf(a, 0) + referenceHalf(w, 2) * referenceHalf(a, 2)
+        }
+        return total
+    }
+}
+
+/// Q5_0 (ggml type 6): `d: f16, qh: UInt32, qs: [UInt8; 16]`; value = d * (5-bit quant - 16).
+/// 22 bytes.
+public enum Q5_0: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_0
+    public static var name: String { "Q5_0" }
+    public static var ggmlType: UInt32 { 6 }
+    public static var blockSize: Int { 32 }
+    public static var bytesPerBlock: Int { 22 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 32 {
+            let b = row + block &* 22
+            let d = b.half(at: 0)
+            let qh = b.uint32(at: 2)
+            let qs = b.bytes(at: 6)
+            let y = output + block &* 32
+            for j in 0..<16 {
+                let low = Int32(qs[j] & 0x0F) | Int32((qh >> UInt32(j)) & 1) << 4
+                let high = Int32(qs[j] >> 4) | Int32((qh >> UInt32(j + 16)) & 1) << 4
+                y[j] = Float(low - 16) * d
+                y[j + 16] = Float(high - 16) * d
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumBlocks(Self.self, weights, activations, blocks: count / 32)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 22, a = activations + block &* 34
+        let qh = w.uint32(at: 2)
+        let qs = w.bytes(at: 6), aq = a.signedBytes(at: 2)
+        var sum: Int32 = 0
+        for j in 0..<16 {
+            let low = Int32(qs[j] & 0x0F) | Int32(truncatingIfNeeded: (qh >> UInt32(j)) & 1) << 4
+            let high = Int32(qs[j] >> 4) | Int32(truncatingIfNeeded: (qh >> UInt32(j &+ 16)) & 1) << 4
+            sum &+= (low &- 16) &* Int32(aq[j]) &+ (high &- 16) &* Int32(aq[j &+ 16])
+        }
+        return Float(sum) * (w.half(at: 0) * a.half(at: 0))
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 32 {
+            let w = weights + block * 22, a = activations + block * 34
+            var sum: Int32 = 0
+            for i in 0..<32 {
+                let quant = referenceFiveBitQuant(w, qhOffset: 2, qsOffset: 6, element: i)
+                sum += (quant - 16) * Int32(a.load(fromByteOffset: 2 + i, as: Int8.self))
+            }
+            total += Float(sum) * referenceHalf(w, 0) * referenceHalf(a, 0)
+        }
+        return total
+    }
+}
+
+/// Q5_1 (ggml type 7): `d: f16, m: f16, qh: UInt32, qs: [UInt8; 16]`; value = d * quant + m.
+/// 24 bytes.
+public enum Q5_1: QuantFormat, BlockDotKernel {
+    public typealias Activation = Q8_1
+    public static var name: String { "Q5_1" }
+    public static var ggmlType: UInt32 { 7 }
+    public static var blockSize: Int { 32 }
+    public static var bytesPerBlock: Int { 24 }
+
+    public static func dequantize(row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for block in 0..<count / 32 {
+            let b = row + block &* 24
+            let d = b.half(at: 0), m = b.half(at: 2)
+            let qh = b.uint32(at: 4)
+            let qs = b.bytes(at: 8)
+            let y = output + block &* 32
+            for j in 0..<16 {
+                let low = Int32(qs[j] & 0x0F) | Int32((qh >> UInt32(j)) & 1) << 4
+                let high = Int32(qs[j] >> 4) | Int32((qh >> UInt32(j + 16)) & 1) << 4
+                y[j] = Float(low) * d + m
+                y[j + 16] = Float(high) * d + m
+            }
+        }
+    }
+
+    public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        sumBlocks(Self.self, weights, activations, blocks: count / 32)
+    }
+
+    @inline(__always)
+    static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
+        let w = weights + block &* 24, a = activations + block &* 36
+        let qh = w.uint32(at: 4)
+        let qs = w.bytes(at: 8), aq = a.signedBytes(at: 4)
+        var sum: Int32 = 0
+        for j in 0..<16 {
+            let low = Int32(qs[j] & 0x0F) | Int32(truncatingIfNeeded: (qh >> UInt32(j)) & 1) << 4
+            let high = Int32(qs[j] >> 4) | Int32(truncatingIfNeeded: (qh >> UInt32(j &+ 16)) & 1) << 4
+            sum &+= low &* Int32(aq[j]) &+ high &* Int32(aq[j &+ 16])
+        }
+        return Float(sum) * (w.half(at: 0) * a.half(at: 0)) + w.half(at: 2) * a.half(at: 2)
+    }
+
+    public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 32 {
+            let w = weights + block * 24, a = activations + block * 36
+            var sum: Int32 = 0
+            for i in 0..<32 {
+                let quant = referenceFiveBitQuant(w, qhOffset: 4, qsOffset: 8, element: i)
+                sum += quant * Int32(a.load(fromByteOffset: 4 + i, as: Int8.self))
+            }
+            total += Float(sum) * referenceHalf(w, 0) * referenceHalf(a, 0) + referenceHalf(w, 2) * referenceHalf(a, 2)
+        }
+        return total
+    }
+}
+
+// MARK: - Reference helpers
+
+/// The binary16 at `offset`, decoded by the reference converter.
+func referenceHalf(_ base: UnsafeRawPointer, _ offset: Int) -> Float {
+    halfToFloatReference(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+}
+
+/// Unsigned 5-bit quant of `element` (0..<32) in a Q5 block: nibble plus bit `element` of qh.
+func referenceFiveBitQuant(_ block: UnsafeRawPointer, qhOffset: Int, qsOffset: Int, element: Int) -> Int32 {
+    let qh = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: qhOffset, as: UInt32.self))
+    let byte = block.load(fromByteOffset: qsOffset + element % 16, as: UInt8.self)
+    let nibble = element < 16 ? byte & 0x0F : byte >> 4
+    return Int32(nibble) + Int32((qh >> UInt32(element)) & 1) * 16
+}

@@ -1,0 +1,112 @@
+// Matrix-vector and matrix-matrix products over quantised weights.
+//
+// Activations are quantised once per row into the weight format's activation format; every
+// weight row is then dotted with them in integers (see the formats). Threads split the weight
+// rows. For a batch, each thread walks its rows in tiles and dots every row of a tile with a
+// group of activation rows before moving on, so each weight row comes from memory once per
+// batch and the tile stays in cache while the activations stream past.
+
+/// Weight rows per tile in the batched product: 16 rows of a few KB stay in L2 while a group of
+/// activation rows is dotted with them.
+let weightRowTile = 16
+
+/// Below this many weight bytes per product, splitting across threads costs more than it saves.
+let minimumParallelBytes = 64 * 1024
+
+extension WeightMatrix {
+    /// y = W x: `y[r] = dot(row r, x)` for x of `columns` floats and y of `rows` floats.
+    public func matVec(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, pool: ThreadPool? = nil) {
+        require(x.count == columns, "\(name): matVec input has \(x.count) floats, expected \(columns)")
+        let activations = QuantizedActivations(checkedFormat: format.activationFormat, columns: columns, capacity: 1)
+        activations.quantize(x, rows: 1)
+        multiply(activations, into: y, pool: pool)
+    }
+
+    /// Y = X W^T for a batch: X is `batch` rows of `columns` floats, Y is `batch` rows of `rows`
+    /// floats (both row-major): `Y[b][r] = dot(row r, X[b])`.
+    public func matMat(
+        _ x: UnsafeBufferPointer<Float>, batch: Int, into y: UnsafeMutableBufferPointer<Float>, pool: ThreadPool? = nil
+    ) {
+        require(batch >= 1, "\(name): matMat batch \(batch)")
+        require(x.count == batch * columns, "\(name): matMat input has \(x.count) floats, expected \(batch) x \(columns)")
+        let activations = QuantizedActivations(checkedFormat: format.activationFormat, columns: columns, capacity: batch)
+        activations.quantize(x, rows: batch, pool: pool)
+        multiply(activations, into: y, pool: pool)
+    }
+
+    /// Y = X W^T with X already quantised (in `format.Activation`): y holds `x.rows` rows of
+    /// `rows` floats.
+    public func multiply(_ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>, pool: ThreadPool? = nil) {
+        checkOperands(x, y)
+        multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool)
+    }
+
+    /// Scalar reference twin of `multiply`: one thread, `dotReference` for every output.
+    public func multiplyReference(_ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
+        checkOperands(x, y)
+        for b in 0..<x.rows {
+            for r in 0..<rows {
+                y[b * rows + r] = format.dotReference(row(r), x.row(b), count: columns)
+            }
+        }
+    }
+
+    private func checkOperands(_ x: QuantizedActivations, _ y: UnsafeMutableBufferPointer<Float>) {
+        require(ObjectIdentifier(x.format) == ObjectIdentifier(format.activationFormat),
+                "\(name): \(format.name) weights need \(format.activationFormat.name) activations, got \(x.format.name)")
+        require(x.columns == columns, "\(name): activations have \(x.columns) columns, expected \(columns)")
+        require(y.count == x.rows * rows, "\(name): output has \(y.count) floats, expected \(x.rows) x \(rows)")
+    }
+}
+
+extension QuantizedActivations {
+    /// For shapes already validated by a `WeightMatrix`.
+    convenience init(checkedFormat format: any ActivationFormat.Type, columns: Int, capacity: Int) {
+        do {
+            try self.init(format: format, columns: columns, capacity: capacity)
+        } catch {
+            fatalError("\(error)")
+        }
+    }
+}
+
+/// The product for one weight format (the existential is opened once per call; `F.dot` is then
+/// one dynamic call per row into the format's specialised kernel).
+private func multiplyFast<F: QuantFormat>(
+    _ format: F.Type, weights: WeightMatrix, activations: QuantizedActivations,
+    output: UnsafeMutablePointer<Float>, pool: ThreadPool?
+) {
+    let rows = weights.rows, columns = weights.columns, batch = activations.rows
+    let w = weights.data, rowBytes = weights.rowByteCount
+    let a = UnsafeRawPointer(activations.storage), activationBytes = activations.rowByteCount
+    let parallel = pool.map { $0.threadCount > 1 } == true && rows * rowBytes * batch >= minimumParallelBytes
+
+    if batch == 1 {
+        let work = { (range: Range<Int>) in
+            for r in range { output[r] = F.dot(w + r &* rowBytes, a, count: columns) }
+        }
+        if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
+        return
+    }
+
+    // Activation rows per group: about 64 KB of them, so a group stays in L2 next to the tile.
+    let batchGroup = max(1, min(batch, 64 * 1024 / activationBytes))
+    let work = { (range: Range<Int>) in
+        var tileStart = range.lowerBound
+        while tileStart < range.upperBound {
+            let tileEnd = min(tileStart + weightRowTile, range.upperBound)
+            var first = 0
+            while first < batch {
+                let count = min(batchGroup, batch - first)
+                for r in tileStart..<tileEnd {
+                    F.dot(
+                        w + r &* rowBytes, activations: a + first &* activationBytes, activationStride: activationBytes,
+                        activationCount: count, count: columns, into: output + (first &* rows &+ r), outputStride: rows)
+                }
+                first += count
+            }
+            tileStart = tileEnd
+        }
+    }
+    if parallel, let pool { pool.parallelFor(rows, grain: weightRowTile, work) } else { work(0..<rows) }
+}

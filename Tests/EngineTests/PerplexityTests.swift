@@ -1,0 +1,36 @@
+import Engine
+import Foundation
+import Testing
+
+/// `hearth perplexity` against `llama-perplexity -c 512` on a prose and a code text
+/// (scripts/reference/make-perplexity-fixtures.sh): within 1%.
+@Suite(.serialized) struct PerplexityTests {
+    static let reference: [String: Double] = {
+        guard let url = Bundle.module.url(forResource: "Fixtures/perplexity/reference", withExtension: "json"),
+            let data = try? Data(contentsOf: url),
+            let values = try? JSONDecoder().decode([String: Double].self, from: data)
+        else { return [:] }
+        return values
+    }()
+
+    @Test(arguments: ["smollm2:135m", "gemma3:270m", "qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"])
+    func perplexityWithinOnePercentOfLlamaCpp(model name: String) throws {
+        let loaded = try LoadedModel(path: try testModelPath(name), threads: 2)
+        for text in ["prose", "code"] {
+            let expected = try #require(Self.reference["\(name)/\(text)"], "no reference for \(name)/\(text)")
+            let url = try #require(Bundle.module.url(forResource: "Fixtures/perplexity/\(text)", withExtension: "txt"))
+            let tokens = loaded.tokenizer.encode(
+                try String(contentsOf: url, encoding: .utf8), addSpecial: true, parseSpecial: false)
+            let result = try loaded.perplexity(of: tokens, context: 512)
+            let relative = abs(result.ppl - expected) / expected
+            print(String(format: "%@ %@: ppl %.4f vs llama.cpp %.4f (%.2f%%), %d chunks", name, text, result.ppl, expected, relative * 100, result.chunks))
+            #expect(result.chunks >= 2)
+            #expect(relative < 0.01, "\(name) \(text): \(result.ppl) vs \(expected)")
+        }
+    }
+
+    @Test func tooShortTextIsAClearError() throws {
+        let loaded = try LoadedModel(path: try testModelPath("smollm2:135m"), threads: 2)
+        #expect(throws: EngineError.self) { try loaded.perplexity(of: [1, 2, 3], context: 512) }
+    }
+}

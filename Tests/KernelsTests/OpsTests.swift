@@ -1,0 +1,216 @@
+import Foundation
+import Kernels
+import Testing
+
+/// Norms, RoPE, softmax, gated activations and elementwise operations against their twins.
+@Suite struct OpsTests {
+    /// |a - b| <= relative * |b| + absolute, elementwise.
+    static func close(_ a: [Float], _ b: [Float], relative: Float, absolute: Float = 0) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= relative * abs($1) + absolute }
+    }
+
+    @Test func fastExpIsAccurate() {
+        var worst: Float = 0
+        var x: Float = -87.3
+        while x < 88.7 {
+            let fast = fastExp(x), reference = expReference(x)
+            worst = max(worst, abs(fast - reference) / reference)
+            x += 0.0137
+        }
+        #expect(worst <= 3e-7, "worst relative error \(worst)")
+        #expect(fastExp(0) == 1)
+        #expect(fastExp(-200) == 0)
+        #expect(fastExp(100) == .infinity)
+        #expect(fastExp(-.infinity) == 0)
+        #expect(fastExp(.nan).isNaN)
+        #expect(fastExp(88.72).isFinite)
+    }
+
+    @Test func rmsNormMatchesReference() {
+        for count in [1, 7, 64, 576, 1537] {
+            let x = randomFloats(count, seed: UInt64(count))
+            let weight = randomFloats(count, seed: 99)
+            var fast = [Float](repeating: 0, count: count), reference = fast, unweighted = fast
+            x.withUnsafeBufferPointer { input in
+                weight.withUnsafeBufferPointer { w in
+                    fast.withUnsafeMutableBufferPointer { rmsNorm(input, weight: w, epsilon: 1e-6, into: $0) }
+                    reference.withUnsafeMutableBufferPointer { rmsNormReference(input, weight: w, epsilon: 1e-6, into: $0) }
+                }
+                unweighted.withUnsafeMutableBufferPointer { rmsNorm(input, weight: nil, epsilon: 1e-6, into: $0) }
+            }
+            #expect(Self.close(fast, reference, relative: 1e-6), "count \(count)")
+            let meanSquare = unweighted.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(count)
+            #expect(abs(meanSquare - 1) < 1e-4)
+        }
+        // In place.
+        var x = randomFloats(100, seed: 1)
+        var expected = x
+        x.withUnsafeBufferPointer { input in expected.withUnsafeMutableBufferPointer { rmsNormReference(input, weight: nil, epsilon: 1e-5, into: $0) } }
+        x.withUnsafeMutableBufferPointer { rmsNorm(UnsafeBufferPointer($0), weight: nil, epsilon: 1e-5, into: $0) }
+        #expect(Self.close(x, expected, relative: 2e-6))
+    }
+
+    @Test func softmaxMatchesReference() {
+        for count in [1, 5, 33, 1000] {
+            var fast = randomFloats(count, seed: UInt64(count)).map { $0 * 3 }
+            var reference = fast
+            fast.withUnsafeMutableBufferPointer { softmax($0) }
+            reference.withUnsafeMutableBufferPointer { softmaxReference($0) }
+            #expect(Self.close(fast, reference, relative: 2e-6, absolute: 1e-12), "count \(count)")
+            #expect(abs(fast.reduce(0, +) - 1) < 1e-5)
+        }
+        var masked: [Float] = [0, -.infinity, 1, -.infinity]
+        masked.withUnsafeMutableBufferPointer { softmax($0) }
+        #expect(masked[1] == 0 && masked[3] == 0 && abs(masked[0] + masked[2] - 1) < 1e-6)
+        var allMasked: [Float] = [-.infinity, -.infinity]
+        allMasked.withUnsafeMutableBufferPointer { softmax($0) }
+        #expect(allMasked == [0, 0])
+    }
+
+    @Test func gatedActivationsMatchReference() {
+        let gate = randomFloats(999, seed: 3) + [0, -30, 30, -100, 100]
+        let up = randomFloats(gate.count, seed: 4)
+        for (name, fastFn, referenceFn) in [
+            ("swiglu", swiglu(gate:up:into:), swigluReference(gate:up:into:)),
+            ("geglu", geglu(gate:up:into:), gegluReference(gate:up:into:)),
+        ] {
+            var fast = [Float](repeating: 0, count: gate.count), reference = fast
+            gate.withUnsafeBufferPointer { g in
+                up.withUnsafeBufferPointer { u in
+                    fast.withUnsafeMutableBufferPointer { fastFn(g, u, $0) }
+                    reference.withUnsafeMutableBufferPointer { referenceFn(g, u, $0) }
+                }
+            }
+            #expect(Self.close(fast, reference, relative: 1e-5, absolute: 1e-6), "\(name)")
+        }
+        #expect(silu(0) == 0)
+        #expect(abs(silu(1) - 0.7310586) < 1e-6)
+        #expect(abs(geluTanh(1) - 0.8411920) < 1e-6)
+        #expect(geluTanh(-20) == 0 || abs(geluTanh(-20)) < 1e-30)
+    }
+
+    /// RoPE from the definition, in Double: pair i turns by position * scale * base^(-2i/dims) / factor_i.
+    static func ropeDefinition(
+        _ x: [Float], heads: Int, headDim: Int, dims: Int, base: Float, scale: Float, factors: [Float]?,
+        style: RotaryEmbedding.Style, position: Int
+    ) -> [Float] {
+        var y = x
+        for head in 0..<heads {
+            for pair in 0..<dims / 2 {
+                var theta = Double(position) * Double(scale) * pow(Double(base), -2 * Double(pair) / Double(dims))
+                if let factors { theta /= Double(factors[pair]) }
+                let (i0, i1) = style == .normal
+                    ? (head * headDim + 2 * pair, head * headDim + 2 * pair + 1)
+                    : (head * headDim + pair, head * headDim + pair + dims / 2)
+                let x0 = Double(x[i0]), x1 = Double(x[i1])
+                y[i0] = Float(x0 * cos(theta) - x1 * sin(theta))
+                y[i1] = Float(x0 * sin(theta) + x1 * cos(theta))
+            }
+        }
+        return y
+    }
+
+    @Test(arguments: [RotaryEmbedding.Style.normal, .neox])
+    func ropeMatchesReferenceAndDefinition(style: RotaryEmbedding.Style) throws {
+        let configurations: [(dims: Int, headDim: Int, base: Float, scale: Float, factors: [Float]?)] = [
+            (64, 64, 10_000, 1, nil), (32, 64, 1_000_000, 0.125, nil),
+            (8, 8, 10_000, 1, [1, 1.5, 4, 8]),
+        ]
+        for config in configurations {
+            let rope = try RotaryEmbedding(dimensions: config.dims, base: config.base, scale: config.scale,
+                                           style: style, frequencyFactors: config.factors)
+            for position in [0, 1, 17, 4095] {
+                let heads = 3
+                var fast = randomFloats(heads * config.headDim, seed: UInt64(position))
+                var reference = fast
+                let original = fast
+                fast.withUnsafeMutableBufferPointer { rope.apply(to: $0, headCount: heads, headDimension: config.headDim, position: position) }
+                reference.withUnsafeMutableBufferPointer { rope.applyReference(to: $0, headCount: heads, headDimension: config.headDim, position: position) }
+                // Same Float recurrence (ggml's), with and without the angle table.
+                #expect(fast == reference, "\(style) \(config) position \(position)")
+                // Against the exact angles: the recurrence's rounding grows with the angle (a
+                // Float angle near 4095 rad has a 2.4e-4 rad step), so the bound scales with
+                // position; a wrong pairing or frequency would be off by O(|x|).
+                let exact = Self.ropeDefinition(original, heads: heads, headDim: config.headDim, dims: config.dims,
+                                                base: config.base, scale: config.scale, factors: config.factors,
+                                                style: style, position: position)
+                let magnitude = original.map { abs($0) }.max()!
+                let bound = magnitude * (1e-6 + 1e-6 * Float(position))
+                #expect(zip(fast, exact).allSatisfy { abs($0 - $1) <= bound }, "\(style) \(config) position \(position)")
+                if position == 0 { #expect(fast == original) }
+                // Dimensions past the rotated ones pass through.
+                for head in 0..<heads {
+                    for d in config.dims..<config.headDim {
+                        #expect(fast[head * config.headDim + d] == original[head * config.headDim + d])
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pairing convention itself, on a hand-checkable case: a 90 degree turn of pair 0.
+    @Test func ropePairing() throws {
+        // dims 4: pair 0 has frequency 1; at position pi/2 (not an integer) we use position 1 and
+        // a base making pair 0's angle 1 radian, then compare with cos(1), sin(1).
+        let normal = try RotaryEmbedding(dimensions: 4, base: 10_000, style: .normal)
+        var v: [Float] = [1, 0, 0, 0]
+        v.withUnsafeMutableBufferPointer { normal.apply(to: $0, headCount: 1, headDimension: 4, position: 1) }
+        #expect(abs(v[0] - Float(cos(1.0))) < 1e-6 && abs(v[1] - Float(sin(1.0))) < 1e-6 && v[2] == 0)
+        let neox = try RotaryEmbedding(dimensions: 4, base: 10_000, style: .neox)
+        var w: [Float] = [1, 0, 0, 0]
+        w.withUnsafeMutableBufferPointer { neox.apply(to: $0, headCount: 1, headDimension: 4, position: 1) }
+        #expect(abs(w[0] - Float(cos(1.0))) < 1e-6 && abs(w[2] - Float(sin(1.0))) < 1e-6 && w[1] == 0)
+    }
+
+    @Test func ropeRejectsBadParameters() {
+        #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 7, base: 10_000, style: .normal) }
+        #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 8, base: 0, style: .normal) }
+        #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 8, base: 10_000, scale: -1, style: .normal) }
+        #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 8, base: 10_000, style: .neox, frequencyFactors: [1, 2]) }
+        #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 4, base: 10_000, style: .neox, frequencyFactors: [1, 0]) }
+    }
+
+    @Test func elementwiseOperations() {
+        let a = randomFloats(131, seed: 1), b = randomFloats(131, seed: 2)
+        var sum = [Float](repeating: 0, count: 131), product = sum
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                sum.withUnsafeMutableBufferPointer { add(x, y, into: $0) }
+                product.withUnsafeMutableBufferPointer { multiply(x, y, into: $0) }
+                let d = dot(x, y)
+                let exact = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                let magnitude = zip(a, b).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                #expect(abs(Double(d) - exact) <= 1e-6 * magnitude)
+            }
+        }
+        #expect(sum == zip(a, b).map { $0 + $1 })
+        #expect(product == zip(a, b).map { $0 * $1 })
+        var scaled = a
+        scaled.withUnsafeMutableBufferPointer { scale($0, by: 0.5) }
+        #expect(scaled == a.map { $0 * 0.5 })
+        var accumulated = b
+        a.withUnsafeBufferPointer { x in accumulated.withUnsafeMutableBufferPointer { addScaled(x, by: 2, to: $0) } }
+        #expect(accumulated == zip(a, b).map { $1 + 2 * $0 })
+    }
+}
+
+@Suite struct GeluHalfTableTests {
+    @Test func tableMatchesItsTwin() {
+        var gate: [Float] = (0..<4096).map { Float($0 - 2048) / 150 }  // −13.6 … 13.6, both saturations
+        gate += [-10, 10, -9.999, 9.999, 0, -0.0]
+        let up: [Float] = gate.indices.map { Float($0 % 7) - 3 }
+        var fast = [Float](repeating: 0, count: gate.count)
+        var reference = fast
+        gate.withUnsafeBufferPointer { g in
+            up.withUnsafeBufferPointer { u in
+                fast.withUnsafeMutableBufferPointer { GeluHalfTable.geglu(gate: g, up: u, into: $0) }
+                reference.withUnsafeMutableBufferPointer { GeluHalfTable.gegluReference(gate: g, up: u, into: $0) }
+            }
+        }
+        for i in gate.indices {
+            // Float and Double tanh may land on either side of a binary16 rounding boundary: one ulp.
+            let tolerance = max(abs(reference[i]) * 1e-3, 1e-6)
+            #expect(abs(fast[i] - reference[i]) <= tolerance, "x = \(gate[i])")
+        }
+    }
+}
