@@ -87,7 +87,7 @@ public final class TransformerModel: @unchecked Sendable {
         let hp = hyperparameters
         let n = tokens.count
         let embedding = hp.embeddingLength
-        buffers.reserve(batch: n, contextCapacity: cache.capacity)
+        buffers.reserve(batch: n)
         let b = buffers
         let x = b.hidden
 
@@ -163,6 +163,12 @@ public final class TransformerModel: @unchecked Sendable {
     }
 
     /// Causal attention of each new query over the cached keys, one (token, head) pair per task.
+    ///
+    /// This is flash attention as llama.cpp's CPU backend runs it by default: one pass over the
+    /// positions with an online softmax (running maximum M and sum S), the value accumulator
+    /// held in binary16 and rounded after every update, and the query rounded to binary16 to
+    /// meet the binary16 keys. Rounding where the reference rounds keeps greedy decoding in step
+    /// with it; it also needs no score buffer, whatever the context length.
     private func attend(layer: Int, batch n: Int, startPosition: Int, cache: KVCache, window: Int?) {
         let hp = hyperparameters
         let b = buffers
@@ -172,42 +178,49 @@ public final class TransformerModel: @unchecked Sendable {
         let values = cache.values[layer]
         let keyRow = hp.keyLength
         let scale = recipe.attentionScale
-        let scores = b.scores
-        let scoresStride = cache.capacity
         pool.parallelFor(n * hp.headCount) { range in
-            for task in range {
-                let t = task / hp.headCount
-                let h = task % hp.headCount
-                let kvHead = h / groupSize
-                let position = startPosition + t
-                // Standard sliding window: key j is visible when position - j < window.
-                let first = window.map { max(0, position - $0 + 1) } ?? 0
-                // Queries meet binary16 keys rounded to binary16 themselves, as ggml's F16 dot does.
-                let q = b.query + (t * hp.headCount + h) * headDimension
-                for d in 0..<headDimension { q[d] = halfToFloat(floatToHalf(q[d])) }
-                let s = scores + task * scoresStride
-                var maximum = -Float.infinity
-                for j in first...position {
-                    let k = keys + j * keyRow + kvHead * headDimension
-                    var dot: Float = 0
-                    for d in 0..<headDimension { dot += q[d] * halfToFloat(k[d]) }
-                    dot *= scale
-                    s[j] = dot
-                    if dot > maximum { maximum = dot }
-                }
-                var sum: Float = 0
-                for j in first...position {
-                    let e = expf(s[j] - maximum)
-                    s[j] = e
-                    sum += e
-                }
-                let inverse = 1 / sum
-                let out = b.attention + (t * hp.headCount + h) * headDimension
-                for d in 0..<headDimension { out[d] = 0 }
-                for j in first...position {
-                    let weight = halfToFloat(floatToHalf(s[j] * inverse))
-                    let v = values + j * keyRow + kvHead * headDimension
-                    for d in 0..<headDimension { out[d] += weight * halfToFloat(v[d]) }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * headDimension) { scratch in
+                let q = scratch.baseAddress!
+                let accumulator = q + headDimension
+                for task in range {
+                    let t = task / hp.headCount
+                    let h = task % hp.headCount
+                    let kvHead = h / groupSize
+                    let position = startPosition + t
+                    // Standard sliding window: key j is visible when position - j < window.
+                    let first = window.map { max(0, position - $0 + 1) } ?? 0
+                    let query = b.query + (t * hp.headCount + h) * headDimension
+                    for d in 0..<headDimension {
+                        q[d] = halfToFloat(floatToHalf(query[d]))
+                        accumulator[d] = 0
+                    }
+                    var maximum = -Float.infinity
+                    var sum: Float = 0
+                    for j in first...position {
+                        let k = keys + j * keyRow + kvHead * headDimension
+                        var dot: Float = 0
+                        for d in 0..<headDimension { dot += q[d] * halfToFloat(k[d]) }
+                        let score = dot * scale
+                        var rescale: Float = 1
+                        var weight: Float = 1
+                        if score > maximum {
+                            rescale = expf(maximum - score)
+                            maximum = score
+                            for d in 0..<headDimension {
+                                accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
+                            }
+                        } else {
+                            weight = expf(score - maximum)
+                        }
+                        let v = values + j * keyRow + kvHead * headDimension
+                        for d in 0..<headDimension {
+                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d] + halfToFloat(v[d]) * weight))
+                        }
+                        sum = sum * rescale + weight
+                    }
+                    let inverse = 1 / sum
+                    let out = b.attention + (t * hp.headCount + h) * headDimension
+                    for d in 0..<headDimension { out[d] = accumulator[d] * inverse }
                 }
             }
         }
@@ -250,7 +263,6 @@ final class ForwardBuffers: @unchecked Sendable {
     let hp: Hyperparameters
     let arena = ScratchArena(batchCapacity: TransformerModel.maximumBatch)
     private(set) var batchCapacity = 0
-    private(set) var contextCapacity = 0
     private(set) var hidden: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var normed: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var query: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
@@ -260,11 +272,10 @@ final class ForwardBuffers: @unchecked Sendable {
     private(set) var projected: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var gate: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var up: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
-    private(set) var scores: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
 
     init(_ hp: Hyperparameters) { self.hp = hp }
 
-    func reserve(batch: Int, contextCapacity context: Int) {
+    func reserve(batch: Int) {
         if batch > batchCapacity {
             let widest = max(hp.embeddingLength, hp.queryLength)
             for pointer in [hidden, normed, query, key, value, attention, projected, gate, up] { pointer.deallocate() }
@@ -278,16 +289,10 @@ final class ForwardBuffers: @unchecked Sendable {
             gate = .allocate(capacity: batch * hp.feedForwardLength)
             up = .allocate(capacity: batch * hp.feedForwardLength)
             batchCapacity = batch
-            contextCapacity = 0
-        }
-        if context > contextCapacity || batch > batchCapacity {
-            scores.deallocate()
-            scores = .allocate(capacity: batchCapacity * hp.headCount * context)
-            contextCapacity = context
         }
     }
 
     deinit {
-        for pointer in [hidden, normed, query, key, value, attention, projected, gate, up, scores] { pointer.deallocate() }
+        for pointer in [hidden, normed, query, key, value, attention, projected, gate, up] { pointer.deallocate() }
     }
 }
