@@ -48,14 +48,14 @@ let package = Package(
         .executableTarget(
             name: "hearth",
             dependencies: [
-                "GGUF", "Store", "Engine", "Tokenizers", "Sampling",
+                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "Sampling"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),

@@ -31,10 +31,10 @@ extension Vocabulary {
         }
         func id(_ key: String) throws -> Int32? {
             guard let value = file[key] else { return nil }
-            guard let int = value.asInt, let id = Int32(exactly: int) else {
-                throw EngineError.invalidKey(key, "expected a token id, got \(value)")
-            }
-            return id
+            guard let int = value.asInt else { throw EngineError.invalidKey(key, "expected a token id, got \(value)") }
+            // Like llama.cpp, an id no vocabulary could hold is ignored (the default applies);
+            // the tokenizer itself warns about ids past the end of this vocabulary.
+            return Int32(exactly: int)
         }
         func flag(_ key: String) throws -> Bool? {
             guard let value = file[key] else { return nil }

@@ -22,6 +22,7 @@ struct Hearth: AsyncParsableCommand {
             RemoveCommand.self,
             TokenizeCommand.self,
             PerplexityCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -1,0 +1,58 @@
+import Foundation
+import Models
+
+/// llama-bench's two measurements for one model.
+public struct BenchmarkResult: Sendable, Codable {
+    /// Tokens per second processing a prompt of `promptTokens` as one batch, per repetition.
+    public var promptRates: [Double]
+    /// Tokens per second generating `generatedTokens` one at a time, per repetition.
+    public var generationRates: [Double]
+    public var promptTokens: Int
+    public var generatedTokens: Int
+}
+
+extension LoadedModel {
+    /// pp: a prompt of `promptTokens` tokens evaluated as one batch from an empty cache.
+    /// tg: `generatedTokens` single-token steps from an empty cache.
+    /// As llama-bench, the tokens are arbitrary (here: a fixed pseudo-random sequence), one
+    /// warm-up run of each precedes the timed repetitions.
+    public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int) throws -> BenchmarkResult {
+        guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
+            throw EngineError.invalidOption("--pp / --tg", "need a positive number of tokens")
+        }
+        guard repetitions >= 1 else { throw EngineError.invalidOption("--reps", "must be ≥ 1, got \(repetitions)") }
+        let vocabulary = model.hyperparameters.vocabularySize
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func nextToken() -> Int32 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int32(truncatingIfNeeded: (state >> 33) % UInt64(vocabulary))
+        }
+        let prompt = (0..<promptTokens).map { _ in nextToken() }
+        let steps = (0..<generatedTokens).map { _ in nextToken() }
+        let capacity = max(promptTokens, generatedTokens, 1)
+        let cache = try model.makeCache(capacity: capacity)
+
+        func timePrompt() throws -> Double {
+            cache.truncate(to: 0)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try model.forward(prompt, cache: cache)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        func timeGeneration() throws -> Double {
+            cache.truncate(to: 0)
+            let start = DispatchTime.now().uptimeNanoseconds
+            for token in steps { _ = try model.forward([token], cache: cache) }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        var result = BenchmarkResult(promptRates: [], generationRates: [], promptTokens: promptTokens, generatedTokens: generatedTokens)
+        if promptTokens > 0 {
+            _ = try timePrompt()
+            for _ in 0..<repetitions { result.promptRates.append(Double(promptTokens) / (try timePrompt())) }
+        }
+        if generatedTokens > 0 {
+            _ = try timeGeneration()
+            for _ in 0..<repetitions { result.generationRates.append(Double(generatedTokens) / (try timeGeneration())) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Kernels
+import Store
+
+/// `hearth bench MODEL`: llama-bench's pp and tg tests, and the decode roofline.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does.")
+
+    @Argument(help: "Catalog name, installed name, or path to a .gguf file.")
+    var model: String
+
+    @Option(help: "Prompt tokens processed as one batch (0 skips pp).")
+    var pp: Int = 512
+
+    @Option(help: "Tokens generated one at a time (0 skips tg).")
+    var tg: Int = 128
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Timed repetitions of each test.")
+    var reps: Int = 3
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard pp >= 0, tg >= 0, pp + tg > 0 else { throw ValidationError("--pp and --tg must be ≥ 0 and not both 0") }
+        guard pp <= 16384, tg <= 16384 else { throw ValidationError("--pp and --tg must be ≤ 16384") }
+        guard reps >= 1, reps <= 100 else { throw ValidationError("--reps must be in 1...100, got \(reps)") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+    }
+
+    func run() async throws {
+        let store = try ModelStore(root: ModelStore.defaultRoot())
+        let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true)
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let loaded = try LoadedModel(path: located.path, threads: threadCount)
+        let result = try loaded.benchmark(promptTokens: pp, generatedTokens: tg, repetitions: reps)
+        let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
+        let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)
+        // Decode reads every weight once per token: the file's tensor bytes bound its speed.
+        let weightBytes = loaded.file.tensors.reduce(0) { $0 + $1.byteCount }
+        let bandwidth = MemoryBandwidth.measureRead(threads: threadCount)
+        let roofline = bandwidth / Double(weightBytes)
+        let name = located.name ?? located.path
+        if json {
+            let object: [String: Any] = [
+                "model": name, "threads": threadCount, "pp": pp, "tg": tg, "reps": reps,
+                "pp_tps": ppMean, "pp_tps_stddev": ppDeviation, "tg_tps": tgMean, "tg_tps_stddev": tgDeviation,
+                "weight_bytes": weightBytes, "read_bandwidth_gbps": bandwidth / 1e9, "tg_roofline_tps": roofline,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("model \(name), \(threadCount) threads, \(reps) repetitions")
+        if pp > 0 { print(String(format: "pp%-5d %8.2f ± %.2f tokens/s", pp, ppMean, ppDeviation)) }
+        if tg > 0 { print(String(format: "tg%-5d %8.2f ± %.2f tokens/s", tg, tgMean, tgDeviation)) }
+        print(String(format: "roofline: %.1f MB of weights per token, read bandwidth %.1f GB/s → at most %.1f tokens/s (tg at %.0f%%)",
+                     Double(weightBytes) / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
+    }
+
+    static func meanAndDeviation(_ values: [Double]) -> (Double, Double) {
+        guard !values.isEmpty else { return (0, 0) }
+        let mean = values.reduce(0, +) / Double(values.count)
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, values.count - 1))
+        return (mean, variance.squareRoot())
+    }
+}
