@@ -197,10 +197,7 @@ public final class TransformerModel: @unchecked Sendable {
                     var maximum = -Float.infinity
                     var sum: Float = 0
                     for j in first...position {
-                        let k = keys + j * keyRow + kvHead * headDimension
-                        var dot: Float = 0
-                        for d in 0..<headDimension { dot += q[d] * halfToFloat(k[d]) }
-                        let score = dot * scale
+                        let score = halfDot(q, keys + j * keyRow + kvHead * headDimension, headDimension) * scale
                         var rescale: Float = 1
                         var weight: Float = 1
                         if score > maximum {
@@ -256,6 +253,31 @@ public final class TransformerModel: @unchecked Sendable {
     ) {
         Models.normRows(input, weight: weight, rows: rows, width: width, epsilon: hyperparameters.rmsEpsilon, into: output)
     }
+}
+
+/// q · k for a binary16 key, in eight independent partial sums (as ggml's SIMD lanes) so the
+/// loop is not bound by the latency of one chain of additions.
+@inline(__always)
+private func halfDot(_ q: UnsafePointer<Float>, _ k: UnsafePointer<UInt16>, _ count: Int) -> Float {
+    var lanes = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+    var d = 0
+    while d + 8 <= count {
+        lanes.0 += q[d] * halfToFloat(k[d])
+        lanes.1 += q[d + 1] * halfToFloat(k[d + 1])
+        lanes.2 += q[d + 2] * halfToFloat(k[d + 2])
+        lanes.3 += q[d + 3] * halfToFloat(k[d + 3])
+        lanes.4 += q[d + 4] * halfToFloat(k[d + 4])
+        lanes.5 += q[d + 5] * halfToFloat(k[d + 5])
+        lanes.6 += q[d + 6] * halfToFloat(k[d + 6])
+        lanes.7 += q[d + 7] * halfToFloat(k[d + 7])
+        d += 8
+    }
+    var total = ((lanes.0 + lanes.1) + (lanes.2 + lanes.3)) + ((lanes.4 + lanes.5) + (lanes.6 + lanes.7))
+    while d < count {
+        total += q[d] * halfToFloat(k[d])
+        d += 1
+    }
+    return total
 }
 
 /// Activation buffers for one batch, sized for the largest batch seen so far.
