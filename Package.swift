@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Layer 1: leaves that import nothing of the package.
@@ -26,12 +28,16 @@ let package = Package(
         .target(name: "Kernels", swiftSettings: kernelFlags),
         .target(name: "Tokenizers"),
         .target(name: "Sampling"),
+        .target(name: "Templates"),
 
         // Layer 2: architectures over shared blocks, bound to memory-mapped weights.
         .target(name: "Models", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelFlags),
 
         // Layer 3: a loaded model (weights + tokenizer), sessions, generation, perplexity.
-        .target(name: "Engine", dependencies: ["GGUF", "Models", "Tokenizers", "Sampling"]),
+        .target(name: "Engine", dependencies: ["GGUF", "Models", "Tokenizers", "Sampling", "Templates"]),
+
+        // Layer 3: device profiles, measured bandwidth, fit and speed prediction.
+        .target(name: "Advisor", dependencies: ["GGUF", "Kernels"]),
 
         // Layer 2: the model store (catalog, pull, install); reads GGUF headers, never weights.
         .target(
@@ -44,11 +50,21 @@ let package = Package(
             ]
         ),
 
+        // Layer 4: the HTTP API (OpenAI and Ollama routes) over the engine and the store.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Engine", "Store", "GGUF", "Templates", "Sampling",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // Top: the command-line interface.
         .executableTarget(
             name: "hearth",
             dependencies: [
-                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling",
+                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,5 +76,15 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "Sampling"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "GGUF"]),
+        .testTarget(name: "TemplatesTests", dependencies: ["Templates"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AdvisorTests", dependencies: ["Advisor", "GGUF"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Store", "Engine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ]
 )

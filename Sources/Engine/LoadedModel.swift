@@ -13,6 +13,8 @@ public final class LoadedModel: Sendable {
     public let file: GGUFFile
     public let model: TransformerModel
     public let tokenizer: Tokenizer
+    /// The chat format, or why the file's template cannot be used (raw completion still works).
+    private let chatFormatResult: Result<ChatFormat, EngineError>
 
     public init(path: String, threads: Int) throws {
         file = try GGUFFile(path: path)
@@ -23,7 +25,17 @@ public final class LoadedModel: Sendable {
                 "tokenizer.ggml.tokens",
                 "\(tokenizer.vocabularySize) tokens, but the model's output has \(model.hyperparameters.vocabularySize)")
         }
+        do {
+            chatFormatResult = .success(try ChatFormat(file: file, tokenizer: tokenizer))
+        } catch let error as EngineError {
+            chatFormatResult = .failure(error)
+        } catch {
+            chatFormatResult = .failure(.invalidKey("tokenizer.chat_template", "\(error)"))
+        }
     }
+
+    /// How conversations are written for this model; throws when its template is unusable.
+    public func chatFormat() throws -> ChatFormat { try chatFormatResult.get() }
 
     /// The context the model was trained for.
     public var trainedContextLength: Int { model.hyperparameters.contextLength }

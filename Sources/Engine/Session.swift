@@ -11,12 +11,30 @@ public struct GenerationOptions: Sendable {
     public var sampling = SamplingParameters()
     /// Strings that end generation; they are not part of the output.
     public var stop: [String] = []
+    /// When set, each generated token reports its log-probability and this many most likely
+    /// alternatives (0...20), from the model's distribution before sampling.
+    public var logprobs: Int? = nil
 
-    public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(), stop: [String] = []) {
+    public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [], logprobs: Int? = nil) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
+        self.logprobs = logprobs
     }
+}
+
+/// The log-probability of one generated token, and of its most likely alternatives.
+public struct TokenLogprob: Sendable {
+    public var token: Int32
+    public var text: String
+    public var logprob: Float
+    public var top: [(token: Int32, text: String, logprob: Float)]
+}
+
+/// Text that became printable, and the tokens generated since the previous piece.
+public struct GeneratedPiece: Sendable {
+    public var text: String
+    public var logprobs: [TokenLogprob]
 }
 
 /// Why generation ended.
@@ -39,6 +57,8 @@ public struct GenerationResult: Sendable {
     public var promptSeconds: Double = 0
     public var generationSeconds: Double = 0
     public var finishReason: FinishReason = .length
+    /// Every generated token's log-probability, when asked for (`GenerationOptions.logprobs`).
+    public var logprobs: [TokenLogprob] = []
 
     public var promptTokensPerSecond: Double {
         promptSeconds > 0 ? Double(promptTokens - reusedPromptTokens) / promptSeconds : 0
@@ -76,6 +96,17 @@ public final class Session: @unchecked Sendable {
     public func generate(
         prompt: [Int32], options: GenerationOptions, onText: (String) -> Bool = { _ in true }
     ) throws -> GenerationResult {
+        try generate(prompt: prompt, options: options, onPiece: { onText($0.text) })
+    }
+
+    /// ``generate(prompt:options:onText:)`` with log-probabilities: `onPiece` also receives the
+    /// tokens generated since its previous call (when `options.logprobs` is set).
+    public func generate(
+        prompt: [Int32], options: GenerationOptions, onPiece: (GeneratedPiece) -> Bool
+    ) throws -> GenerationResult {
+        if let count = options.logprobs, !(0...20).contains(count) {
+            throw EngineError.invalidOption("logprobs", "must be in 0...20, got \(count)")
+        }
         guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
         guard options.maxTokens >= 0 else {
             throw EngineError.invalidOption("max tokens", "must be ≥ 0, got \(options.maxTokens)")
@@ -106,17 +137,25 @@ public final class Session: @unchecked Sendable {
         var stopMatcher = StopMatcher(stops: options.stop)
         let generationStart = Date()
         defer { result.generationSeconds = Date().timeIntervalSince(generationStart) }
+        var pendingLogprobs: [TokenLogprob] = []
         func emit(_ text: String) -> Bool {
             guard !text.isEmpty else { return true }
             result.text += text
-            return onText(text)
+            defer { pendingLogprobs.removeAll() }
+            return onPiece(GeneratedPiece(text: text, logprobs: pendingLogprobs))
         }
         while true {
             if result.tokens.count >= options.maxTokens || cachedTokens.count >= cache.capacity {
                 result.finishReason = .length
                 break
             }
+            let distribution = options.logprobs.map { _ in Self.logSoftmax(logits) }
             let token = sampler.sample(logits: &logits)
+            if let distribution, let count = options.logprobs, !tokenizer.isEndOfGeneration(token) {
+                let described = describe(token, in: distribution, alternatives: count)
+                pendingLogprobs.append(described)
+                result.logprobs.append(described)
+            }
             if tokenizer.isEndOfGeneration(token) {
                 result.finishReason = .stop
                 break
@@ -149,6 +188,31 @@ public final class Session: @unchecked Sendable {
 }
 
 extension Session {
+    static func logSoftmax(_ logits: [Float]) -> [Float] {
+        let maximum = logits.max() ?? 0
+        var sum: Double = 0
+        for value in logits { sum += Double(Foundation.exp(value - maximum)) }
+        let logSum = maximum + Float(Foundation.log(sum))
+        return logits.map { $0 - logSum }
+    }
+
+    func describe(_ token: Int32, in distribution: [Float], alternatives: Int) -> TokenLogprob {
+        let tokenizer = model.tokenizer
+        func text(_ id: Int32) -> String { String(decoding: tokenizer.piece(id, renderSpecial: true), as: UTF8.self) }
+        var top: [(token: Int32, text: String, logprob: Float)] = []
+        if alternatives > 0 {
+            // A partial selection: the vocabulary is large and only a handful are wanted.
+            var best: [(Int32, Float)] = []
+            for (index, value) in distribution.enumerated() where best.count < alternatives || value > best[best.count - 1].1 {
+                let position = best.firstIndex { value > $0.1 } ?? best.count
+                best.insert((Int32(index), value), at: position)
+                if best.count > alternatives { best.removeLast() }
+            }
+            top = best.map { ($0.0, text($0.0), $0.1) }
+        }
+        return TokenLogprob(token: token, text: text(token), logprob: distribution[Int(token)], top: top)
+    }
+
     /// Logits after running `tokens` from an empty cache (diagnostics and tests).
     public func logits(after tokens: [Int32]) throws -> [Float] {
         reset()

@@ -8,6 +8,9 @@ public enum LogitsSelection: Sendable {
     case last
     /// Every token's, row after row (perplexity).
     case all
+    /// No logits: the mean over the batch of the final-normed hidden states, one
+    /// embedding-sized row (sentence embeddings for `/v1/embeddings`).
+    case meanHiddenState
 }
 
 /// A decoder-only transformer bound to a memory-mapped GGUF file: weights are shared and
@@ -69,17 +72,40 @@ public final class TransformerModel: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var result: [Float] = []
-        result.reserveCapacity(selection == .all ? tokens.count * vocabulary : vocabulary)
+        if selection == .meanHiddenState {
+            result = [Float](repeating: 0, count: hyperparameters.embeddingLength)
+        } else {
+            result.reserveCapacity(selection == .all ? tokens.count * vocabulary : vocabulary)
+        }
         var start = 0
         while start < tokens.count {
             let end = min(tokens.count, start + Self.maximumBatch)
             let isLast = end == tokens.count
-            let rows = try forwardBatch(Array(tokens[start..<end]), cache: cache,
-                                        wantAll: selection == .all, wantLast: isLast)
-            result.append(contentsOf: rows)
+            if selection == .meanHiddenState {
+                _ = try forwardBatch(Array(tokens[start..<end]), cache: cache, wantAll: false, wantLast: false)
+                addNormedHiddenStates(rows: end - start, into: &result)
+            } else {
+                let rows = try forwardBatch(Array(tokens[start..<end]), cache: cache,
+                                            wantAll: selection == .all, wantLast: isLast)
+                result.append(contentsOf: rows)
+            }
             start = end
         }
+        if selection == .meanHiddenState {
+            let scale = 1 / Float(tokens.count)
+            for i in result.indices { result[i] *= scale }
+        }
         return result
+    }
+
+    /// Adds the output-normed hidden state of each row of the last batch to `sum`.
+    private func addNormedHiddenStates(rows: Int, into sum: inout [Float]) {
+        let embedding = hyperparameters.embeddingLength
+        normRows(buffers.hidden, weight: weights.outputNorm, rows: rows, width: embedding, into: buffers.normed)
+        for row in 0..<rows {
+            let source = buffers.normed + row * embedding
+            for i in 0..<embedding { sum[i] += source[i] }
+        }
     }
 
     /// One batch: embeddings → layers → (selected rows) norm → LM head.

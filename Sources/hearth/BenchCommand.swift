@@ -1,6 +1,8 @@
+import Advisor
 import ArgumentParser
 import Engine
 import Foundation
+import GGUF
 import Kernels
 import Store
 
@@ -37,7 +39,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try ModelStore(root: ModelStore.defaultRoot())
-        let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true)
+        let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let loaded = try LoadedModel(path: located.path, threads: threadCount)
         let result = try loaded.benchmark(promptTokens: pp, generatedTokens: tg, repetitions: reps)
@@ -48,6 +50,8 @@ struct BenchCommand: AsyncParsableCommand {
         let bandwidth = MemoryBandwidth.measureRead(threads: threadCount)
         let roofline = bandwidth / Double(weightBytes)
         let name = located.name ?? located.path
+        saveRecord(name: name, file: loaded.file, threads: threadCount, result: result,
+                   rates: (ppMean, tgMean), weightBytes: weightBytes, bandwidth: bandwidth, store: store)
         if json {
             let object: [String: Any] = [
                 "model": name, "threads": threadCount, "pp": pp, "tg": tg, "reps": reps,
@@ -63,6 +67,23 @@ struct BenchCommand: AsyncParsableCommand {
         if tg > 0 { print(String(format: "tg%-5d %8.2f ± %.2f tokens/s", tg, tgMean, tgDeviation)) }
         print(String(format: "roofline: %.1f MB of weights per token, read bandwidth %.1f GB/s → at most %.1f tokens/s (tg at %.0f%%)",
                      Double(weightBytes) / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
+    }
+
+    /// Keeps the run in `<store>/cache/bench.json`: `hearth fit` fits its speed factors to these
+    /// runs. A cache that cannot be written costs only the calibration, so it warns, not fails.
+    private func saveRecord(name: String, file: GGUFFile, threads: Int, result: BenchmarkResult,
+                            rates: (prompt: Double, generation: Double), weightBytes: Int, bandwidth: Double,
+                            store: ModelStore) {
+        do {
+            let record = BenchRecord(
+                model: name, sha256: nil, host: HostDevice.current().signature, threads: threads,
+                promptTokens: result.promptTokens, generatedTokens: result.generatedTokens,
+                promptTokensPerSecond: rates.prompt, generatedTokensPerSecond: rates.generation,
+                weightBytes: Double(weightBytes), readBandwidth: bandwidth, shape: try ModelShape(file: file))
+            try BenchCache(file: store.root.appendingPathComponent("cache/bench.json")).save(record)
+        } catch {
+            FileHandle.standardError.write(Data("warning: bench result not saved for `hearth fit`: \(error)\n".utf8))
+        }
     }
 
     static func meanAndDeviation(_ values: [Double]) -> (Double, Double) {

@@ -16,6 +16,7 @@ struct Hearth: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self,
+            ServeCommand.self,
             PullCommand.self,
             ListCommand.self,
             ShowCommand.self,
@@ -23,6 +24,7 @@ struct Hearth: AsyncParsableCommand {
             TokenizeCommand.self,
             PerplexityCommand.self,
             BenchCommand.self,
+            FitCommand.self,
         ]
     )
 }

@@ -1,4 +1,6 @@
+import Advisor
 import Foundation
+import GGUF
 import Store
 
 /// Turns a MODEL argument into a file path: an installed name, a path to a .gguf file, or a
@@ -12,14 +14,21 @@ struct ModelLocator {
         let name: String?
     }
 
-    func locate(_ reference: String, pullIfMissing: Bool) async throws -> Located {
+    /// `loadsWeights`: the caller will load the model, so one that cannot fit in memory is refused
+    /// here (a catalog model too large for this machine is refused before any download either way).
+    func locate(_ reference: String, pullIfMissing: Bool, loadsWeights: Bool = false) async throws -> Located {
         let resolved = try store.resolve(reference)
         switch resolved.kind {
         case .installed, .file:
+            if loadsWeights { try Self.refuseIfTooLarge(path: resolved.url.path, name: resolved.name ?? reference) }
             return Located(path: resolved.url.path, name: resolved.name)
         case .catalogNotInstalled:
             guard pullIfMissing else {
                 throw ValidationErrorMessage("model '\(reference)' is not installed; run `hearth pull \(reference)`")
+            }
+            if let entry = resolved.catalogEntry {
+                try Self.refuseIfTooLarge(name: reference, shape: FitGate.estimatedShape(fileBytes: Double(entry.size)),
+                                          estimated: true, override: "set \(FitGate.overrideVariable)=1 to pull it anyway")
             }
             FileHandle.standardError.write(Data("pulling \(reference) (first use)\n".utf8))
             let reporter = ProgressReporter()
@@ -31,6 +40,24 @@ struct ModelLocator {
                 reporter.finish()
                 throw error
             }
+        }
+    }
+}
+
+extension ModelLocator {
+    /// Refuses, before it is loaded, a model the memory estimate of `hearth fit` says cannot fit
+    /// here. A file whose header the estimate cannot read is left for the loader to judge.
+    static func refuseIfTooLarge(path: String, name: String) throws {
+        guard !FitGate.isOverridden, let file = try? GGUFFile(path: path), let shape = try? ModelShape(file: file) else { return }
+        try refuseIfTooLarge(name: name, shape: shape, estimated: false,
+                             override: "set \(FitGate.overrideVariable)=1 to load it anyway")
+    }
+
+    static func refuseIfTooLarge(name: String, shape: ModelShape, estimated: Bool, override: String) throws {
+        guard !FitGate.isOverridden else { return }
+        let target = HostDevice.current().target(bandwidth: 0, bandwidthSource: "not needed for a memory check")
+        if let refusal = FitGate.refusal(model: name, shape: shape, target: target, estimated: estimated, howToOverride: override) {
+            throw ValidationErrorMessage(refusal)
         }
     }
 }

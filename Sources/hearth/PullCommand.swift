@@ -1,5 +1,7 @@
+import Advisor
 import ArgumentParser
 import Foundation
+import GGUF
 import Store
 
 /// `hearth pull NAME | URL | PATH` — installs a model into the store.
@@ -26,8 +28,13 @@ struct PullCommand: AsyncParsableCommand {
     @Option(help: "Name to install the model under (default: the catalog name or the file name without .gguf).")
     var name: String?
 
+    // Spelled in full: this file's own `Flag` class (below) hides ArgumentParser's.
+    @ArgumentParser.Flag(help: "Pull even when `hearth fit`'s memory estimate says the model cannot run here.")
+    var force = false
+
     func run() async throws {
         let store = try ModelStore(root: ModelStore.defaultRoot())
+        if !force { try refuseIfTooLarge(store: store) }
         let reporter = ProgressReporter()
         let clock = ContinuousClock()
         let started = clock.now
@@ -57,6 +64,23 @@ struct PullCommand: AsyncParsableCommand {
         print("  path   \(model.path)")
         if sha256 == nil, store.catalog.entry(named: source) == nil {
             print("  note: no --sha256 was given, so nothing was verified; the sha256 above is recorded in the manifest")
+        }
+    }
+}
+
+extension PullCommand {
+    /// Before any download: a catalog model is priced from its known size, a local .gguf from its
+    /// header. An https URL's size is unknown until it is fetched, so it is not checked.
+    private func refuseIfTooLarge(store: ModelStore) throws {
+        let override = "pass --force to pull it anyway"
+        if let entry = store.catalog.entry(named: source) {
+            try ModelLocator.refuseIfTooLarge(name: source, shape: FitGate.estimatedShape(fileBytes: Double(entry.size)),
+                                              estimated: true, override: override)
+        } else if !source.hasPrefix("https://"), !source.hasPrefix("http://"),
+            let file = try? GGUFFile(path: (source as NSString).expandingTildeInPath),
+            let shape = try? ModelShape(file: file)
+        {
+            try ModelLocator.refuseIfTooLarge(name: source, shape: shape, estimated: false, override: override)
         }
     }
 }

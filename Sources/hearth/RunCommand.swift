@@ -4,27 +4,35 @@ import Foundation
 import Sampling
 import Store
 
-/// `hearth run MODEL [PROMPT]`: generate text, streamed to stdout as it comes.
+/// `hearth run MODEL [PROMPT]`: chat with a model, or continue plain text with `--raw`.
+///
+/// With a PROMPT (or text piped on stdin) it answers one turn and exits; without one it opens an
+/// interactive chat that keeps the conversation.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Generate text with a model (pulled on first use).",
+        abstract: "Chat with a model (pulled on first use), or continue text with --raw.",
         discussion: """
-            The answer streams to stdout; timings go to stderr.
-            --raw continues PROMPT as plain text (no chat template).
+            With PROMPT: one chat turn, the answer streamed to stdout. Without PROMPT on a terminal: an
+            interactive chat (/? lists its commands; Ctrl-C stops an answer, Ctrl-D or /bye leaves).
+            Text piped on stdin is the prompt. --raw continues PROMPT as plain text (no chat template).
+            Timings go to stderr.
             """)
 
     @Argument(help: "Catalog name, installed name, or path to a .gguf file.")
     var model: String
 
-    @Argument(help: "The prompt.")
+    @Argument(help: "The prompt (omit for an interactive chat).")
     var prompt: String?
 
     @Flag(help: "Continue the prompt as plain text instead of formatting it as a chat turn.")
     var raw = false
 
-    @Option(name: [.customShort("n"), .customLong("max-tokens")], help: "Most tokens to generate.")
-    var maxTokens: Int = 256
+    @Option(help: "System message for the chat.")
+    var system: String?
+
+    @Option(name: [.customShort("n"), .customLong("max-tokens")], help: "Most tokens to generate per answer.")
+    var maxTokens: Int = 1024
 
     @OptionGroup var sampling: SamplingOptions
 
@@ -34,33 +42,53 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @Flag(help: "Print timings after each answer in the interactive chat.")
+    var verbose = false
+
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("-n must be ≥ 0, got \(maxTokens)") }
         guard ctx > 0 else { throw ValidationError("--ctx must be > 0, got \(ctx)") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+        if raw && system != nil { throw ValidationError("--system has no meaning with --raw (no chat template is used)") }
         try sampling.parameters().validate()
     }
 
     func run() async throws {
+        let interactive = prompt == nil && isatty(STDIN_FILENO) == 1
+        var prompt = self.prompt
+        if prompt == nil && !interactive {
+            prompt = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+        if raw && prompt == nil { throw ValidationErrorMessage("--raw needs a PROMPT (or text on stdin)") }
+
         let store = try ModelStore(root: ModelStore.defaultRoot())
         let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true)
         let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let session = try loaded.makeSession(contextLength: ctx)
-        guard let prompt else {
-            throw ValidationErrorMessage("a PROMPT is required (interactive chat arrives with chat templates)")
-        }
-        guard raw else {
-            throw ValidationErrorMessage("chat formatting is not available yet; pass --raw to continue the prompt as plain text")
-        }
-        let tokens = loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
         let options = GenerationOptions(maxTokens: maxTokens, sampling: try sampling.parameters())
-        let output = FileHandle.standardOutput
-        output.write(Data(prompt.utf8))
-        let result = try session.generate(prompt: tokens, options: options) { text in
-            output.write(Data(text.utf8))
-            return true
+
+        if raw, let prompt {
+            let tokens = loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
+            FileHandle.standardOutput.write(Data(prompt.utf8))
+            let result = try session.generate(prompt: tokens, options: options) { text in
+                FileHandle.standardOutput.write(Data(text.utf8))
+                return true
+            }
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            Self.printStats(result)
+            return
         }
-        output.write(Data("\n".utf8))
+
+        let chat = try ChatLoop(session: session, format: loaded.chatFormat(), options: options, system: system, verbose: verbose)
+        if let prompt {
+            let result = try chat.answer(prompt)
+            Self.printStats(result)
+        } else {
+            try chat.runInteractive(modelName: located.name ?? located.path)
+        }
+    }
+
+    static func printStats(_ result: GenerationResult) {
         let stats = String(
             format: "prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %@\n",
             result.promptTokens, result.promptTokensPerSecond, result.tokens.count,

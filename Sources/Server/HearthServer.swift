@@ -1,0 +1,116 @@
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import NIOCore
+import Store
+
+/// `hearth serve`: the OpenAI- and Ollama-compatible HTTP API over the engine.
+///
+/// ```swift
+/// let server = HearthServer(configuration: configuration, store: store)
+/// try await server.application().runService()   // SIGTERM/SIGINT drain in-flight requests
+/// ```
+public final class HearthServer: Sendable {
+    public static let version = "0.1.0"
+    let configuration: ServerConfiguration
+    let store: ModelStore
+    let models: ModelManager
+    let metrics = ServerMetrics()
+
+    public init(configuration: ServerConfiguration, store: ModelStore) {
+        self.configuration = configuration
+        self.store = store
+        self.models = ModelManager(store: store, configuration: configuration)
+    }
+
+    /// The router with every route and the security middleware, for tests and for serving.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.addMiddleware {
+            ErrorMiddleware(metrics: metrics)
+            SecurityMiddleware(configuration: configuration)
+        }
+        router.get("/health") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+        router.get("/") { _, _ in "Hearth is running" }
+        router.get("/metrics") { [self] _, _ in
+            var gauges: [ServerMetrics.ModelGauge] = []
+            for instance in await models.loaded {
+                gauges.append(.init(name: instance.name, bytes: instance.fileSize + Int64(instance.cacheBytes),
+                                    busySlots: await instance.slots.busySlots, queueDepth: await instance.slots.queueDepth))
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: metrics.render(models: gauges))))
+        }
+        addOpenAIRoutes(to: router)
+        addOllamaRoutes(to: router)
+        return router
+    }
+
+    /// The application: binds, serves, unloads idle models, drains on SIGTERM.
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws
+        -> some ApplicationProtocol
+    {
+        for name in configuration.preload {
+            _ = try await models.acquire(name)
+            await models.instances[name]?.usage.end()
+        }
+        var logger = Logger(label: "hearth.serve")
+        logger.logLevel = .notice
+        return Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Hearth"),
+            services: [IdleUnloader(models: models)],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Reads a request body as JSON, within the size and nesting limits.
+    func json(_ request: Request) async throws -> JSONValue {
+        var request = request
+        let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; expected a JSON object") }
+        do {
+            return try JSONParser.parse(buffer.readableBytesView, maximumDepth: configuration.maxJSONDepth)
+        } catch let error as JSONParseError {
+            throw APIError.badRequest(error.description)
+        }
+    }
+}
+
+/// Unloads models past their keep-alive, once a second.
+struct IdleUnloader: Service {
+    let models: ModelManager
+    func run() async throws {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            await models.unloadIdle()
+        }
+    }
+}
+
+/// Builds JSON, NDJSON and server-sent-event responses.
+enum Reply {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
+    }
+
+    /// A streamed body: `produce` writes lines through `send`; a failed write means the
+    /// client is gone and is rethrown so the producer stops.
+    static func stream(
+        contentType: String,
+        produce: @escaping @Sendable (_ send: (String) async throws -> Void) async throws -> Void
+    ) -> Response {
+        var headers: HTTPFields = [.contentType: contentType, .cacheControl: "no-cache"]
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            try await produce { text in try await writer.write(ByteBuffer(string: text)) }
+            try await writer.finish(nil)
+        })
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Turns every error into a status and a body in the API's own shape (`/api/…` is Ollama's,
+/// the rest OpenAI's), and counts requests by route and status.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let route = Self.routeLabel(request.uri.path)
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Self.response(for: Self.apiError(error), path: request.uri.path)
+        }
+        metrics.recordRequest(route: route, status: Int(response.status.code))
+        return response
+    }
+
+    static func apiError(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case is NIOTooManyBytesError:
+            return APIError(.contentTooLarge, "the request body is larger than the limit")
+        case let error as any HTTPResponseError:
+            let message = error.status == .notFound ? "no such route" : "\(error.status.reasonPhrase)"
+            return APIError(error.status, message)
+        case is CancellationError:
+            return APIError(.serviceUnavailable, "the request was cancelled")
+        default:
+            return APIError(.internalServerError, "internal error: \(error)")
+        }
+    }
+
+    static func response(for error: APIError, path: String) -> Response {
+        var response = Reply.json(path.hasPrefix("/api/") ? error.ollamaBody : error.openAIBody, status: error.status)
+        for field in error.headers { response.headers.append(field) }
+        return response
+    }
+
+    /// Known routes by name; anything else is one label, so a scan cannot blow up the metrics.
+    static func routeLabel(_ path: String) -> String {
+        let known: Set<String> = [
+            "/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+            "/api/tags", "/api/show", "/api/chat", "/api/generate", "/api/ps", "/api/version", "/api/pull",
+            "/api/delete", "/api/embed", "/api/embeddings",
+        ]
+        if known.contains(path) { return path }
+        if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
+        return "other"
+    }
+}
+
+/// Secure by default: the Host header of a loopback server must name loopback (DNS rebinding),
+/// browsers only from allowed origins (CORS), and the API key on every route but `/health`.
+struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
+    let configuration: ServerConfiguration
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        // HTTP/1's Host header arrives as the authority; a request built without one keeps it as a field.
+        let authority = request.head.authority ?? request.headers[HTTPField.Name("Host")!]
+        if configuration.isLoopback, let authority, !Self.isLoopbackHost(authority) {
+            throw APIError(.forbidden, "host '\(authority)' is not allowed: this server only answers to localhost")
+        }
+        let origin = request.headers[.origin]
+        if let origin, !configuration.allowedOrigins.contains(origin) {
+            throw APIError(.forbidden, "origin '\(origin)' is not allowed (start the server with --allowed-origin to allow it)")
+        }
+        if request.method == .options, let origin {
+            // A CORS preflight from an allowed origin.
+            var response = Response(status: .noContent)
+            Self.addCORSHeaders(to: &response, origin: origin)
+            response.headers[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
+            response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type"
+            response.headers[.accessControlMaxAge] = "600"
+            return response
+        }
+        if let key = configuration.apiKey, path != "/health" {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+                  Self.constantTimeEqual(Array(header.utf8.dropFirst(7)), Array(key.utf8))
+            else {
+                var error = APIError(.unauthorized, "missing or wrong API key: send 'Authorization: Bearer KEY'")
+                error.headers[.wwwAuthenticate] = "Bearer"
+                throw error
+            }
+        }
+        var response = try await next(request, context)
+        if let origin { Self.addCORSHeaders(to: &response, origin: origin) }
+        return response
+    }
+
+    static func addCORSHeaders(to response: inout Response, origin: String) {
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.vary] = "Origin"
+    }
+
+    /// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+    static func isLoopbackHost(_ authority: String) -> Bool {
+        var host = authority.lowercased()
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            host = String(host[host.index(after: host.startIndex)..<end])
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        if host == "localhost" || host == "::1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a guess was right.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            let x = index < a.count ? a[index] : 0
+            let y = index < b.count ? b[index] : 0
+            difference |= x ^ y
+        }
+        return difference == 0
+    }
+}

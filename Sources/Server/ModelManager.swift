@@ -1,0 +1,176 @@
+import Engine
+import Foundation
+import GGUF
+import HTTPTypes
+import Store
+
+/// A model in memory with its slots: each slot is a session (KV cache) that serves one request
+/// at a time, so two requests never share a cache.
+final class ModelInstance: Sendable {
+    let name: String
+    let loaded: LoadedModel
+    let slots: SlotPool
+    let fileSize: Int64
+    let cacheBytes: Int
+    let loadedAt = Date()
+    let usage = UsageClock()
+
+    init(name: String, loaded: LoadedModel, slots: SlotPool, fileSize: Int64, cacheBytes: Int) {
+        self.name = name
+        self.loaded = loaded
+        self.slots = slots
+        self.fileSize = fileSize
+        self.cacheBytes = cacheBytes
+    }
+}
+
+/// When a model was last used, how long it stays after that, and how many requests hold it.
+final class UsageClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastUsed = ContinuousClock.now
+    private var active = 0
+    private var keepAlive: Duration?
+
+    func begin(keepAlive: Duration?) {
+        lock.withLock {
+            active += 1
+            self.keepAlive = keepAlive
+            lastUsed = .now
+        }
+    }
+
+    func end() {
+        lock.withLock {
+            active -= 1
+            lastUsed = .now
+        }
+    }
+
+    /// Idle and past its keep-alive.
+    func isExpired(at now: ContinuousClock.Instant) -> Bool {
+        lock.withLock {
+            guard active == 0, let keepAlive else { return false }
+            return now - lastUsed >= keepAlive
+        }
+    }
+
+    var isIdle: Bool { lock.withLock { active == 0 } }
+
+    /// When it will unload, or nil when it stays.
+    var expiry: Date? {
+        lock.withLock {
+            guard let keepAlive else { return nil }
+            let remaining = keepAlive - (ContinuousClock.now - lastUsed)
+            return Date().addingTimeInterval(Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18)
+        }
+    }
+}
+
+/// Loads models on first use, keeps them for their keep-alive, unloads idle ones.
+actor ModelManager {
+    let store: ModelStore
+    let configuration: ServerConfiguration
+    private(set) var instances: [String: ModelInstance] = [:]
+
+    init(store: ModelStore, configuration: ServerConfiguration) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    /// The installed model a request names. Only names in the store are served: never a path,
+    /// so a client cannot make the server open an arbitrary file.
+    func installedModel(_ requested: String) throws(APIError) -> InstalledModel {
+        var name = requested.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else { throw .invalidField("model", "is required") }
+        if name.hasSuffix(":latest") { name.removeLast(":latest".count) }
+        guard ModelName.isValid(name) else { throw APIError(.notFound, "model '\(requested)' not found", parameter: "model") }
+        let installed: InstalledModel?
+        do {
+            installed = try store.installedModel(named: name)
+        } catch {
+            throw APIError(.internalServerError, "cannot read the store: \(error)")
+        }
+        guard let installed else {
+            let hint = Catalog.builtIn.entry(named: name) != nil ? "; pull it first (POST /api/pull or `hearth pull \(name)`)" : ""
+            throw APIError(.notFound, "model '\(requested)' not found\(hint)", parameter: "model")
+        }
+        return installed
+    }
+
+    /// The loaded instance of `requested`, loading it (and unloading idle others when memory is
+    /// short) on first use. `keepAlive` nil means the server default.
+    func acquire(_ requested: String, keepAlive: Duration?? = nil) throws(APIError) -> ModelInstance {
+        let installed = try installedModel(requested)
+        let keep = keepAlive ?? configuration.keepAlive
+        if let instance = instances[installed.name] {
+            instance.usage.begin(keepAlive: keep)
+            return instance
+        }
+        let instance = try load(installed)
+        instance.usage.begin(keepAlive: keep)
+        return instance
+    }
+
+    private func load(_ installed: InstalledModel) throws(APIError) -> ModelInstance {
+        let loaded: LoadedModel
+        let cacheBytes: Int
+        do {
+            let file = try GGUFFile(path: installed.path)
+            cacheBytes = try Self.cacheBytes(file: file, contextLength: configuration.contextLength) * configuration.parallel
+        } catch {
+            throw APIError(.internalServerError, "model '\(installed.name)' cannot be read: \(error)")
+        }
+        do {
+            try configuration.admitModel(installed.path, cacheBytes)
+        } catch {
+            // Make room by unloading idle models, then ask again.
+            unloadIdle(force: true)
+            do {
+                try configuration.admitModel(installed.path, cacheBytes)
+            } catch {
+                throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "model '\(installed.name)' does not fit in memory: \(error)")
+            }
+        }
+        do {
+            loaded = try LoadedModel(path: installed.path, threads: configuration.threads)
+            var sessions: [Session] = []
+            for _ in 0..<configuration.parallel {
+                sessions.append(try loaded.makeSession(contextLength: configuration.contextLength))
+            }
+            let instance = ModelInstance(
+                name: installed.name, loaded: loaded, slots: SlotPool(sessions: sessions, maxQueue: configuration.maxQueue),
+                fileSize: installed.size, cacheBytes: cacheBytes)
+            instances[installed.name] = instance
+            return instance
+        } catch {
+            throw APIError(.internalServerError, "model '\(installed.name)' failed to load: \(error)")
+        }
+    }
+
+    /// KV-cache bytes of one slot: layers × context × KV heads × head size × (K and V) × binary16.
+    static func cacheBytes(file: GGUFFile, contextLength: Int) throws -> Int {
+        guard let architecture = file["general.architecture"]?.asString else { throw APIError(.internalServerError, "no general.architecture") }
+        let layers = file["\(architecture).block_count"]?.asInt ?? 0
+        let heads = file["\(architecture).attention.head_count"]?.asInt ?? 1
+        let kvHeads = file["\(architecture).attention.head_count_kv"]?.asInt ?? heads
+        let embedding = file["\(architecture).embedding_length"]?.asInt ?? 0
+        let keyLength = file["\(architecture).attention.key_length"]?.asInt ?? (heads > 0 ? embedding / heads : 0)
+        let trained = file["\(architecture).context_length"]?.asInt ?? contextLength
+        let context = min(contextLength, trained)
+        return layers * context * kvHeads * keyLength * 2 * 2
+    }
+
+    /// Unloads models idle past their keep-alive (or every idle one with `force`).
+    func unloadIdle(force: Bool = false) {
+        let now = ContinuousClock.now
+        for (name, instance) in instances where force ? instance.usage.isIdle : instance.usage.isExpired(at: now) {
+            instances[name] = nil
+        }
+    }
+
+    func unload(_ name: String) {
+        if let instance = instances[name], instance.usage.isIdle { instances[name] = nil }
+    }
+
+    var loaded: [ModelInstance] { instances.values.sorted { $0.name < $1.name } }
+}

@@ -1,0 +1,328 @@
+import Engine
+import Foundation
+import GGUF
+import Hummingbird
+import Sampling
+import Store
+import Templates
+
+/// Ollama's API: tags, show, chat, generate, ps, version, pull, delete, embed.
+extension HearthServer {
+    func addOllamaRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/api/version") { _, _ in Reply.json(.object(["version": .string(HearthServer.version)])) }
+        router.get("/api/tags") { [self] _, _ in
+            Reply.json(.object(["models": .array(try listInstalled().map { model in
+                .object([
+                    "name": .string(model.name), "model": .string(model.name),
+                    "modified_at": .string(Self.timestamp(model.modified)), "size": .int(Int(model.size)),
+                    "digest": .string(model.sha256), "details": Self.details(path: model.path),
+                ])
+            })]))
+        }
+        router.get("/api/ps") { [self] _, _ in
+            var entries: [JSONValue] = []
+            for instance in await models.loaded {
+                let installed = try? store.installedModel(named: instance.name)
+                entries.append(.object([
+                    "name": .string(instance.name), "model": .string(instance.name),
+                    "size": .int(Int(instance.fileSize) + instance.cacheBytes), "digest": .string(installed?.sha256 ?? ""),
+                    "details": Self.details(path: instance.loaded.file.path),
+                    "expires_at": .string(instance.usage.expiry.map(Self.timestamp) ?? "9999-12-31T23:59:59Z"),
+                    "size_vram": 0,
+                ]))
+            }
+            return Reply.json(.object(["models": .array(entries)]))
+        }
+        router.post("/api/show") { [self] request, _ in try await show(try await json(request)) }
+        router.post("/api/chat") { [self] request, _ in try await ollamaChat(try await json(request)) }
+        router.post("/api/generate") { [self] request, _ in try await ollamaGenerate(try await json(request)) }
+        router.post("/api/embed") { [self] request, _ in try await ollamaEmbed(try await json(request)) }
+        router.post("/api/pull") { [self] request, _ in try await ollamaPull(try await json(request)) }
+        router.delete("/api/delete") { [self] request, _ in
+            let fields = try RequestFields(try await json(request))
+            try fields.rejectUnknown(known: ["model", "name"])
+            let name = try fields.string("model") ?? fields.requiredString("name")
+            let installed = try await models.installedModel(name)
+            await models.unload(installed.name)
+            if await models.instances[installed.name] != nil {
+                throw APIError(.conflict, "model '\(name)' is serving requests; try again when they finish")
+            }
+            do {
+                try store.remove(installed.name)
+            } catch {
+                throw APIError(.internalServerError, "cannot delete '\(name)': \(error)")
+            }
+            return Response(status: .ok)
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    /// Ollama's `details` object, from the file's header.
+    static func details(path: String) -> JSONValue {
+        guard let file = try? GGUFFile(path: path) else { return .object([:]) }
+        let summary = GGUFSummary(file)
+        let parameters = Double(summary.parameterCount)
+        let size = parameters >= 1e9 ? String(format: "%.1fB", parameters / 1e9) : String(format: "%.0fM", parameters / 1e6)
+        return .object([
+            "parent_model": "", "format": "gguf", "family": .string(summary.architecture),
+            "families": [.string(summary.architecture)], "parameter_size": .string(size),
+            "quantization_level": .string(summary.fileType),
+        ])
+    }
+
+    /// Ollama's `options` mapped onto the sampler; unknown options are refused, not ignored.
+    func ollamaOptions(_ value: JSONValue?) throws(APIError) -> (GenerationOptions, Int?) {
+        var sampling = SamplingParameters()
+        var stop: [String] = []
+        var maxTokens: Int?
+        if let value {
+            let fields = try RequestFields(value, path: "options.")
+            try fields.rejectUnknown(
+                known: ["temperature", "top_k", "top_p", "min_p", "num_predict", "stop", "seed", "repeat_penalty",
+                        "repeat_last_n", "presence_penalty", "frequency_penalty", "num_ctx", "num_thread"],
+                unsupported: ["mirostat": "mirostat sampling is not implemented", "mirostat_tau": "mirostat sampling is not implemented",
+                              "mirostat_eta": "mirostat sampling is not implemented", "tfs_z": "tail-free sampling is not implemented",
+                              "typical_p": "typical sampling is not implemented", "penalize_newline": "not implemented",
+                              "num_keep": "not implemented", "num_batch": "the batch size is fixed", "num_gpu": "Hearth runs on the CPU",
+                              "main_gpu": "Hearth runs on the CPU", "use_mmap": "weights are always memory-mapped",
+                              "use_mlock": "not implemented", "numa": "not implemented", "low_vram": "Hearth runs on the CPU"])
+            if let temperature = try fields.number("temperature", in: 0...100) { sampling.temperature = Float(temperature) }
+            if let topK = try fields.int("top_k", in: 0...Int(Int32.max)) { sampling.topK = topK }
+            if let topP = try fields.number("top_p", in: 0...1) { sampling.topP = Float(topP) }
+            if let minP = try fields.number("min_p", in: 0...1) { sampling.minP = Float(minP) }
+            if let seed = try fields.int("seed", in: -1...Int.max), seed >= 0 { sampling.seed = UInt64(seed) }
+            if let penalty = try fields.number("repeat_penalty", in: 0...100) { sampling.repeatPenalty = Float(penalty) }
+            if let lastN = try fields.int("repeat_last_n", in: -1...Int(Int32.max)) { sampling.repeatLastN = lastN }
+            if let presence = try fields.number("presence_penalty", in: -2...2) { sampling.presencePenalty = Float(presence) }
+            if let frequency = try fields.number("frequency_penalty", in: -2...2) { sampling.frequencyPenalty = Float(frequency) }
+            // num_predict: -1 (and -2, "fill the context") mean no limit but the context.
+            if let predict = try fields.int("num_predict", in: -2...Int(Int32.max)), predict >= 0 { maxTokens = predict }
+            if let context = try fields.int("num_ctx", in: 1...Int(Int32.max)), context > configuration.contextLength {
+                throw APIError.invalidField("options.num_ctx", "this server's context is \(configuration.contextLength) tokens (hearth serve --ctx); got \(context)")
+            }
+            _ = try fields.int("num_thread", in: 1...1024)
+            stop = try fields.stopStrings("stop")
+        }
+        return (GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: stop), maxTokens)
+    }
+
+    func keepAlive(_ fields: RequestFields) throws(APIError) -> Duration?? {
+        switch fields.value("keep_alive") {
+        case nil: return nil
+        case .string(let text)?: return .some(try parseKeepAlive(text))
+        case .int(let seconds)?: return .some(seconds < 0 ? nil : .seconds(min(seconds, 1 << 40)))
+        case .double(let seconds)?: return .some(seconds < 0 ? nil : .milliseconds(Int64(min(seconds, 1e9) * 1000)))
+        case let other?: throw APIError.invalidField("keep_alive", "expected a duration like \"5m\" or a number of seconds, got \(other.typeName)")
+        }
+    }
+
+    static let unsupportedOllamaFields: [String: String] = [
+        "format": "structured output needs constrained decoding, which Hearth does not have yet",
+        "tools": "tool calling needs constrained decoding, which Hearth does not have yet",
+        "images": "Hearth's models read text only", "template": "the model's own chat template is always used",
+        "context": "the deprecated context array is not supported; send the conversation as messages",
+        "suffix": "fill-in-the-middle is not supported yet", "think": "no reasoning models are served yet",
+        "logprobs": "use the OpenAI routes for logprobs", "top_logprobs": "use the OpenAI routes for logprobs",
+    ]
+
+    // MARK: chat and generate
+
+    func ollamaChat(_ body: JSONValue) async throws -> Response {
+        let fields = try RequestFields(body)
+        try fields.rejectUnknown(known: ["model", "messages", "stream", "options", "keep_alive"], unsupported: Self.unsupportedOllamaFields)
+        let model = try fields.requiredString("model")
+        let keep = try keepAlive(fields)
+        let (options, maxTokens) = try ollamaOptions(fields.value("options"))
+        let stream = try fields.bool("stream") ?? true
+        guard let messagesValue = fields.value("messages"), case .array(let list) = messagesValue, !list.isEmpty else {
+            // No messages: load (or with keep_alive 0, unload) the model, as Ollama does.
+            let instance = try await models.acquire(model, keepAlive: keep)
+            instance.usage.end()
+            return Reply.json(.object(["model": .string(model), "created_at": .string(Self.timestamp(Date())),
+                                       "message": .object(["role": "assistant", "content": ""]),
+                                       "done_reason": "load", "done": true]))
+        }
+        let messages = try Self.ollamaMessages(list)
+        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens) { loaded in
+            let format = try loaded.chatFormat()
+            return format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true))
+        }
+        return try await ollamaRespond(request, stream: stream) { text in
+            [("message", .object(["role": "assistant", "content": .string(text)]))]
+        }
+    }
+
+    static func ollamaMessages(_ list: [JSONValue]) throws(APIError) -> [TemplateValue] {
+        guard list.count <= 10_000 else { throw APIError.invalidField("messages", "at most 10000 messages") }
+        var result: [TemplateValue] = []
+        for (index, message) in list.enumerated() {
+            let fields = try RequestFields(message, path: "messages[\(index)].")
+            try fields.rejectUnknown(known: ["role", "content"], unsupported: [
+                "images": "Hearth's models read text only", "tool_calls": "tool calling is not supported yet",
+                "thinking": "no reasoning models are served yet", "tool_name": "tool calling is not supported yet",
+            ])
+            let role = try fields.requiredString("role")
+            guard ["system", "user", "assistant"].contains(role) else {
+                throw APIError.invalidField("messages[\(index)].role", "expected system, user or assistant, got '\(role)'")
+            }
+            let content = try fields.string("content") ?? ""
+            result.append(.object(TemplateObject([("role", .string(role)), ("content", .string(content))])))
+        }
+        return result
+    }
+
+    func ollamaGenerate(_ body: JSONValue) async throws -> Response {
+        let fields = try RequestFields(body)
+        try fields.rejectUnknown(known: ["model", "prompt", "system", "raw", "stream", "options", "keep_alive"],
+                                 unsupported: Self.unsupportedOllamaFields)
+        let model = try fields.requiredString("model")
+        let keep = try keepAlive(fields)
+        let (options, maxTokens) = try ollamaOptions(fields.value("options"))
+        let stream = try fields.bool("stream") ?? true
+        let raw = try fields.bool("raw") ?? false
+        let system = try fields.string("system")
+        let prompt = try fields.string("prompt") ?? ""
+        if raw && system != nil { throw APIError.invalidField("system", "has no meaning with raw: true") }
+        if prompt.isEmpty {
+            let instance = try await models.acquire(model, keepAlive: keep)
+            instance.usage.end()
+            return Reply.json(.object(["model": .string(model), "created_at": .string(Self.timestamp(Date())),
+                                       "response": "", "done_reason": "load", "done": true]))
+        }
+        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens) { loaded in
+            if raw { return loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true) }
+            var messages: [TemplateValue] = []
+            if let system { messages.append(.object(TemplateObject([("role", .string("system")), ("content", .string(system))]))) }
+            messages.append(.object(TemplateObject([("role", .string("user")), ("content", .string(prompt))])))
+            let format = try loaded.chatFormat()
+            return format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true))
+        }
+        return try await ollamaRespond(request, stream: stream) { text in [("response", .string(text))] }
+    }
+
+    /// Runs a generation and answers in Ollama's shape: NDJSON lines while streaming, then a
+    /// final line with `done: true` and the counts (nanoseconds, as Ollama reports them).
+    func ollamaRespond(_ request: GenerationRequest, stream: Bool,
+                       content: @escaping @Sendable (String) -> [(String, JSONValue)]) async throws -> Response {
+        let active = try await startGeneration(request)
+        let model = request.model
+        let started = active.started
+        @Sendable func line(_ text: String, result: GenerationResult?) -> JSONValue {
+            let head: [(String, JSONValue)] = [("model", .string(model)), ("created_at", .string(Self.timestamp(Date())))]
+            var object = JSONObject(head + content(text))
+            object["done"] = .bool(result != nil)
+            if let result {
+                let nanoseconds = { (seconds: Double) in JSONValue.int(Int(seconds * 1e9)) }
+                object["done_reason"] = .string(result.finishReason == .length ? "length" : "stop")
+                object["total_duration"] = nanoseconds(ActiveGeneration.seconds(ContinuousClock.now - started))
+                object["load_duration"] = 0
+                object["prompt_eval_count"] = .int(result.promptTokens)
+                object["prompt_eval_duration"] = nanoseconds(result.promptSeconds)
+                object["eval_count"] = .int(result.tokens.count)
+                object["eval_duration"] = nanoseconds(result.generationSeconds)
+            }
+            return .object(object)
+        }
+        if !stream {
+            let result = try await active.run { _ in }
+            return Reply.json(line(result.text, result: result))
+        }
+        return Reply.stream(contentType: "application/x-ndjson") { send in
+            let result = try await active.run { piece in
+                try await send(line(piece.text, result: nil).serialized + "\n")
+            }
+            try await send(line("", result: result).serialized + "\n")
+        }
+    }
+
+    // MARK: show, embed, pull
+
+    func show(_ body: JSONValue) async throws -> Response {
+        let fields = try RequestFields(body)
+        try fields.rejectUnknown(known: ["model", "name", "verbose"])
+        let name = try fields.string("model") ?? fields.requiredString("name")
+        let installed = try await models.installedModel(name)
+        let file: GGUFFile
+        do { file = try GGUFFile(path: installed.path) } catch { throw APIError(.internalServerError, "cannot read '\(name)': \(error)") }
+        var info = JSONObject()
+        for key in file.metadataKeys.sorted() where !key.hasPrefix("tokenizer.ggml.") && key != "tokenizer.chat_template" {
+            guard let value = file[key] else { continue }
+            if let int = value.asInt { info[key] = .int(int) }
+            else if let float = value.asFloat { info[key] = .double(Double(float)) }
+            else if let string = value.asString { info[key] = .string(string) }
+            else if let bool = value.asBool { info[key] = .bool(bool) }
+        }
+        return Reply.json(.object([
+            "modelfile": .string("FROM \(installed.path)\n"), "parameters": "",
+            "template": .string(file["tokenizer.chat_template"]?.asString ?? ""),
+            "details": Self.details(path: installed.path), "model_info": .object(info),
+            "capabilities": ["completion", "embedding"], "modified_at": .string(Self.timestamp(installed.modified)),
+        ]))
+    }
+
+    func ollamaEmbed(_ body: JSONValue) async throws -> Response {
+        let fields = try RequestFields(body)
+        try fields.rejectUnknown(known: ["model", "input", "truncate", "keep_alive", "options"],
+                                 unsupported: ["dimensions": "the model's embedding size is fixed"])
+        let model = try fields.requiredString("model")
+        let inputs = try Self.embeddingInputs(fields.value("input"))
+        if try fields.bool("truncate") == true {
+            // Hearth never truncates silently; an input longer than the context is an error.
+        }
+        let started = ContinuousClock.now
+        let (vectors, tokens) = try await embeddings(model: model, inputs: inputs, keepAlive: try keepAlive(fields))
+        return Reply.json(.object([
+            "model": .string(model), "embeddings": .array(vectors.map { .array($0.map { .double(Double($0)) }) }),
+            "total_duration": .int(Int(ActiveGeneration.seconds(ContinuousClock.now - started) * 1e9)),
+            "load_duration": 0, "prompt_eval_count": .int(tokens),
+        ]))
+    }
+
+    func ollamaPull(_ body: JSONValue) async throws -> Response {
+        let fields = try RequestFields(body)
+        try fields.rejectUnknown(known: ["model", "name", "stream", "insecure"])
+        let name = try fields.string("model") ?? fields.requiredString("name")
+        let stream = try fields.bool("stream") ?? true
+        // Over HTTP only catalog names: a URL or path would let a client make the server fetch
+        // or read what it chooses.
+        guard Catalog.builtIn.entry(named: name) != nil else {
+            throw APIError(.notFound, "'\(name)' is not in the catalog; known models: \(Catalog.builtIn.names.joined(separator: ", "))", parameter: "model")
+        }
+        let store = self.store
+        if !stream {
+            do {
+                _ = try await store.pull(name) { _ in }
+            } catch {
+                throw APIError(.internalServerError, "pull failed: \(error)")
+            }
+            return Reply.json(.object(["status": "success"]))
+        }
+        return Reply.stream(contentType: "application/x-ndjson") { send in
+            let (events, continuation) = AsyncStream<JSONValue>.makeStream()
+            let task = Task {
+                do {
+                    _ = try await store.pull(name) { progress in
+                        var object: JSONObject = ["status": .string(progress.phase)]
+                        if let total = progress.bytesTotal { object["total"] = .int(Int(total)) }
+                        object["completed"] = .int(Int(progress.bytesDone))
+                        continuation.yield(.object(object))
+                    }
+                    continuation.yield(.object(["status": "success"]))
+                } catch {
+                    continuation.yield(.object(["error": .string("pull failed: \(error)")]))
+                }
+                continuation.finish()
+            }
+            try await withTaskCancellationHandler {
+                for await event in events { try await send(event.serialized + "\n") }
+            } onCancel: {
+                task.cancel()
+            }
+        }
+    }
+}

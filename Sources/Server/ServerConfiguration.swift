@@ -1,0 +1,68 @@
+import Foundation
+
+/// How `hearth serve` runs; every field has been validated by the command line before it
+/// gets here.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 11435
+    /// Bearer token every route but `/health` requires; nil means no authentication.
+    public var apiKey: String?
+    /// Models loaded at start (others load on first use).
+    public var preload: [String] = []
+    /// How long a model stays loaded after its last request; nil keeps it forever.
+    public var keepAlive: Duration? = .seconds(300)
+    /// Context tokens of each slot.
+    public var contextLength = 4096
+    /// Conversations one model serves side by side (each with its own KV cache).
+    public var parallel = 2
+    /// Requests that may wait for a slot before new ones get 503.
+    public var maxQueue = 16
+    /// Origins allowed to call from a browser (CORS); none by default.
+    public var allowedOrigins: Set<String> = []
+    /// Forward-pass threads of each loaded model.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Largest request body accepted (413 beyond).
+    public var maxBodyBytes = 8 << 20
+    /// Deepest JSON nesting accepted in a request body.
+    public var maxJSONDepth = 64
+    /// Called before a model loads with its file path and the KV-cache bytes the slots need;
+    /// throws when the machine cannot hold it (the request then fails instead of swapping).
+    public var admitModel: @Sendable (_ path: String, _ cacheBytes: Int) throws -> Void = { _, _ in }
+
+    public init() {}
+
+    /// Whether the address only accepts connections from this machine.
+    public var isLoopback: Bool {
+        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) || host.hasPrefix("127.")
+    }
+}
+
+/// Parses Ollama-style durations: `5m`, `30s`, `1h30m`, `250ms`, a bare number of seconds;
+/// a negative value means "forever" (nil).
+public func parseKeepAlive(_ text: String) throws(APIError) -> Duration? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    guard !trimmed.isEmpty else { throw .invalidField("keep_alive", "is empty; expected a duration like 5m") }
+    if let seconds = Double(trimmed) {
+        guard seconds.isFinite, seconds < 1e9 else { throw .invalidField("keep_alive", "out of range: \(text)") }
+        return seconds < 0 ? nil : .milliseconds(Int64(seconds * 1000))
+    }
+    var rest = Substring(trimmed)
+    var negative = false
+    if rest.hasPrefix("-") { negative = true; rest = rest.dropFirst() }
+    var total: Double = 0
+    let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
+    while !rest.isEmpty {
+        let digits = rest.prefix { $0.isNumber || $0 == "." }
+        guard !digits.isEmpty, let value = Double(digits) else {
+            throw .invalidField("keep_alive", "expected a duration like 5m, 30s or 1h, got '\(text)'")
+        }
+        rest = rest.dropFirst(digits.count)
+        guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else {
+            throw .invalidField("keep_alive", "expected a unit (ms, s, m, h) in '\(text)'")
+        }
+        rest = rest.dropFirst(unit.0.count)
+        total += value * unit.1
+    }
+    guard total < 1e9 else { throw .invalidField("keep_alive", "out of range: \(text)") }
+    return negative ? nil : .milliseconds(Int64(total * 1000))
+}

@@ -1,0 +1,127 @@
+import Advisor
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Server
+import Store
+
+/// `hearth serve`: the OpenAI- and Ollama-compatible HTTP API.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the OpenAI and Ollama HTTP APIs (loopback only, unless told otherwise).",
+        discussion: """
+            Binds to 127.0.0.1:11435. Binding to any other address needs --api-key (or
+            --api-key-file), or --insecure-no-auth to run without one. Models load on first use and
+            unload after --keep-alive without requests. SIGTERM or Ctrl-C stops accepting requests,
+            lets the ones in flight finish, and exits.
+            """)
+
+    @Option(help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to bind (0 picks a free one).")
+    var port = 11435
+
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on every route but /health.")
+    var apiKey: String?
+
+    @Option(name: .customLong("api-key-file"), help: "Read the API key from this file (first line).")
+    var apiKeyFile: String?
+
+    @Option(name: .customLong("model"), help: "Load this model at start (repeatable).")
+    var models: [String] = []
+
+    @Option(name: .customLong("keep-alive"), help: "How long a model stays loaded after its last request (5m, 30s, 1h; -1 forever).")
+    var keepAlive = "5m"
+
+    @Option(help: "Context tokens of each slot.")
+    var ctx = 4096
+
+    @Option(help: "Requests one model serves side by side, each with its own KV cache.")
+    var parallel = 2
+
+    @Option(name: .customLong("max-queue"), help: "Requests that may wait for a slot; beyond that, 503.")
+    var maxQueue = 16
+
+    @Option(name: .customLong("allowed-origin"), help: "Browser origin allowed to call the API (repeatable), e.g. http://localhost:3000.")
+    var allowedOrigins: [String] = []
+
+    @Option(help: "Threads per model's forward pass (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .customLong("insecure-no-auth"), help: "Allow a non-loopback bind without an API key.")
+    var insecureNoAuth = false
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
+        guard (16...1_048_576).contains(ctx) else { throw ValidationError("--ctx must be in 16...1048576, got \(ctx)") }
+        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1...64, got \(parallel)") }
+        guard (0...10_000).contains(maxQueue) else { throw ValidationError("--max-queue must be in 0...10000, got \(maxQueue)") }
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+        if apiKey != nil && apiKeyFile != nil { throw ValidationError("give --api-key or --api-key-file, not both") }
+        if let apiKey, apiKey.isEmpty || apiKey.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("--api-key must be non-empty and without whitespace")
+        }
+        do { _ = try parseKeepAlive(keepAlive) } catch { throw ValidationError("--keep-alive: \(error.message)") }
+        for origin in allowedOrigins where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
+            throw ValidationError("--allowed-origin must be an origin like http://localhost:3000, got '\(origin)'")
+        }
+    }
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.apiKey = try readKey()
+        configuration.preload = models
+        configuration.keepAlive = try parseKeepAlive(keepAlive)
+        configuration.contextLength = ctx
+        configuration.parallel = parallel
+        configuration.maxQueue = maxQueue
+        configuration.allowedOrigins = Set(allowedOrigins)
+        configuration.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }
+
+        if !configuration.isLoopback && configuration.apiKey == nil {
+            guard insecureNoAuth else {
+                throw ValidationErrorMessage(
+                    "refusing to serve on \(host) without an API key: anyone who can reach this machine could use it. Pass --api-key KEY (or --api-key-file F), or --insecure-no-auth to accept that")
+            }
+            FileHandle.standardError.write(Data("warning: serving on \(host) WITHOUT authentication (--insecure-no-auth)\n".utf8))
+        }
+        let store = try ModelStore(root: ModelStore.defaultRoot())
+        let server = HearthServer(configuration: configuration, store: store)
+        let app = try await server.application { port in
+            print("Hearth \(HearthServer.version) serving the OpenAI and Ollama APIs on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+        }
+        try await app.runService()
+    }
+
+    private func readKey() throws -> String? {
+        guard let apiKeyFile else { return apiKey }
+        let text: String
+        do {
+            text = try String(contentsOfFile: apiKeyFile, encoding: .utf8)
+        } catch {
+            throw ValidationErrorMessage("cannot read --api-key-file '\(apiKeyFile)': \(error.localizedDescription)")
+        }
+        let key = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !key.isEmpty else { throw ValidationErrorMessage("--api-key-file '\(apiKeyFile)' holds no key") }
+        return key
+    }
+
+    /// A model loads only if its mapped weights and KV caches fit in the memory available now
+    /// (with 15% for buffers): swapping would make every token crawl.
+    static func admit(path: String, cacheBytes: Int) throws {
+        guard !FitGate.isOverridden else { return }
+        let fileBytes = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        let needed = (fileBytes + Double(cacheBytes)) * 1.15
+        guard let available = HostDevice.current().availableMemoryBytes else { return }
+        if needed > available {
+            throw ValidationErrorMessage(String(
+                format: "needs %.2f GB (weights %.2f GB + KV cache %.2f GB + 15%%) but %.2f GB is available (set %@=1 to load anyway)",
+                needed / 1e9, fileBytes / 1e9, Double(cacheBytes) / 1e9, available / 1e9, FitGate.overrideVariable))
+        }
+    }
+}

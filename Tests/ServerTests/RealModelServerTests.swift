@@ -1,0 +1,143 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+@testable import Server
+
+/// The routes end to end on smollm2:135m from the test store.
+@Suite(.serialized) struct RealModelServerTests {
+    static let greedyChat = #"{"model":"smollm2:135m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Name three colours."}],"temperature":0,"max_tokens":24"#
+
+    @Test func chatCompletionAndItsStreamAgree() async throws {
+        let app = try makeApplication(store: try storeWithSmolLM())
+        try await app.test(.router) { client in
+            let whole = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders,
+                                                 body: body(Self.greedyChat + "}")) { response in
+                #expect(response.status == .ok)
+                return parse(response)
+            }
+            let choice = whole["choices"]?.array?.first
+            let text = try #require(choice?["message"]?["content"]?.string)
+            #expect(!text.isEmpty)
+            #expect(["stop", "length"].contains(choice?["finish_reason"]?.string ?? ""))
+            let usage = try #require(whole["usage"])
+            let prompt = try #require(usage["prompt_tokens"]?.int)
+            let completion = try #require(usage["completion_tokens"]?.int)
+            #expect(prompt > 10 && completion > 0 && usage["total_tokens"]?.int == prompt + completion)
+
+            let stream = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders,
+                                                  body: body(Self.greedyChat + #","stream":true,"stream_options":{"include_usage":true}}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/event-stream")
+                return String(buffer: response.body)
+            }
+            let events = stream.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(events.last == "data: [DONE]")
+            var streamed = ""
+            var finish: String?
+            var sawUsage = false
+            for event in events.dropLast() {
+                #expect(event.hasPrefix("data: "))
+                let json = try JSONParser.parse(Array(event.dropFirst(6).utf8))
+                if let delta = json["choices"]?.array?.first?["delta"] {
+                    streamed += delta["content"]?.string ?? ""
+                    if let reason = json["choices"]?.array?.first?["finish_reason"]?.string { finish = reason }
+                }
+                if json["usage"]?["completion_tokens"]?.int == completion { sawUsage = true }
+            }
+            #expect(streamed == text, "greedy: the stream spells the same answer")
+            #expect(finish == choice?["finish_reason"]?.string)
+            #expect(sawUsage, "stream_options.include_usage sends a usage chunk")
+        }
+    }
+
+    @Test func promptLongerThanTheContextIs400BeforeDecoding() async throws {
+        let app = try makeApplication({ $0.contextLength = 64 }, store: try storeWithSmolLM())
+        try await app.test(.router) { client in
+            let long = String(repeating: "many words here ", count: 100)
+            let text = #"{"model":"smollm2:135m","messages":[{"role":"user","content":"\#(long)"}]}"#
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(text)) { response in
+                #expect(response.status == .badRequest)
+                #expect(parse(response)["error"]?["message"]?.string?.contains("context") == true)
+            }
+            // max_tokens beyond the context left is clamped, not refused.
+            let short = #"{"model":"smollm2:135m","prompt":"Once upon a time","max_tokens":100000,"temperature":0}"#
+            try await client.execute(uri: "/v1/completions", method: .post, headers: jsonHeaders, body: body(short)) { response in
+                #expect(response.status == .ok)
+                let choice = parse(response)["choices"]?.array?.first
+                #expect(choice?["finish_reason"]?.string == "length" || choice?["finish_reason"]?.string == "stop")
+                #expect((parse(response)["usage"]?["total_tokens"]?.int ?? 1000) <= 64)
+            }
+        }
+    }
+
+    @Test func fullQueueAnswers503WithRetryAfter() async throws {
+        let app = try makeApplication({ $0.parallel = 1; $0.maxQueue = 0 }, store: try storeWithSmolLM())
+        try await app.test(.router) { client in
+            let request = #"{"model":"smollm2:135m","prompt":"The history of the world","max_tokens":200,"temperature":0}"#
+            let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        try await client.execute(uri: "/v1/completions", method: .post, headers: jsonHeaders, body: body(request)) {
+                            (Int($0.status.code), $0.headers[.retryAfter])
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0.0 == 200 }.count >= 1)
+            let refused = statuses.filter { $0.0 == 503 }
+            #expect(!refused.isEmpty, "with one slot and no queue, simultaneous requests are refused: \(statuses)")
+            #expect(refused.allSatisfy { $0.1 == "1" })
+            // The slot comes back: a new request succeeds.
+            try await client.execute(uri: "/v1/completions", method: .post, headers: jsonHeaders, body: body(request)) {
+                #expect($0.status == .ok)
+            }
+        }
+    }
+
+    @Test func ollamaChatStreamsNDJSONAndEndsWithCounts() async throws {
+        let app = try makeApplication(store: try storeWithSmolLM())
+        try await app.test(.router) { client in
+            let text = #"{"model":"smollm2:135m","messages":[{"role":"user","content":"Say hello."}],"options":{"temperature":0,"num_predict":12}}"#
+            let lines = try await client.execute(uri: "/api/chat", method: .post, headers: jsonHeaders, body: body(text)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/x-ndjson")
+                return String(buffer: response.body).split(separator: "\n").map(String.init)
+            }
+            let objects = try lines.map { try JSONParser.parse(Array($0.utf8)) }
+            let last = try #require(objects.last)
+            #expect(last["done"] == .bool(true))
+            #expect(objects.dropLast().allSatisfy { $0["done"] == .bool(false) })
+            #expect((last["eval_count"]?.int ?? 0) > 0 && (last["eval_count"]?.int ?? 99) <= 12)
+            #expect((last["prompt_eval_count"]?.int ?? 0) > 0)
+            let streamed = objects.compactMap { $0["message"]?["content"]?.string }.joined()
+            #expect(!streamed.isEmpty)
+
+            // /api/ps now lists the model, with an expiry.
+            try await client.execute(uri: "/api/ps", method: .get) { response in
+                let models = parse(response)["models"]?.array ?? []
+                #expect(models.contains { $0["name"]?.string == "smollm2:135m" })
+            }
+        }
+    }
+
+    @Test func embeddingsRoutes() async throws {
+        let app = try makeApplication(store: try storeWithSmolLM())
+        try await app.test(.router) { client in
+            let text = #"{"model":"smollm2:135m","input":["a red apple","a tax form"]}"#
+            try await client.execute(uri: "/v1/embeddings", method: .post, headers: jsonHeaders, body: body(text)) { response in
+                #expect(response.status == .ok)
+                let data = parse(response)["data"]?.array ?? []
+                #expect(data.count == 2)
+                #expect(data.first?["embedding"]?.array?.count == 576)
+            }
+            try await client.execute(uri: "/api/embed", method: .post, headers: jsonHeaders, body: body(text)) { response in
+                #expect(response.status == .ok)
+                #expect(parse(response)["embeddings"]?.array?.count == 2)
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+@testable import Server
+
+@Suite struct SecurityTests {
+    @Test func healthNeedsNoKeyButEverythingElseDoes() async throws {
+        let app = try makeApplication { $0.apiKey = "s3cret-key" }
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/models", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == "Bearer")
+                #expect(parse(response)["error"]?["type"]?.string == "authentication_error")
+            }
+            try await client.execute(uri: "/api/tags", method: .get, headers: [.authorization: "Bearer wrong-key!"]) { response in
+                #expect(response.status == .unauthorized)
+                #expect(parse(response)["error"]?.string != nil, "Ollama routes answer in Ollama's error shape")
+            }
+            for almost in ["Bearer s3cret-ke", "Bearer s3cret-keyy", "s3cret-key", "Basic s3cret-key", "Bearer  s3cret-key"] {
+                try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: almost]) {
+                    #expect($0.status == .unauthorized, "accepted '\(almost)'")
+                }
+            }
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer s3cret-key"]) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .unauthorized) }
+        }
+    }
+
+    @Test func constantTimeCompareIsCorrect() {
+        #expect(SecurityMiddleware<BasicRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!SecurityMiddleware<BasicRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
+        #expect(!SecurityMiddleware<BasicRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!SecurityMiddleware<BasicRequestContext>.constantTimeEqual([], Array("a".utf8)))
+    }
+
+    @Test func loopbackHostNames() {
+        typealias Security = SecurityMiddleware<BasicRequestContext>
+        for host in ["localhost", "localhost:11435", "127.0.0.1", "127.0.0.1:80", "127.1.2.3:9", "[::1]", "[::1]:11435", "LOCALHOST"] {
+            #expect(Security.isLoopbackHost(host), "\(host)")
+        }
+        for host in ["evil.example", "evil.example:11435", "127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.1",
+                     "127.0.0.256", "[::2]:80", "", "[::1"] {
+            #expect(!Security.isLoopbackHost(host), "\(host)")
+        }
+    }
+
+    /// DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends its own
+    /// Host header; a loopback server must refuse it.
+    @Test func foreignHostHeaderIsForbiddenOnLoopback() async throws {
+        let app = try makeApplication()
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let evil = try rawHTTP(port: port, "GET /v1/models HTTP/1.1\r\nHost: evil.example:11435\r\nConnection: close\r\n\r\n")
+            #expect(evil.hasPrefix("HTTP/1.1 403"), "\(evil.prefix(80))")
+            let rebound = try rawHTTP(port: port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1.evil.example\r\nConnection: close\r\n\r\n")
+            #expect(rebound.hasPrefix("HTTP/1.1 403"), "\(rebound.prefix(80))")
+            let local = try rawHTTP(port: port, "GET /health HTTP/1.1\r\nHost: localhost:\(port)\r\nConnection: close\r\n\r\n")
+            #expect(local.hasPrefix("HTTP/1.1 200"), "\(local.prefix(80))")
+        }
+    }
+
+    @Test func corsOnlyForAllowedOrigins() async throws {
+        let app = try makeApplication { $0.allowedOrigins = ["http://localhost:3000"] }
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.origin: "https://evil.example"]) { response in
+                #expect(response.status == .forbidden)
+                #expect(response.headers[.accessControlAllowOrigin] == nil, "never echo an arbitrary Origin")
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .options,
+                                     headers: [.origin: "https://evil.example", .accessControlRequestMethod: "POST"]) { response in
+                #expect(response.status == .forbidden)
+                #expect(response.headers[.accessControlAllowOrigin] == nil)
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .options,
+                                     headers: [.origin: "http://localhost:3000", .accessControlRequestMethod: "POST"]) { response in
+                #expect(response.status == .noContent)
+                #expect(response.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+                #expect(response.headers[.accessControlAllowHeaders]?.contains("Authorization") == true)
+            }
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.origin: "http://localhost:3000"]) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+                #expect(response.headers[.vary] == "Origin")
+            }
+            // No Origin: not a browser; no CORS headers.
+            try await client.execute(uri: "/v1/models", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.accessControlAllowOrigin] == nil)
+            }
+        }
+    }
+
+    @Test func bodyLargerThanEightMiBIs413() async throws {
+        let app = try makeApplication()
+        try await app.test(.router) { client in
+            let large = "{\"model\":\"x\",\"prompt\":\"" + String(repeating: "a", count: 8 << 20) + "\"}"
+            try await client.execute(uri: "/v1/completions", method: .post, headers: jsonHeaders, body: body(large)) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(parse(response)["error"]?["message"]?.string != nil)
+            }
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
+    @Test func deepJSONNestingIs400() async throws {
+        let app = try makeApplication()
+        try await app.test(.router) { client in
+            let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(deep)) { response in
+                #expect(response.status == .badRequest)
+                #expect(parse(response)["error"]?["message"]?.string?.contains("nested deeper") == true)
+            }
+        }
+    }
+
+    @Test func unknownRouteIs404InTheRightShape() async throws {
+        let app = try makeApplication()
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/nothing", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(parse(response)["error"]?["message"]?.string != nil)
+            }
+            try await client.execute(uri: "/api/nothing", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(parse(response)["error"]?.string != nil)
+            }
+        }
+    }
+
+    @Test func metricsAreCountedByRouteAndStatus() async throws {
+        let app = try makeApplication()
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get)
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body("{"))
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains("hearth_requests_total{route=\"/health\",status=\"200\"} 1"))
+                #expect(text.contains("hearth_requests_total{route=\"/v1/chat/completions\",status=\"400\"} 1"))
+                #expect(text.contains("# TYPE hearth_time_to_first_token_seconds histogram"))
+                #expect(text.contains("hearth_queue_depth 0"))
+            }
+        }
+    }
+}
