@@ -34,7 +34,10 @@ let package = Package(
         .target(name: "Models", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelFlags),
 
         // Layer 3: a loaded model (weights + tokenizer), sessions, generation, perplexity.
-        .target(name: "Engine", dependencies: ["GGUF", "Models", "Tokenizers", "Sampling", "Templates"]),
+        .target(
+            name: "Engine",
+            dependencies: ["GGUF", "Models", "Tokenizers", "Sampling", "Templates", .product(name: "Crypto", package: "swift-crypto")]
+        ),
 
         // Layer 3: device profiles, measured bandwidth, fit and speed prediction.
         .target(name: "Advisor", dependencies: ["GGUF", "Kernels"]),

@@ -74,7 +74,7 @@ public enum UsableMemory {
         switch kind {
         case .appleUnified:
             let share = memoryGB >= 36 ? "3/4" : "2/3"
-            return "\(share) of unified memory, the macOS GPU working-set limit (\(appleSource))"
+            return "\(share) of unified memory (\(appleSource))"
         case .systemRAM:
             return "85% of RAM: the operating system, page cache and desktop keep the rest"
         case .discreteGPU:

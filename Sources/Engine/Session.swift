@@ -104,20 +104,10 @@ public final class Session: @unchecked Sendable {
     public func generate(
         prompt: [Int32], options: GenerationOptions, onPiece: (GeneratedPiece) -> Bool
     ) throws -> GenerationResult {
-        if let count = options.logprobs, !(0...20).contains(count) {
-            throw EngineError.invalidOption("logprobs", "must be in 0...20, got \(count)")
-        }
-        guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
-        guard options.maxTokens >= 0 else {
-            throw EngineError.invalidOption("max tokens", "must be ≥ 0, got \(options.maxTokens)")
-        }
+        var state = try GenerationState(prompt: prompt, options: options, model: model)
         guard prompt.count < cache.capacity else {
             throw EngineError.promptTooLong(tokens: prompt.count, context: cache.capacity)
         }
-        let tokenizer = model.tokenizer
-        var sampler = try Sampler(parameters: options.sampling, vocabularySize: model.model.hyperparameters.vocabularySize)
-        var result = GenerationResult()
-        result.promptTokens = prompt.count
 
         // Reuse the longest cached prefix, but always recompute at least the last prompt token:
         // its logits are what the first sampled token comes from.
@@ -125,65 +115,29 @@ public final class Session: @unchecked Sendable {
         shared = min(shared, prompt.count - 1)
         cache.truncate(to: shared)
         cachedTokens.removeSubrange(shared...)
-        result.reusedPromptTokens = shared
-        for token in prompt { sampler.accept(token) }
 
         let promptStart = Date()
         var logits = try model.model.forward(Array(prompt[shared...]), cache: cache)
         cachedTokens.append(contentsOf: prompt[shared...])
-        result.promptSeconds = Date().timeIntervalSince(promptStart)
+        state.setTimings(prompt: Date().timeIntervalSince(promptStart), reused: shared)
 
-        var decoder = StreamingDecoder(tokenizer: tokenizer)
-        var stopMatcher = StopMatcher(stops: options.stop)
         let generationStart = Date()
-        defer { result.generationSeconds = Date().timeIntervalSince(generationStart) }
-        var pendingLogprobs: [TokenLogprob] = []
-        func emit(_ text: String) -> Bool {
-            guard !text.isEmpty else { return true }
-            result.text += text
-            defer { pendingLogprobs.removeAll() }
-            return onPiece(GeneratedPiece(text: text, logprobs: pendingLogprobs))
+        generation: while true {
+            switch state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity) {
+            case .next(let token, let piece):
+                if let piece, !onPiece(piece) {
+                    state.cancel()
+                    break generation
+                }
+                logits = try model.model.forward([token], cache: cache)
+                cachedTokens.append(token)
+            case .finished(let piece):
+                if let piece { _ = onPiece(piece) }
+                break generation
+            }
         }
-        while true {
-            if result.tokens.count >= options.maxTokens || cachedTokens.count >= cache.capacity {
-                result.finishReason = .length
-                break
-            }
-            let distribution = options.logprobs.map { _ in Self.logSoftmax(logits) }
-            let token = sampler.sample(logits: &logits)
-            if let distribution, let count = options.logprobs, !tokenizer.isEndOfGeneration(token) {
-                let described = describe(token, in: distribution, alternatives: count)
-                pendingLogprobs.append(described)
-                result.logprobs.append(described)
-            }
-            if tokenizer.isEndOfGeneration(token) {
-                result.finishReason = .stop
-                break
-            }
-            result.tokens.append(token)
-            sampler.accept(token)
-            let step = stopMatcher.feed(decoder.append(token))
-            if !emit(step.text) {
-                result.finishReason = .cancelled
-                break
-            }
-            if step.stopped {
-                result.finishReason = .stop
-                break
-            }
-            if cachedTokens.count + 1 > cache.capacity {
-                result.finishReason = .length
-                break
-            }
-            logits = try model.model.forward([token], cache: cache)
-            cachedTokens.append(token)
-        }
-        if result.finishReason != .cancelled {
-            let tail = stopMatcher.feed(decoder.finish())
-            _ = emit(result.finishReason == .stop && tail.stopped ? tail.text : tail.text + stopMatcher.flush())
-        }
-        result.generationSeconds = Date().timeIntervalSince(generationStart)
-        return result
+        state.setTimings(generation: Date().timeIntervalSince(generationStart))
+        return state.result
     }
 }
 
@@ -196,8 +150,17 @@ extension Session {
         return logits.map { $0 - logSum }
     }
 
+    /// Logits after running `tokens` from an empty cache (diagnostics and tests).
+    public func logits(after tokens: [Int32]) throws -> [Float] {
+        reset()
+        let logits = try model.model.forward(tokens, cache: cache)
+        cachedTokens = tokens
+        return logits
+    }
+}
+
+extension LoadedModel {
     func describe(_ token: Int32, in distribution: [Float], alternatives: Int) -> TokenLogprob {
-        let tokenizer = model.tokenizer
         func text(_ id: Int32) -> String { String(decoding: tokenizer.piece(id, renderSpecial: true), as: UTF8.self) }
         var top: [(token: Int32, text: String, logprob: Float)] = []
         if alternatives > 0 {
@@ -211,13 +174,5 @@ extension Session {
             top = best.map { ($0.0, text($0.0), $0.1) }
         }
         return TokenLogprob(token: token, text: text(token), logprob: distribution[Int(token)], top: top)
-    }
-
-    /// Logits after running `tokens` from an empty cache (diagnostics and tests).
-    public func logits(after tokens: [Int32]) throws -> [Float] {
-        reset()
-        let logits = try model.model.forward(tokens, cache: cache)
-        cachedTokens = tokens
-        return logits
     }
 }

@@ -89,6 +89,12 @@ private func multiplyFast<F: QuantFormat>(
         return
     }
 
+    // Formats with an unpacked kernel unpack each weight row once for the whole batch.
+    if let unpackable = F.self as? any UnpackedDotKernel.Type {
+        multiplyUnpacked(unpackable, weights: weights, activations: activations, output: output, pool: pool, parallel: parallel)
+        return
+    }
+
     // Activation rows per group: about 64 KB of them, so a group stays in L2 next to the tile.
     let batchGroup = max(1, min(batch, 64 * 1024 / activationBytes))
     let work = { (range: Range<Int>) in

@@ -38,3 +38,52 @@ public final class KVCache: @unchecked Sendable {
 
     func advance(by tokens: Int) { count += tokens }
 }
+
+/// A copy of some positions of a ``KVCache`` (every layer), for reuse by another sequence that
+/// starts with the same tokens.
+public struct KVBlock: Sendable {
+    public let positions: Int
+    let keys: [UInt16]
+    let values: [UInt16]
+    public var byteCount: Int { (keys.count + values.count) * MemoryLayout<UInt16>.size }
+}
+
+extension KVCache {
+    /// Copies positions `range` out of every layer.
+    public func copyBlock(_ range: Range<Int>) -> KVBlock {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "block \(range) outside the \(count) cached positions")
+        var keyCopy: [UInt16] = []
+        var valueCopy: [UInt16] = []
+        keyCopy.reserveCapacity(layerCount * range.count * keyLength)
+        valueCopy.reserveCapacity(layerCount * range.count * valueLength)
+        for layer in 0..<layerCount {
+            keyCopy.append(contentsOf: UnsafeBufferPointer(start: keys[layer] + range.lowerBound * keyLength, count: range.count * keyLength))
+            valueCopy.append(contentsOf: UnsafeBufferPointer(start: values[layer] + range.lowerBound * valueLength, count: range.count * valueLength))
+        }
+        return KVBlock(positions: range.count, keys: keyCopy, values: valueCopy)
+    }
+
+    /// Writes `block` at `position` (which must be the current end) and extends the cache over it.
+    public func append(_ block: KVBlock) throws {
+        guard block.keys.count == layerCount * block.positions * keyLength,
+              block.values.count == layerCount * block.positions * valueLength else {
+            throw ModelError.invalidKey("kv block", "shape does not match this model's cache")
+        }
+        guard count + block.positions <= capacity else {
+            throw ModelError.contextFull(needed: count + block.positions, capacity: capacity)
+        }
+        block.keys.withUnsafeBufferPointer { source in
+            for layer in 0..<layerCount {
+                (keys[layer] + count * keyLength).update(from: source.baseAddress! + layer * block.positions * keyLength,
+                                                         count: block.positions * keyLength)
+            }
+        }
+        block.values.withUnsafeBufferPointer { source in
+            for layer in 0..<layerCount {
+                (values[layer] + count * valueLength).update(from: source.baseAddress! + layer * block.positions * valueLength,
+                                                             count: block.positions * valueLength)
+            }
+        }
+        advance(by: block.positions)
+    }
+}

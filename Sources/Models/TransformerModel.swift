@@ -23,7 +23,7 @@ public final class TransformerModel: @unchecked Sendable {
     public let file: GGUFFile
     let pool: ThreadPool
     /// Forward passes of one model run one at a time: the scratch buffers are shared.
-    private let lock = NSLock()
+    let lock = NSLock()
     private var buffers: ForwardBuffers
 
     /// Most tokens processed in one pass; longer inputs are split so scratch stays bounded.
@@ -82,11 +82,13 @@ public final class TransformerModel: @unchecked Sendable {
             let end = min(tokens.count, start + Self.maximumBatch)
             let isLast = end == tokens.count
             if selection == .meanHiddenState {
-                _ = try forwardBatch(Array(tokens[start..<end]), cache: cache, wantAll: false, wantLast: false)
+                _ = try forwardBatch(Array(tokens[start..<end]), segments: [Segment(cache: cache, firstRow: 0, count: end - start)], logitRows: [])
                 addNormedHiddenStates(rows: end - start, into: &result)
             } else {
-                let rows = try forwardBatch(Array(tokens[start..<end]), cache: cache,
-                                            wantAll: selection == .all, wantLast: isLast)
+                let count = end - start
+                let wanted: [Int] = selection == .all ? Array(0..<count) : (isLast ? [count - 1] : [])
+                let rows = try forwardBatch(Array(tokens[start..<end]), segments: [Segment(cache: cache, firstRow: 0, count: count)],
+                                            logitRows: wanted)
                 result.append(contentsOf: rows)
             }
             start = end
@@ -108,8 +110,10 @@ public final class TransformerModel: @unchecked Sendable {
         }
     }
 
-    /// One batch: embeddings → layers → (selected rows) norm → LM head.
-    private func forwardBatch(_ tokens: [Int32], cache: KVCache, wantAll: Bool, wantLast: Bool) throws -> [Float] {
+    /// One batch: embeddings → layers → (selected rows) norm → LM head. The rows may belong to
+    /// several sequences (`segments`), each at its own positions in its own cache: the weights
+    /// are read once for all of them.
+    func forwardBatch(_ tokens: [Int32], segments: [Segment], logitRows: [Int]) throws -> [Float] {
         let hp = hyperparameters
         let n = tokens.count
         let embedding = hp.embeddingLength
@@ -124,25 +128,25 @@ public final class TransformerModel: @unchecked Sendable {
             for i in 0..<(n * embedding) { x[i] *= scale }
         }
 
-        let startPosition = cache.count
+        let rows = RowMap(segments: segments, rows: n)
         for layer in 0..<hp.blockCount {
-            attentionBlock(layer: layer, batch: n, startPosition: startPosition, cache: cache)
+            attentionBlock(layer: layer, batch: n, rows: rows)
             feedForwardBlock(layer: layer, batch: n)
         }
-        cache.advance(by: n)
+        for segment in segments { segment.cache.advance(by: segment.count) }
 
-        guard wantAll || wantLast else { return [] }
-        let firstRow = wantAll ? 0 : n - 1
-        let rowCount = n - firstRow
-        normRows(x + firstRow * embedding, weight: weights.outputNorm, rows: rowCount, width: embedding, into: b.normed)
-        var logits = [Float](repeating: 0, count: rowCount * hp.vocabularySize)
+        guard !logitRows.isEmpty else { return [] }
+        for (index, row) in logitRows.enumerated() {
+            normRows(x + row * embedding, weight: weights.outputNorm, rows: 1, width: embedding, into: b.normed + index * embedding)
+        }
+        var logits = [Float](repeating: 0, count: logitRows.count * hp.vocabularySize)
         logits.withUnsafeMutableBufferPointer { out in
-            weights.output.apply(b.normed, batch: rowCount, into: out.baseAddress!, scratch: b.arena, pool: pool)
+            weights.output.apply(b.normed, batch: logitRows.count, into: out.baseAddress!, scratch: b.arena, pool: pool)
         }
         return logits
     }
 
-    private func attentionBlock(layer: Int, batch n: Int, startPosition: Int, cache: KVCache) {
+    private func attentionBlock(layer: Int, batch n: Int, rows: RowMap) {
         let hp = hyperparameters
         let w = weights.layers[layer]
         let b = buffers
@@ -164,22 +168,26 @@ public final class TransformerModel: @unchecked Sendable {
         let sliding = hp.slidingLayers[layer]
         let rope = sliding ? slidingRope : globalRope
         for t in 0..<n {
+            let position = rows.positions[t]
             rope.apply(to: UnsafeMutableBufferPointer(start: b.query + t * hp.queryLength, count: hp.queryLength),
-                       headCount: hp.headCount, headDimension: headDimension, position: startPosition + t)
+                       headCount: hp.headCount, headDimension: headDimension, position: position)
             rope.apply(to: UnsafeMutableBufferPointer(start: b.key + t * hp.keyLength, count: hp.keyLength),
-                       headCount: hp.headCountKV, headDimension: headDimension, position: startPosition + t)
+                       headCount: hp.headCountKV, headDimension: headDimension, position: position)
         }
 
-        // Append this batch's keys and values to the cache.
+        // Append each sequence's keys and values to its cache.
         let keyRow = hp.keyLength
         let valueRow = hp.valueLength
-        let keyDestination = cache.keys[layer] + startPosition * keyRow
-        for i in 0..<(n * keyRow) { keyDestination[i] = floatToHalf(b.key[i]) }
-        let valueDestination = cache.values[layer] + startPosition * valueRow
-        for i in 0..<(n * valueRow) { valueDestination[i] = floatToHalf(b.value[i]) }
+        for segment in rows.segments {
+            let keyDestination = segment.cache.keys[layer] + segment.start * keyRow
+            let keySource = b.key + segment.firstRow * keyRow
+            for i in 0..<(segment.count * keyRow) { keyDestination[i] = floatToHalf(keySource[i]) }
+            let valueDestination = segment.cache.values[layer] + segment.start * valueRow
+            let valueSource = b.value + segment.firstRow * valueRow
+            for i in 0..<(segment.count * valueRow) { valueDestination[i] = floatToHalf(valueSource[i]) }
+        }
 
-        attend(layer: layer, batch: n, startPosition: startPosition, cache: cache,
-               window: sliding ? hp.slidingWindow : nil)
+        attend(layer: layer, batch: n, rows: rows, window: sliding ? hp.slidingWindow : nil)
 
         w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool)
         if let post = w.postAttentionNorm {
@@ -195,13 +203,11 @@ public final class TransformerModel: @unchecked Sendable {
     /// held in binary16 and rounded after every update, and the query rounded to binary16 to
     /// meet the binary16 keys. Rounding where the reference rounds keeps greedy decoding in step
     /// with it; it also needs no score buffer, whatever the context length.
-    private func attend(layer: Int, batch n: Int, startPosition: Int, cache: KVCache, window: Int?) {
+    private func attend(layer: Int, batch n: Int, rows: RowMap, window: Int?) {
         let hp = hyperparameters
         let b = buffers
         let headDimension = hp.headDimension
         let groupSize = hp.headCount / hp.headCountKV
-        let keys = cache.keys[layer]
-        let values = cache.values[layer]
         let keyRow = hp.keyLength
         let scale = recipe.attentionScale
         pool.parallelFor(n * hp.headCount) { range in
@@ -212,7 +218,10 @@ public final class TransformerModel: @unchecked Sendable {
                     let t = task / hp.headCount
                     let h = task % hp.headCount
                     let kvHead = h / groupSize
-                    let position = startPosition + t
+                    let position = rows.positions[t]
+                    let cache = rows.segments[rows.segmentOfRow[t]].cache
+                    let keys = cache.keys[layer]
+                    let values = cache.values[layer]
                     // Standard sliding window: key j is visible when position - j < window.
                     let first = window.map { max(0, position - $0 + 1) } ?? 0
                     let query = b.query + (t * hp.headCount + h) * headDimension

@@ -148,10 +148,11 @@ struct RequestFields {
         }
     }
 
-    /// Fails when any key outside `known` is present and not null: a field Hearth would silently
+    /// Fails when any key outside `known` is present and not null (or an empty list, which
+    /// clients send for "none", as Ollama's does for `tools`): a field Hearth would silently
     /// ignore is an error instead.
     func rejectUnknown(known: Set<String>, unsupported: [String: String] = [:]) throws(APIError) {
-        for key in object.keys where object[key] != .null {
+        for key in object.keys where object[key] != .null && object[key] != .array([]) {
             if let reason = unsupported[key] { throw .unsupported(name(key), reason) }
             if !known.contains(key) { throw .invalidField(name(key), "unknown field") }
         }

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import HTTPTypes
 import Sampling
 
 /// What a route asks the engine for, after its JSON has been validated.
@@ -14,31 +15,29 @@ struct GenerationRequest: Sendable {
     var prompt: @Sendable (LoadedModel) throws -> [Int32]
 }
 
-/// A generation that holds a model and one of its slots until ``finish()``.
+/// A generation queued in a model's scheduler; holds the model loaded until it ends.
 final class ActiveGeneration: Sendable {
     let instance: ModelInstance
-    let session: Session
     let promptTokens: Int
-    let events: AsyncStream<GenerationEvent>
-    let cancellation: CancellationFlag
+    let events: AsyncStream<SchedulerEvent>
+    let ticket: GenerationTicket
     let started: ContinuousClock.Instant
     let metrics: ServerMetrics
-    private let released = CancellationFlag()
+    private let released = LockedFlag()
 
-    init(instance: ModelInstance, session: Session, promptTokens: Int, events: AsyncStream<GenerationEvent>,
-         cancellation: CancellationFlag, started: ContinuousClock.Instant, metrics: ServerMetrics) {
+    init(instance: ModelInstance, promptTokens: Int, events: AsyncStream<SchedulerEvent>, ticket: GenerationTicket,
+         started: ContinuousClock.Instant, metrics: ServerMetrics) {
         self.instance = instance
-        self.session = session
         self.promptTokens = promptTokens
         self.events = events
-        self.cancellation = cancellation
+        self.ticket = ticket
         self.started = started
         self.metrics = metrics
     }
 
     /// Consumes the events, calling `onPiece` for each piece of text (throwing there — a client
-    /// gone — cancels generation), and returns the result. Always drains the stream and frees
-    /// the slot, whatever happens.
+    /// gone — cancels the generation, which frees its slot before the next step), and returns
+    /// the result.
     func run(onPiece: (GeneratedPiece) async throws -> Void) async throws -> GenerationResult {
         var outcome: Result<GenerationResult, any Error>?
         var clientError: (any Error)?
@@ -55,7 +54,7 @@ final class ActiveGeneration: Sendable {
                     try await onPiece(piece)
                 } catch {
                     clientError = error
-                    cancellation.cancel()
+                    ticket.cancel()
                 }
             case .finished(let result):
                 outcome = .success(result)
@@ -67,7 +66,7 @@ final class ActiveGeneration: Sendable {
                 outcome = .failure(error)
             }
         }
-        await finish()
+        release()
         if let clientError { throw clientError }
         switch outcome {
         case .success(let result): return result
@@ -76,22 +75,18 @@ final class ActiveGeneration: Sendable {
         }
     }
 
-    private func finish() async {
-        released.cancel()
-        await instance.slots.release(session)
+    private func release() {
+        guard !released.isSet else { return }
+        released.set()
         instance.usage.end()
     }
 
-    /// A response dropped before its body ran (the client left first) must still stop the
-    /// generation and give the slot back.
+    /// A response dropped before its body ran (the client left first) still stops the
+    /// generation and lets the model unload.
     deinit {
-        guard !released.isCancelled else { return }
-        cancellation.cancel()
-        let (events, slots, session, usage) = (events, instance.slots, session, instance.usage)
-        Task {
-            for await _ in events {}
-            await slots.release(session)
-            usage.end()
+        if !released.isSet {
+            ticket.cancel()
+            instance.usage.end()
         }
     }
 
@@ -101,7 +96,8 @@ final class ActiveGeneration: Sendable {
 }
 
 extension HearthServer {
-    /// Loads the model, builds and checks the prompt, waits for a slot, and starts generating.
+    /// Loads the model, builds and checks the prompt, and queues the generation (503 when the
+    /// queue is full).
     func startGeneration(_ request: GenerationRequest) async throws -> ActiveGeneration {
         let started = ContinuousClock.now
         let instance = try await models.acquire(request.model, keepAlive: request.keepAlive)
@@ -115,7 +111,7 @@ extension HearthServer {
                 throw APIError.badRequest("cannot build the prompt: \(error)", parameter: "messages")
             }
             guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty", parameter: "prompt") }
-            let context = min(configuration.contextLength, instance.loaded.trainedContextLength)
+            let context = instance.scheduler.contextLength
             guard prompt.count < context else {
                 throw APIError.badRequest(
                     "the prompt is \(prompt.count) tokens; the context is \(context) tokens and must leave room for an answer",
@@ -124,12 +120,26 @@ extension HearthServer {
             var options = request.options
             // Clamp to the context left after the prompt.
             options.maxTokens = min(request.maxTokens ?? Int.max, context - prompt.count)
-            let session = try await instance.slots.acquire(prompt: prompt)
-            let cancellation = CancellationFlag()
-            let events = session.generateStream(prompt: prompt, options: options, cancellation: cancellation)
-            return ActiveGeneration(
-                instance: instance, session: session, promptTokens: prompt.count, events: events,
-                cancellation: cancellation, started: started, metrics: metrics)
+            let (events, continuation) = AsyncStream<SchedulerEvent>.makeStream(bufferingPolicy: .unbounded)
+            let ticket: GenerationTicket
+            do {
+                ticket = try instance.scheduler.submit(prompt: prompt, options: options) { event in
+                    continuation.yield(event)
+                    switch event {
+                    case .finished, .failed: continuation.finish()
+                    case .piece: break
+                    }
+                    return true
+                }
+            } catch let error as SchedulerError {
+                var apiError = APIError(.serviceUnavailable, error.description)
+                apiError.headers[.retryAfter] = "1"
+                throw apiError
+            } catch {
+                throw APIError.badRequest("\(error)", parameter: "messages")
+            }
+            return ActiveGeneration(instance: instance, promptTokens: prompt.count, events: events, ticket: ticket,
+                                    started: started, metrics: metrics)
         } catch {
             instance.usage.end()
             throw error

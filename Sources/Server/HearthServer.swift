@@ -40,8 +40,9 @@ public final class HearthServer: Sendable {
         router.get("/metrics") { [self] _, _ in
             var gauges: [ServerMetrics.ModelGauge] = []
             for instance in await models.loaded {
+                let load = instance.scheduler.load
                 gauges.append(.init(name: instance.name, bytes: instance.fileSize + Int64(instance.cacheBytes),
-                                    busySlots: await instance.slots.busySlots, queueDepth: await instance.slots.queueDepth))
+                                    busySlots: load.busy, queueDepth: load.waiting))
             }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: metrics.render(models: gauges))))
@@ -86,7 +87,8 @@ public final class HearthServer: Sendable {
 struct IdleUnloader: Service {
     let models: ModelManager
     func run() async throws {
-        while !Task.isCancelled {
+        // Ends on graceful shutdown (SIGTERM) as well as on cancellation.
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .seconds(1))
             await models.unloadIdle()
         }

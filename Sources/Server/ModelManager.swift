@@ -4,24 +4,24 @@ import GGUF
 import HTTPTypes
 import Store
 
-/// A model in memory with its slots: each slot is a session (KV cache) that serves one request
-/// at a time, so two requests never share a cache.
+/// A model in memory with its scheduler: `--parallel` slots, each with its own KV cache, that
+/// generate together in batched forward passes; two requests never share a cache.
 final class ModelInstance: Sendable {
     let name: String
     let loaded: LoadedModel
-    let slots: SlotPool
+    let scheduler: BatchScheduler
     let fileSize: Int64
-    let cacheBytes: Int
     let loadedAt = Date()
     let usage = UsageClock()
 
-    init(name: String, loaded: LoadedModel, slots: SlotPool, fileSize: Int64, cacheBytes: Int) {
+    init(name: String, loaded: LoadedModel, scheduler: BatchScheduler, fileSize: Int64) {
         self.name = name
         self.loaded = loaded
-        self.slots = slots
+        self.scheduler = scheduler
         self.fileSize = fileSize
-        self.cacheBytes = cacheBytes
     }
+
+    var cacheBytes: Int { scheduler.cacheBytes }
 }
 
 /// When a model was last used, how long it stays after that, and how many requests hold it.
@@ -116,7 +116,7 @@ actor ModelManager {
         let cacheBytes: Int
         do {
             let file = try GGUFFile(path: installed.path)
-            cacheBytes = try Self.cacheBytes(file: file, contextLength: configuration.contextLength) * configuration.parallel
+            cacheBytes = try Self.cacheBytes(file: file, contextLength: configuration.contextLength) * configuration.parallel + configuration.prefixCacheBytes
         } catch {
             throw APIError(.internalServerError, "model '\(installed.name)' cannot be read: \(error)")
         }
@@ -133,13 +133,10 @@ actor ModelManager {
         }
         do {
             loaded = try LoadedModel(path: installed.path, threads: configuration.threads)
-            var sessions: [Session] = []
-            for _ in 0..<configuration.parallel {
-                sessions.append(try loaded.makeSession(contextLength: configuration.contextLength))
-            }
-            let instance = ModelInstance(
-                name: installed.name, loaded: loaded, slots: SlotPool(sessions: sessions, maxQueue: configuration.maxQueue),
-                fileSize: installed.size, cacheBytes: cacheBytes)
+            let scheduler = try BatchScheduler(model: loaded, configuration: .init(
+                slots: configuration.parallel, contextLength: configuration.contextLength, maxQueue: configuration.maxQueue,
+                prefixCacheBytes: configuration.prefixCacheBytes))
+            let instance = ModelInstance(name: installed.name, loaded: loaded, scheduler: scheduler, fileSize: installed.size)
             instances[installed.name] = instance
             return instance
         } catch {
@@ -165,11 +162,15 @@ actor ModelManager {
         let now = ContinuousClock.now
         for (name, instance) in instances where force ? instance.usage.isIdle : instance.usage.isExpired(at: now) {
             instances[name] = nil
+            instance.scheduler.shutdown()
         }
     }
 
     func unload(_ name: String) {
-        if let instance = instances[name], instance.usage.isIdle { instances[name] = nil }
+        if let instance = instances[name], instance.usage.isIdle {
+            instances[name] = nil
+            instance.scheduler.shutdown()
+        }
     }
 
     var loaded: [ModelInstance] { instances.values.sorted { $0.name < $1.name } }

@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var parallel = 2
     /// Requests that may wait for a slot before new ones get 503.
     public var maxQueue = 16
+    /// Bytes of KV blocks each model keeps for prompt-prefix reuse.
+    public var prefixCacheBytes = 256 << 20
     /// Origins allowed to call from a browser (CORS); none by default.
     public var allowedOrigins: Set<String> = []
     /// Forward-pass threads of each loaded model.

@@ -198,7 +198,7 @@ struct FitCommand: AsyncParsableCommand {
         }
         print(factors)
         if !target.isThisMachine {
-            print("  η is applied to the published bandwidth: it assumes Hearth reaches the same share of it there;")
+            print("  η is applied to this device's bandwidth: it assumes Hearth reaches the same share of it there;")
             print("  the per-layer cost and the prompt rate were measured on this CPU only, so they are not applied")
         } else if let flops = efficiency.promptFlops {
             print(String(format: "  prompt: %.1f GFLOP/s (2 per active parameter per token)", flops / 1e9)

@@ -93,7 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
         let store = try ModelStore(root: ModelStore.defaultRoot())
         let server = HearthServer(configuration: configuration, store: store)
         let app = try await server.application { port in
-            print("Hearth \(HearthServer.version) serving the OpenAI and Ollama APIs on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            FileHandle.standardOutput.write(Data("Hearth \(HearthServer.version) serving the OpenAI and Ollama APIs on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n".utf8))
         }
         try await app.runService()
     }

@@ -95,13 +95,18 @@ import Testing
     @Test func unsupportedFieldsSaySo() async throws {
         let app = try makeApplication()
         try await app.test(.router) { client in
-            let text = "{\(Self.chat),\"tools\":[]}"
+            let text = "{\(Self.chat),\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}"
             try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(text)) { response in
                 #expect(response.status == .badRequest)
                 let error = parse(response)["error"]
                 #expect(error?["param"]?.string == "tools")
                 #expect(error?["type"]?.string == "invalid_request_error")
                 #expect(error?["message"]?.string?.contains("not supported") == true)
+            }
+            // An empty list means "no tools" (Ollama's client always sends one): not an error.
+            let none = #"{"model":"nope:1b","messages":[{"role":"user","content":"hi"}],"tools":[]}"#
+            try await client.execute(uri: "/api/chat", method: .post, headers: jsonHeaders, body: body(none)) { response in
+                #expect(response.status == .notFound)
             }
         }
     }

@@ -86,6 +86,7 @@ class Server:
         self.arguments = ["serve", "--port", str(self.port), *arguments]
         self.stdout_lines = []
         self.stderr = tempfile.TemporaryFile()
+        self.final_stderr = ""
         env = dict(os.environ, HEARTH_HOME=str(hearth_home()))
         self.process = subprocess.Popen(
             [str(binary), *self.arguments], env=env, stdin=subprocess.DEVNULL,
@@ -100,8 +101,11 @@ class Server:
             self.stdout_lines.append(line.rstrip("\n"))
 
     def stderr_text(self):
-        self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-4000:]
+        """The end of what the server wrote to stderr (kept after stop() closes the file)."""
+        if not self.stderr.closed:
+            self.stderr.seek(0)
+            self.final_stderr = self.stderr.read().decode(errors="replace")[-4000:]
+        return self.final_stderr
 
     def _wait_until_healthy(self):
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -146,6 +150,9 @@ class Server:
             raise AssertionError(f"hearth did not exit within {timeout} s of SIGTERM:\n{self.stderr_text()}")
         finally:
             self.reader.join(timeout=5)
+            self.process.stdout.close()
+            self.stderr_text()
+            self.stderr.close()
 
 
 def request(port, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
@@ -163,15 +170,10 @@ def request(port, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT
 
 
 def read_sse(response):
-    """The `data:` payloads of an event stream, in order, checking the framing as it goes."""
+    """The `data:` payloads of a whole event stream, in order, after checking its framing: every
+    event is one `data: ` line followed by a blank line."""
     payloads = []
-    buffer = b""
-    while True:
-        chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
-        if not chunk:
-            break
-        buffer += chunk
-    text = buffer.decode()
+    text = response.read().decode()
     assert text.endswith("\n\n"), f"the stream does not end with a blank line: {text[-200:]!r}"
     for event in text[:-2].split("\n\n"):
         lines = event.split("\n")
@@ -222,6 +224,7 @@ class OpenAIClientTests(ServerTestCase):
         super().setUpClass()
         # No retries: a 5xx or a dropped connection must fail the test, not be papered over.
         cls.client = OpenAI(base_url=f"{cls.base}/v1", api_key="unused", max_retries=0, timeout=REQUEST_TIMEOUT)
+        cls.addClassCleanup(cls.client.close)
 
     def greedy(self, messages=CHAT, **parameters):
         """A chat completion with greedy decoding; a parameter given as None is left out."""
@@ -292,6 +295,13 @@ class OpenAIClientTests(ServerTestCase):
         reference = self.greedy().usage
         self.assertEqual(final.usage.completion_tokens, reference.completion_tokens)
         self.assertEqual(final.usage.prompt_tokens, reference.prompt_tokens)
+
+    def test_sampling_parameters_and_seed(self):
+        arguments = dict(temperature=1.0, top_p=0.9, presence_penalty=0.5, frequency_penalty=0.5, seed=7, max_tokens=16)
+        first = self.greedy(**arguments).choices[0].message.content
+        second = self.greedy(**arguments).choices[0].message.content
+        self.assertTrue(first)
+        self.assertEqual(first, second, "the same seed must give the same sample")
 
     def test_max_tokens_one(self):
         completion = self.greedy(max_tokens=1)
@@ -419,8 +429,18 @@ class OpenAIAuthTests(ServerTestCase):
     KEY = "hearth-test-key-3f9c"
     server_arguments = ("--api-key", KEY)
 
+    def openai_client(self, key):
+        client = OpenAI(base_url=f"{self.base}/v1", api_key=key, max_retries=0, timeout=REQUEST_TIMEOUT)
+        self.addCleanup(client.close)
+        return client
+
+    def ollama_client(self, **arguments):
+        client = ollama.Client(host=self.base, timeout=REQUEST_TIMEOUT, **arguments)
+        self.addCleanup(client.close)
+        return client
+
     def test_wrong_key_is_rejected(self):
-        client = OpenAI(base_url=f"{self.base}/v1", api_key="wrong-key", max_retries=0, timeout=REQUEST_TIMEOUT)
+        client = self.openai_client("wrong-key")
         with self.assertRaises(openai.AuthenticationError) as caught:
             client.models.list()
         self.assertEqual(caught.exception.status_code, 401)
@@ -428,16 +448,16 @@ class OpenAIAuthTests(ServerTestCase):
             client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=1)
 
     def test_right_key_is_accepted(self):
-        client = OpenAI(base_url=f"{self.base}/v1", api_key=self.KEY, max_retries=0, timeout=REQUEST_TIMEOUT)
+        client = self.openai_client(self.KEY)
         self.assertIn(MODEL, [model.id for model in client.models.list()])
         completion = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=2, temperature=0)
         self.assertTrue(completion.choices[0].message.content)
 
     def test_ollama_client_with_key(self):
         with self.assertRaises(ollama.ResponseError) as caught:
-            ollama.Client(host=self.base, timeout=REQUEST_TIMEOUT).list()
+            self.ollama_client().list()
         self.assertEqual(caught.exception.status_code, 401)
-        client = ollama.Client(host=self.base, timeout=REQUEST_TIMEOUT, headers={"Authorization": f"Bearer {self.KEY}"})
+        client = self.ollama_client(headers={"Authorization": f"Bearer {self.KEY}"})
         self.assertIn(MODEL, [model.model for model in client.list().models])
 
     def test_health_needs_no_key(self):
@@ -453,6 +473,7 @@ class OllamaClientTests(ServerTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.client = ollama.Client(host=cls.base, timeout=REQUEST_TIMEOUT)
+        cls.addClassCleanup(cls.client.close)
 
     OPTIONS = {"temperature": 0, "num_predict": 16, "seed": 42}
 
@@ -513,6 +534,18 @@ class OllamaClientTests(ServerTestCase):
         self.assertEqual("".join(part.response for part in parts), response.response)
         self.assertTrue(parts[-1].done)
         self.assertEqual(parts[-1].eval_count, response.eval_count)
+
+    def test_stop_option(self):
+        prompt = "Tell me a short story about a lighthouse keeper."
+        options = {"temperature": 0, "num_predict": 32, "top_k": 40, "repeat_penalty": 1.1}
+        full = self.client.generate(model=MODEL, prompt=prompt, options=options).response
+        words = [word for word in full.split() if len(word) >= 3]
+        self.assertGreaterEqual(len(words), 3, f"too short to pick a stop string from: {full!r}")
+        stop = words[len(words) // 2]
+        cut = full.index(stop)
+        response = self.client.generate(model=MODEL, prompt=prompt, options=dict(options, stop=[stop]))
+        self.assertEqual(response.response, full[:cut])
+        self.assertEqual(response.done_reason, "stop")
 
     def test_ps_lists_model_after_use(self):
         self.client.generate(model=MODEL, prompt="Hi", options={"num_predict": 1})
@@ -661,7 +694,7 @@ class ConcurrencyTests(ServerTestCase):
 
     def test_client_disconnect_frees_the_slot(self):
         # How fast this machine generates, to bound what the abandoned request would cost.
-        calibration, seconds = self.completion(48)
+        calibration, seconds = self.completion(96)
         rate = calibration["usage"]["completion_tokens"] / seconds
         abandoned_tokens = 2000
         full_cost = abandoned_tokens / rate

@@ -1,0 +1,335 @@
+// Batched products over weight rows unpacked once.
+//
+// A batched product (prompt processing) dots every weight row with many activation rows. The
+// per-pair `dot` unpacks the weight block (nibbles, fifth bits, 6-bit scales) again for every
+// activation row; here each weight row is unpacked once per tile into signed 16-bit quants,
+// already multiplied by their integer sub-block scale where the format has one (K-quants), plus a
+// few floats per block. The inner loop against an 8-bit activation row is then a plain
+// Int16 × Int8 → Int32 sum per block, which LLVM turns into `vpmovsxbw` + `vpdpwssd` (VNNI).
+//
+// The integer sums are exactly those of the per-pair kernels; only the order of the float
+// additions across blocks differs.
+
+/// A weight format whose rows can be unpacked once and then dotted with many activation rows.
+protocol UnpackedDotKernel: QuantFormat {
+    /// Bytes of one unpacked row of `columns` values (a multiple of 64).
+    static func unpackedByteCount(columns: Int) -> Int
+    /// Unpacks `count` values (a multiple of `blockSize`) of a row into `output`
+    /// (`unpackedByteCount(columns: count)` bytes, 64-byte aligned).
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer)
+    /// Byte offset of the quants inside an `Activation` block.
+    static var activationQuantsOffset: Int { get }
+    /// Dot product of an unpacked row with an activation row in `Activation` whose quants are also
+    /// given sign-extended to 16 bits (`widened`, `count` values).
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int) -> Float
+}
+
+@inline(__always)
+func roundUp64(_ bytes: Int) -> Int { (bytes &+ 63) & ~63 }
+
+/// Sum of `count` products of 16-bit weights and 16-bit activations (a plain loop: vectorised
+/// to `vpdpwssd` with one operand from memory).
+@inline(__always)
+func int16Dot(_ w: UnsafePointer<Int16>, _ a: UnsafePointer<Int16>, _ count: Int) -> Int32 {
+    var sum: Int32 = 0
+    for i in 0..<count { sum &+= Int32(w[i]) &* Int32(a[i]) }
+    return sum
+}
+
+/// Sign-extends the quants of activation row `row` (blocks of `blockSize` quants at
+/// `quantsOffset` in blocks of `blockBytes`) to 16 bits.
+@inline(__always)
+func widenActivationQuants(
+    _ row: UnsafeRawPointer, count: Int, blockSize: Int, blockBytes: Int, quantsOffset: Int,
+    into output: UnsafeMutablePointer<Int16>
+) {
+    for block in 0..<count / blockSize {
+        let q = row.signedBytes(at: block &* blockBytes &+ quantsOffset), y = output + block &* blockSize
+        for i in 0..<blockSize { y[i] = Int16(q[i]) }
+    }
+}
+
+// MARK: - K-quants (256-value super-blocks, Q8_K activations)
+
+extension Q4_K: UnpackedDotKernel {
+    static var activationQuantsOffset: Int { Q8_K.quantsOffset }
+    // Layout: Int16 quant * scale [count], then per block: d: Float, dmin: Float,
+    // min of each 16-value group: [Int16; 16] (40 bytes).
+    static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 256) &* 40) }
+
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer) {
+        let quants = output.assumingMemoryBound(to: Int16.self)
+        let meta = output + count &* 2
+        for block in 0..<count / 256 {
+            let w = row + block &* 144
+            let packed = w.bytes(at: 4), qs = w.bytes(at: 16)
+            let y = quants + block &* 256
+            let m = meta + block &* 40
+            m.storeBytes(of: w.half(at: 0), as: Float.self)
+            m.storeBytes(of: w.half(at: 2), toByteOffset: 4, as: Float.self)
+            let mins = (m + 8).assumingMemoryBound(to: Int16.self)
+            for chunk in 0..<4 {
+                let (s0, m0) = kQuantScaleAndMin(packed, 2 &* chunk)
+                let (s1, m1) = kQuantScaleAndMin(packed, 2 &* chunk &+ 1)
+                mins[4 &* chunk] = Int16(m0); mins[4 &* chunk &+ 1] = Int16(m0)
+                mins[4 &* chunk &+ 2] = Int16(m1); mins[4 &* chunk &+ 3] = Int16(m1)
+                let low = Int16(s0), high = Int16(s1)
+                let q = qs + 32 &* chunk, out = y + 64 &* chunk
+                for l in 0..<32 {
+                    out[l] = Int16(q[l] & 0x0F) &* low
+                    out[32 &+ l] = Int16(q[l] >> 4) &* high
+                }
+            }
+        }
+    }
+
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+    ) -> Float {
+        let quants = unpacked.assumingMemoryBound(to: Int16.self)
+        let meta = unpacked + count &* 2
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let a = activations + block &* 292
+            let m = meta + block &* 40
+            let sum = int16Dot(quants + block &* 256, widened + block &* 256, 256)
+            let mins = (m + 8).assumingMemoryBound(to: Int16.self)
+            let sums = (a + Q8_K.sumsOffset).assumingMemoryBound(to: Int16.self)
+            var minSum: Int32 = 0
+            for g in 0..<16 { minSum &+= Int32(mins[g]) &* Int32(sums[g]) }
+            let scale = a.q8KScale
+            let d = m.load(as: Float.self), dmin = m.load(fromByteOffset: 4, as: Float.self)
+            total += (d * scale) * Float(sum) - (dmin * scale) * Float(minSum)
+        }
+        return total
+    }
+}
+
+extension Q6_K: UnpackedDotKernel {
+    static var activationQuantsOffset: Int { Q8_K.quantsOffset }
+    // Layout: Int16 (quant - 32) * scale [count], then d: Float per block.
+    static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 256) &* 4) }
+
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer) {
+        let quants = output.assumingMemoryBound(to: Int16.self)
+        let meta = (output + count &* 2).assumingMemoryBound(to: Float.self)
+        for block in 0..<count / 256 {
+            let w = row + block &* 210
+            meta[block] = w.half(at: 208)
+            let scales = w.signedBytes(at: 192)
+            let y = quants + block &* 256
+            for half in 0..<2 {
+                let ql = w.bytes(at: 64 &* half), qh = w.bytes(at: 128 &+ 32 &* half)
+                let sc = scales + 8 &* half, out = y + 128 &* half
+                // Element 32k + l of this half: nibble k / 2 of ql[32 * (k % 2) + l], bits 2k of qh[l].
+                for k in 0..<4 {
+                    let lowBytes = ql + 32 &* (k & 1), nibbleShift = UInt8(4 &* (k >> 1)), highShift = UInt8(2 &* k)
+                    let s0 = Int16(sc[2 &* k]), s1 = Int16(sc[2 &* k &+ 1])
+                    for l in 0..<16 {
+                        let quant = Int16(((lowBytes[l] >> nibbleShift) & 0x0F) | (((qh[l] >> highShift) & 3) << 4)) &- 32
+                        out[32 &* k &+ l] = quant &* s0
+                    }
+                    for l in 16..<32 {
+                        let quant = Int16(((lowBytes[l] >> nibbleShift) & 0x0F) | (((qh[l] >> highShift) & 3) << 4)) &- 32
+                        out[32 &* k &+ l] = quant &* s1
+                    }
+                }
+            }
+        }
+    }
+
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+    ) -> Float {
+        let quants = unpacked.assumingMemoryBound(to: Int16.self)
+        let meta = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let a = activations + block &* 292
+            let sum = int16Dot(quants + block &* 256, widened + block &* 256, 256)
+            total += (meta[block] * a.q8KScale) * Float(sum)
+        }
+        return total
+    }
+}
+
+// MARK: - 32-value formats (Q8_0 / Q8_1 activations)
+
+/// Dot of an unpacked 32-value-block row (Int16 quants, then one Float scale per block) with Q8_0
+/// activations; four float accumulators so consecutive blocks overlap.
+@inline(__always)
+func dotUnpacked32(
+    _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+) -> Float {
+    let quants = unpacked.assumingMemoryBound(to: Int16.self)
+    let scales = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
+    let blocks = count / 32
+    @inline(__always) func blockDot(_ block: Int) -> Float {
+        let a = activations + block &* 34
+        let sum = int16Dot(quants + block &* 32, widened + block &* 32, 32)
+        return Float(sum) * (scales[block] * a.half(at: 0))
+    }
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += blockDot(block)
+        s1 += blockDot(block &+ 1)
+        s2 += blockDot(block &+ 2)
+        s3 += blockDot(block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += blockDot(block)
+        block &+= 1
+    }
+    return (s0 + s1) + (s2 + s3)
+}
+
+extension Q8_0: UnpackedDotKernel {
+    static var activationQuantsOffset: Int { 2 }
+    // Layout: Int16 quants [count], then d: Float per block.
+    static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 4) }
+
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer) {
+        let quants = output.assumingMemoryBound(to: Int16.self)
+        let scales = (output + count &* 2).assumingMemoryBound(to: Float.self)
+        for block in 0..<count / 32 {
+            let w = row + block &* 34
+            scales[block] = w.half(at: 0)
+            let q = w.signedBytes(at: 2), y = quants + block &* 32
+            for j in 0..<32 { y[j] = Int16(q[j]) }
+        }
+    }
+
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+    ) -> Float {
+        dotUnpacked32(unpacked, activations, widened: widened, count: count)
+    }
+}
+
+extension Q5_0: UnpackedDotKernel {
+    static var activationQuantsOffset: Int { 2 }
+    // Layout: Int16 (quant - 16) [count], then d: Float per block.
+    static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 4) }
+
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer) {
+        let quants = output.assumingMemoryBound(to: Int16.self)
+        let scales = (output + count &* 2).assumingMemoryBound(to: Float.self)
+        for block in 0..<count / 32 {
+            let w = row + block &* 22
+            scales[block] = w.half(at: 0)
+            let qh = w.uint32(at: 2), qs = w.bytes(at: 6), y = quants + block &* 32
+            for j in 0..<16 {
+                let low = Int16(qs[j] & 0x0F) | Int16(truncatingIfNeeded: (qh >> UInt32(j)) & 1) << 4
+                let high = Int16(qs[j] >> 4) | Int16(truncatingIfNeeded: (qh >> UInt32(j &+ 16)) & 1) << 4
+                y[j] = low &- 16
+                y[j &+ 16] = high &- 16
+            }
+        }
+    }
+
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+    ) -> Float {
+        dotUnpacked32(unpacked, activations, widened: widened, count: count)
+    }
+}
+
+extension Q4_1: UnpackedDotKernel {
+    static var activationQuantsOffset: Int { 4 }
+    // Layout: Int16 quants [count], then per block d: Float, m: Float.
+    static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 8) }
+
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer) {
+        let quants = output.assumingMemoryBound(to: Int16.self)
+        let scales = (output + count &* 2).assumingMemoryBound(to: Float.self)
+        for block in 0..<count / 32 {
+            let w = row + block &* 20
+            scales[2 &* block] = w.half(at: 0)
+            scales[2 &* block &+ 1] = w.half(at: 2)
+            let qs = w.bytes(at: 4), y = quants + block &* 32
+            for j in 0..<16 {
+                y[j] = Int16(qs[j] & 0x0F)
+                y[j &+ 16] = Int16(qs[j] >> 4)
+            }
+        }
+    }
+
+    /// As `dot`: d_w d_a sum(q_w q_a) + m_w s_a per block, with Q8_1's s_a = d_a sum(q_a).
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+    ) -> Float {
+        let quants = unpacked.assumingMemoryBound(to: Int16.self)
+        let scales = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
+        let blocks = count / 32
+        @inline(__always) func blockDot(_ block: Int) -> Float {
+            let a = activations + block &* 36
+            let sum = int16Dot(quants + block &* 32, widened + block &* 32, 32)
+            return Float(sum) * (scales[2 &* block] * a.half(at: 0)) + scales[2 &* block &+ 1] * a.half(at: 2)
+        }
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var block = 0
+        while block &+ 4 <= blocks {
+            s0 += blockDot(block)
+            s1 += blockDot(block &+ 1)
+            s2 += blockDot(block &+ 2)
+            s3 += blockDot(block &+ 3)
+            block &+= 4
+        }
+        while block < blocks {
+            s0 += blockDot(block)
+            block &+= 1
+        }
+        return (s0 + s1) + (s2 + s3)
+    }
+}
+
+// MARK: - Driver
+
+/// Bytes of unpacked weight rows a thread keeps per tile (in L2 while activation rows stream past).
+let unpackedTileBytes = 256 * 1024
+
+/// Y = X W^T for a batch, each weight row unpacked once per tile of rows: threads split the weight
+/// rows; for each tile, every activation row (in L1) is dotted with every unpacked row of the tile.
+func multiplyUnpacked<U: UnpackedDotKernel>(
+    _ format: U.Type, weights: WeightMatrix, activations: QuantizedActivations,
+    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+) {
+    let rows = weights.rows, columns = weights.columns, batch = activations.rows
+    let w = weights.data, rowBytes = weights.rowByteCount
+    let a = UnsafeRawPointer(activations.storage), activationBytes = activations.rowByteCount
+    let unpackedBytes = U.unpackedByteCount(columns: columns)
+    let tile = max(4, min(64, unpackedTileBytes / unpackedBytes))
+    // Activation quants sign-extended once for all weight rows.
+    let widened = UnsafeMutablePointer<Int16>.allocate(capacity: batch &* columns)
+    defer { widened.deallocate() }
+    let blockSize = U.Activation.blockSize, blockBytes = U.Activation.bytesPerBlock, quantsOffset = U.activationQuantsOffset
+    let widen = { (range: Range<Int>) in
+        for b in range {
+            widenActivationQuants(a + b &* activationBytes, count: columns, blockSize: blockSize, blockBytes: blockBytes,
+                                  quantsOffset: quantsOffset, into: widened + b &* columns)
+        }
+    }
+    if parallel, let pool { pool.parallelFor(batch, widen) } else { widen(0..<batch) }
+    let work = { (range: Range<Int>) in
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: unpackedBytes &* min(tile, range.count), alignment: 64)
+        defer { buffer.deallocate() }
+        var tileStart = range.lowerBound
+        while tileStart < range.upperBound {
+            let tileEnd = min(tileStart &+ tile, range.upperBound)
+            for r in tileStart..<tileEnd {
+                U.unpack(w + r &* rowBytes, count: columns, into: buffer + (r &- tileStart) &* unpackedBytes)
+            }
+            for b in 0..<batch {
+                let x = a + b &* activationBytes, xw = UnsafePointer(widened + b &* columns), y = output + b &* rows
+                for r in tileStart..<tileEnd {
+                    y[r] = U.dotUnpacked(buffer + (r &- tileStart) &* unpackedBytes, x, widened: xw, count: columns)
+                }
+            }
+            tileStart = tileEnd
+        }
+    }
+    if parallel, let pool { pool.parallelFor(rows, grain: tile, work) } else { work(0..<rows) }
+}
