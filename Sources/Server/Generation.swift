@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPTypes
+import NIOCore
 import Sampling
 
 /// What a route asks the engine for, after its JSON has been validated.
@@ -11,6 +12,8 @@ struct GenerationRequest: Sendable {
     var options: GenerationOptions
     /// The client's token limit (nil: as much as the context leaves).
     var maxTokens: Int?
+    /// Completes when the client's connection closes: the generation is then cancelled.
+    var connectionClosed: EventLoopFuture<Void>? = nil
     /// Turns the request into prompt tokens once the model is loaded (chat template or raw).
     var prompt: @Sendable (LoadedModel) throws -> [Int32]
 }
@@ -138,6 +141,7 @@ extension HearthServer {
             } catch {
                 throw APIError.badRequest("\(error)", parameter: "messages")
             }
+            request.connectionClosed?.whenComplete { _ in ticket.cancel() }
             return ActiveGeneration(instance: instance, promptTokens: prompt.count, events: events, ticket: ticket,
                                     started: started, metrics: metrics)
         } catch {

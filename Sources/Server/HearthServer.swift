@@ -27,8 +27,8 @@ public final class HearthServer: Sendable {
     }
 
     /// The router with every route and the security middleware, for tests and for serving.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router() -> Router<HearthRequestContext> {
+        let router = Router(context: HearthRequestContext.self)
         router.addMiddleware {
             ErrorMiddleware(metrics: metrics)
             SecurityMiddleware(configuration: configuration)
@@ -80,6 +80,19 @@ public final class HearthServer: Sendable {
         } catch let error as JSONParseError {
             throw APIError.badRequest(error.description)
         }
+    }
+}
+
+/// The request context: Hummingbird's basics plus the connection, whose closing cancels the
+/// request's generation at once — even while it waits in the queue or computes its prompt.
+public struct HearthRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Completes when the client's connection closes.
+    let connectionClosed: EventLoopFuture<Void>
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        connectionClosed = source.channel.closeFuture
     }
 }
 

@@ -2,13 +2,14 @@ import Engine
 import Foundation
 import GGUF
 import Hummingbird
+import NIOCore
 import Sampling
 import Store
 import Templates
 
 /// Ollama's API: tags, show, chat, generate, ps, version, pull, delete, embed.
 extension HearthServer {
-    func addOllamaRoutes(to router: Router<BasicRequestContext>) {
+    func addOllamaRoutes(to router: Router<HearthRequestContext>) {
         router.get("/api/version") { _, _ in Reply.json(.object(["version": .string(HearthServer.version)])) }
         router.get("/api/tags") { [self] _, _ in
             Reply.json(.object(["models": .array(try listInstalled().map { model in
@@ -34,8 +35,10 @@ extension HearthServer {
             return Reply.json(.object(["models": .array(entries)]))
         }
         router.post("/api/show") { [self] request, _ in try await show(try await json(request)) }
-        router.post("/api/chat") { [self] request, _ in try await ollamaChat(try await json(request)) }
-        router.post("/api/generate") { [self] request, _ in try await ollamaGenerate(try await json(request)) }
+        router.post("/api/chat") { [self] request, context in try await ollamaChat(try await json(request), closed: context.connectionClosed) }
+        router.post("/api/generate") { [self] request, context in
+            try await ollamaGenerate(try await json(request), closed: context.connectionClosed)
+        }
         router.post("/api/embed") { [self] request, _ in try await ollamaEmbed(try await json(request)) }
         router.post("/api/pull") { [self] request, _ in try await ollamaPull(try await json(request)) }
         router.delete("/api/delete") { [self] request, _ in
@@ -132,7 +135,7 @@ extension HearthServer {
 
     // MARK: chat and generate
 
-    func ollamaChat(_ body: JSONValue) async throws -> Response {
+    func ollamaChat(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
         try fields.rejectUnknown(known: ["model", "messages", "stream", "options", "keep_alive"], unsupported: Self.unsupportedOllamaFields)
         let model = try fields.requiredString("model")
@@ -148,7 +151,7 @@ extension HearthServer {
                                        "done_reason": "load", "done": true]))
         }
         let messages = try Self.ollamaMessages(list)
-        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens) { loaded in
+        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens, connectionClosed: closed) { loaded in
             let format = try loaded.chatFormat()
             return format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true))
         }
@@ -176,7 +179,7 @@ extension HearthServer {
         return result
     }
 
-    func ollamaGenerate(_ body: JSONValue) async throws -> Response {
+    func ollamaGenerate(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
         try fields.rejectUnknown(known: ["model", "prompt", "system", "raw", "stream", "options", "keep_alive"],
                                  unsupported: Self.unsupportedOllamaFields)
@@ -194,7 +197,7 @@ extension HearthServer {
             return Reply.json(.object(["model": .string(model), "created_at": .string(Self.timestamp(Date())),
                                        "response": "", "done_reason": "load", "done": true]))
         }
-        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens) { loaded in
+        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens, connectionClosed: closed) { loaded in
             if raw { return loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true) }
             var messages: [TemplateValue] = []
             if let system { messages.append(.object(TemplateObject([("role", .string("system")), ("content", .string(system))]))) }

@@ -1,12 +1,13 @@
 import Engine
 import Foundation
 import Hummingbird
+import NIOCore
 import Sampling
 import Templates
 
 /// OpenAI's API: `/v1/models`, `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
 extension HearthServer {
-    func addOpenAIRoutes(to router: Router<BasicRequestContext>) {
+    func addOpenAIRoutes(to router: Router<HearthRequestContext>) {
         router.get("/v1/models") { [self] _, _ in
             let installed = try listInstalled()
             return Reply.json(.object([
@@ -23,11 +24,11 @@ extension HearthServer {
             return Reply.json(.object(["id": .string(model.name), "object": "model",
                                        "created": .int(Int(model.modified.timeIntervalSince1970)), "owned_by": "hearth"]))
         }
-        router.post("/v1/chat/completions") { [self] request, _ in
-            try await chatCompletions(try await json(request))
+        router.post("/v1/chat/completions") { [self] request, context in
+            try await chatCompletions(try await json(request), closed: context.connectionClosed)
         }
-        router.post("/v1/completions") { [self] request, _ in
-            try await completions(try await json(request))
+        router.post("/v1/completions") { [self] request, context in
+            try await completions(try await json(request), closed: context.connectionClosed)
         }
         router.post("/v1/embeddings") { [self] request, _ in
             try await openAIEmbeddings(try await json(request))
@@ -93,7 +94,7 @@ extension HearthServer {
 
     // MARK: chat completions
 
-    func chatCompletions(_ body: JSONValue) async throws -> Response {
+    func chatCompletions(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
         try fields.rejectUnknown(
             known: ["model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
@@ -106,7 +107,7 @@ extension HearthServer {
         let topLogprobs = try fields.int("top_logprobs", in: 0...20)
         if topLogprobs != nil && !wantsLogprobs { throw APIError.invalidField("top_logprobs", "requires 'logprobs': true") }
         let sampling = try openAISampling(fields, logprobs: wantsLogprobs ? (topLogprobs ?? 0) : nil)
-        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens) { loaded in
+        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens, connectionClosed: closed) { loaded in
             let format = try loaded.chatFormat()
             return format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true))
         }
@@ -226,7 +227,7 @@ extension HearthServer {
 
     // MARK: completions
 
-    func completions(_ body: JSONValue) async throws -> Response {
+    func completions(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
         try fields.rejectUnknown(
             known: ["model", "prompt", "temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty",
@@ -247,7 +248,7 @@ extension HearthServer {
         var sampling = try openAISampling(fields, logprobs: logprobs)
         // The legacy endpoint's default is 16 tokens.
         sampling.maxTokens = sampling.maxTokens ?? 16
-        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens) { loaded in
+        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens, connectionClosed: closed) { loaded in
             loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
         }
         let active = try await startGeneration(request)

@@ -271,12 +271,12 @@ struct FitCommand: AsyncParsableCommand {
         print("each chip at its largest memory option, η = \(String(format: "%.2f", efficiency.bandwidthFraction)) from \(efficiency.measured ? "this machine's bench runs" : "the default");")
         print("GB = 10⁹ bytes: Apple's \"16GB\" is 16 GiB = 17.2 GB)\n")
         print("  " + [Self.pad("year", 5), Self.pad("machine", 26), Self.pad("memory", 7), Self.pad("GB/s", 7),
-                      Self.pad("usable", 8), Self.pad("published", 10), Self.pad("Hearth", 8), Self.pad("mem cap", 8),
+                      Self.pad("usable", 10), Self.pad("published", 10), Self.pad("Hearth", 8), Self.pad("mem cap", 8),
                       "speed cap"].joined(separator: " "))
         for row in rows {
             print("  " + [
                 Self.pad(String(row.seed.year), 5), Self.pad(row.profile.title, 26), Self.pad("\(row.memoryGB)GB", 7),
-                Self.pad(Self.bandwidth(row.profile.bandwidthGBps.value), 7), Self.pad(Self.gb(row.target.usableMemoryBytes), 8),
+                Self.pad(Self.bandwidth(row.profile.bandwidthGBps.value), 7), Self.pad(Self.gb(row.target.usableMemoryBytes), 10),
                 Self.pad(Self.billions(row.seed.publishedBillions), 10), Self.pad(Self.billions(row.estimate.billions), 8),
                 Self.pad(Self.billions(row.estimate.memoryBillions), 8), Self.billions(row.estimate.speedBillions),
             ].joined(separator: " "))

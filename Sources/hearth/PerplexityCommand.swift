@@ -34,7 +34,7 @@ struct PerplexityCommand: AsyncParsableCommand {
             throw ValidationErrorMessage("cannot read --file '\(file)'")
         }
         let store = try ModelStore(root: ModelStore.defaultRoot())
-        let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true)
+        let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
         let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         // As llama-perplexity: BOS added when the model adds it, special-token text not parsed.
         let tokens = loaded.tokenizer.encode(String(decoding: data, as: UTF8.self), addSpecial: true, parseSpecial: false)

@@ -31,7 +31,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "System message for the chat.")
     var system: String?
 
-    @Option(name: [.customShort("n"), .customLong("max-tokens")], help: "Most tokens to generate per answer.")
+    @Option(name: [.customShort("n"), .customLong("max-tokens")], parsing: .unconditional, help: "Most tokens to generate per answer.")
     var maxTokens: Int = 1024
 
     @OptionGroup var sampling: SamplingOptions
@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
         if raw && prompt == nil { throw ValidationErrorMessage("--raw needs a PROMPT (or text on stdin)") }
 
         let store = try ModelStore(root: ModelStore.defaultRoot())
-        let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true)
+        let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
         let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let session = try loaded.makeSession(contextLength: ctx)
         let options = GenerationOptions(maxTokens: maxTokens, sampling: try sampling.parameters())
@@ -99,17 +99,17 @@ struct RunCommand: AsyncParsableCommand {
 
 /// Sampler flags shared by the commands that generate.
 struct SamplingOptions: ParsableArguments {
-    @Option(name: .customLong("temp"), help: "Temperature; 0 is greedy.")
+    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature; 0 is greedy.")
     var temperature: Float = 0.8
-    @Option(name: .customLong("top-k"), help: "Keep the K most likely tokens (0 disables).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep the K most likely tokens (0 disables).")
     var topK: Int = 40
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1 disables).")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Nucleus sampling threshold (1 disables).")
     var topP: Float = 0.95
-    @Option(name: .customLong("min-p"), help: "Drop tokens below this fraction of the best (0 disables).")
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens below this fraction of the best (0 disables).")
     var minP: Float = 0.05
-    @Option(name: .customLong("repeat-penalty"), help: "Penalty for recently seen tokens (1 disables).")
+    @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Penalty for recently seen tokens (1 disables).")
     var repeatPenalty: Float = 1.0
-    @Option(name: .customLong("seed"), help: "Random seed; the same seed gives the same output.")
+    @Option(name: .customLong("seed"), parsing: .unconditional, help: "Random seed; the same seed gives the same output.")
     var seed: UInt64?
 
     func parameters() throws -> SamplingParameters {

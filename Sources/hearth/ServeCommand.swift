@@ -32,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("model"), help: "Load this model at start (repeatable).")
     var models: [String] = []
 
-    @Option(name: .customLong("keep-alive"), help: "How long a model stays loaded after its last request (5m, 30s, 1h; -1 forever).")
+    @Option(name: .customLong("keep-alive"), parsing: .unconditional, help: "How long a model stays loaded after its last request (5m, 30s, 1h; -1 forever).")
     var keepAlive = "5m"
 
     @Option(help: "Context tokens of each slot.")

@@ -33,14 +33,14 @@ import Testing
     }
 
     @Test func constantTimeCompareIsCorrect() {
-        #expect(SecurityMiddleware<BasicRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
-        #expect(!SecurityMiddleware<BasicRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
-        #expect(!SecurityMiddleware<BasicRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
-        #expect(!SecurityMiddleware<BasicRequestContext>.constantTimeEqual([], Array("a".utf8)))
+        #expect(SecurityMiddleware<HearthRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!SecurityMiddleware<HearthRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
+        #expect(!SecurityMiddleware<HearthRequestContext>.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!SecurityMiddleware<HearthRequestContext>.constantTimeEqual([], Array("a".utf8)))
     }
 
     @Test func loopbackHostNames() {
-        typealias Security = SecurityMiddleware<BasicRequestContext>
+        typealias Security = SecurityMiddleware<HearthRequestContext>
         for host in ["localhost", "localhost:11435", "127.0.0.1", "127.0.0.1:80", "127.1.2.3:9", "[::1]", "[::1]:11435", "LOCALHOST"] {
             #expect(Security.isLoopbackHost(host), "\(host)")
         }
