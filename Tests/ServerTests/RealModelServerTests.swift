@@ -141,3 +141,37 @@ import Testing
         }
     }
 }
+
+/// Models load on first use and unload when their keep-alive runs out.
+@Suite(.serialized) struct KeepAliveTests {
+    @Test func keepAliveZeroUnloadsAfterTheRequest() async throws {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.keepAlive = .seconds(600)
+        let server = HearthServer(configuration: configuration, store: try storeWithSmolLM())
+        let app = try await server.application()
+        try await app.test(.live) { client in
+            // Loading without a prompt, as Ollama's clients do to warm a model up.
+            try await client.execute(uri: "/api/generate", method: .post, headers: jsonHeaders,
+                                     body: body(#"{"model":"smollm2:135m"}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(parse(response)["done_reason"]?.string == "load")
+            }
+            try await client.execute(uri: "/api/ps", method: .get) { response in
+                #expect(parse(response)["models"]?.array?.count == 1)
+            }
+            // keep_alive 0: unloaded as soon as it is idle.
+            try await client.execute(uri: "/api/generate", method: .post, headers: jsonHeaders,
+                                     body: body(#"{"model":"smollm2:135m","prompt":"Hi","keep_alive":0,"stream":false,"options":{"num_predict":2}}"#)) {
+                #expect($0.status == .ok)
+            }
+            var remaining = -1
+            for _ in 0..<50 {
+                try await Task.sleep(for: .milliseconds(100))
+                remaining = try await client.execute(uri: "/api/ps", method: .get) { parse($0)["models"]?.array?.count ?? -1 }
+                if remaining == 0 { break }
+            }
+            #expect(remaining == 0, "the model unloads once its keep-alive of 0 has passed")
+        }
+    }
+}
