@@ -144,34 +144,32 @@ import Testing
 
 /// Models load on first use and unload when their keep-alive runs out.
 @Suite(.serialized) struct KeepAliveTests {
-    @Test func keepAliveZeroUnloadsAfterTheRequest() async throws {
+    @Test func keepAliveDecidesWhenAModelUnloads() async throws {
         var configuration = ServerConfiguration()
-        configuration.port = 0
         configuration.keepAlive = .seconds(600)
         let server = HearthServer(configuration: configuration, store: try storeWithSmolLM())
-        let app = try await server.application()
-        try await app.test(.live) { client in
-            // Loading without a prompt, as Ollama's clients do to warm a model up.
-            try await client.execute(uri: "/api/generate", method: .post, headers: jsonHeaders,
-                                     body: body(#"{"model":"smollm2:135m"}"#)) { response in
-                #expect(response.status == .ok)
-                #expect(parse(response)["done_reason"]?.string == "load")
-            }
-            try await client.execute(uri: "/api/ps", method: .get) { response in
-                #expect(parse(response)["models"]?.array?.count == 1)
-            }
-            // keep_alive 0: unloaded as soon as it is idle.
-            try await client.execute(uri: "/api/generate", method: .post, headers: jsonHeaders,
-                                     body: body(#"{"model":"smollm2:135m","prompt":"Hi","keep_alive":0,"stream":false,"options":{"num_predict":2}}"#)) {
-                #expect($0.status == .ok)
-            }
-            var remaining = -1
-            for _ in 0..<50 {
-                try await Task.sleep(for: .milliseconds(100))
-                remaining = try await client.execute(uri: "/api/ps", method: .get) { parse($0)["models"]?.array?.count ?? -1 }
-                if remaining == 0 { break }
-            }
-            #expect(remaining == 0, "the model unloads once its keep-alive of 0 has passed")
-        }
+        let models = server.models
+
+        // The server default (10 minutes): still loaded after a request ends.
+        let first = try await models.acquire("smollm2:135m")
+        first.usage.end()
+        await models.unloadIdle()
+        #expect(await models.instances.count == 1)
+        #expect(first.usage.expiry.map { $0.timeIntervalSinceNow > 590 } == true)
+
+        // A request with keep_alive 0 (Ollama's "unload now"): gone at the next sweep.
+        let again = try await models.acquire("smollm2:135m", keepAlive: .some(.zero))
+        #expect(again === first, "a loaded model is reused, not loaded twice")
+        await models.unloadIdle()
+        #expect(await models.instances.count == 1, "never unloaded while a request holds it")
+        again.usage.end()
+        await models.unloadIdle()
+        #expect(await models.instances.isEmpty)
+
+        // keep_alive -1 (nil): stays, whatever the time.
+        let forever = try await models.acquire("smollm2:135m", keepAlive: .some(nil))
+        forever.usage.end()
+        await models.unloadIdle()
+        #expect(await models.instances.count == 1 && forever.usage.expiry == nil)
     }
 }

@@ -70,7 +70,9 @@ struct HTTPPullTests {
         // Resumed from what arrived (the client may lose bytes buffered when the connection broke).
         let resumedFrom = try #require(server.requests.last?.range.flatMap { Int($0.dropFirst("bytes=".count).dropLast()) })
         #expect(resumedFrom > 700_000 && resumedFrom <= 1_400_000)
-        #expect(server.requests.count == 3)
+        // One request resumes; a machine under load may retry it once more, always resuming.
+        #expect(server.requests.count >= 3)
+        #expect(server.requests.dropFirst(2).allSatisfy { $0.range != nil }, "every request of the second pull resumes")
         #expect(try test.leftovers() == [])
     }
 
