@@ -55,4 +55,44 @@ extension LoadedModel {
         }
         return result
     }
+
+    /// Batched decode, as llama-batched-bench's S_TG: `sequences` sequences, each first given
+    /// `contextTokens` prompt tokens (not timed), then `generatedTokens` steps in which every
+    /// sequence decodes one token in one shared forward pass. Aggregate tokens/s per repetition.
+    public func benchmarkParallelGeneration(
+        sequences: Int, contextTokens: Int, generatedTokens: Int, repetitions: Int
+    ) throws -> [Double] {
+        guard sequences >= 1, sequences <= TransformerModel.maximumBatch else {
+            throw EngineError.invalidOption("--parallel", "must be in 1...\(TransformerModel.maximumBatch), got \(sequences)")
+        }
+        guard generatedTokens >= 1 else { throw EngineError.invalidOption("--tg", "--parallel needs --tg ≥ 1") }
+        guard repetitions >= 1 else { throw EngineError.invalidOption("--reps", "must be ≥ 1, got \(repetitions)") }
+        let vocabulary = model.hyperparameters.vocabularySize
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func nextToken() -> Int32 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int32(truncatingIfNeeded: (state >> 33) % UInt64(vocabulary))
+        }
+        let caches = try (0..<sequences).map { _ in try model.makeCache(capacity: contextTokens + generatedTokens) }
+        let prompts = (0..<sequences).map { _ in (0..<contextTokens).map { _ in nextToken() } }
+        let steps = (0..<generatedTokens).map { _ in (0..<sequences).map { _ in nextToken() } }
+        func timeRun() throws -> Double {
+            for (cache, prompt) in zip(caches, prompts) {
+                cache.truncate(to: 0)
+                var start = 0
+                while start < prompt.count {
+                    let end = min(prompt.count, start + TransformerModel.maximumBatch)
+                    _ = try model.forward(Array(prompt[start..<end]), cache: cache)
+                    start = end
+                }
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            for tokens in steps {
+                _ = try model.forward(zip(tokens, caches).map { SequenceInput(tokens: [$0], cache: $1, wantsLogits: true) })
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        _ = try timeRun()
+        return try (0..<repetitions).map { _ in Double(sequences * generatedTokens) / (try timeRun()) }
+    }
 }

@@ -90,8 +90,8 @@ private func multiplyFast<F: QuantFormat>(
     }
 
     // Formats with an unpacked kernel unpack each weight row once for the whole batch (same
-    // results as `F.dot`, bit for bit).
-    if let unpackable = F.self as? any UnpackedDotKernel.Type {
+    // results as `F.dot`, bit for bit), once the batch is large enough to repay the unpacking.
+    if let unpackable = F.self as? any UnpackedDotKernel.Type, batch >= unpackable.unpackingPaysFromBatch {
         multiplyUnpacked(unpackable, weights: weights, activations: activations, output: output, pool: pool, parallel: parallel)
         return
     }

@@ -27,6 +27,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Timed repetitions of each test.")
     var reps: Int = 3
 
+    @Option(help: "Also measure batched decode: this many sequences (each after a 128-token prompt) decode --tg tokens together, one forward pass per step, as llama-batched-bench's S_TG.")
+    var parallel: Int = 1
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -34,6 +37,8 @@ struct BenchCommand: AsyncParsableCommand {
         guard pp >= 0, tg >= 0, pp + tg > 0 else { throw ValidationError("--pp and --tg must be ≥ 0 and not both 0") }
         guard pp <= 16384, tg <= 16384 else { throw ValidationError("--pp and --tg must be ≤ 16384") }
         guard reps >= 1, reps <= 100 else { throw ValidationError("--reps must be in 1...100, got \(reps)") }
+        guard parallel >= 1, parallel <= 128 else { throw ValidationError("--parallel must be in 1...128, got \(parallel)") }
+        if parallel > 1, tg < 1 { throw ValidationError("--parallel needs --tg ≥ 1") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
     }
 
@@ -43,6 +48,10 @@ struct BenchCommand: AsyncParsableCommand {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let loaded = try LoadedModel(path: located.path, threads: threadCount)
         let result = try loaded.benchmark(promptTokens: pp, generatedTokens: tg, repetitions: reps)
+        let parallelRates = parallel > 1
+            ? try loaded.benchmarkParallelGeneration(sequences: parallel, contextTokens: 128, generatedTokens: tg, repetitions: reps)
+            : []
+        let (parallelMean, parallelDeviation) = Self.meanAndDeviation(parallelRates)
         let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
         let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)
         // Decode reads every weight once per token: the file's tensor bytes bound its speed.
@@ -53,11 +62,16 @@ struct BenchCommand: AsyncParsableCommand {
         saveRecord(name: name, file: loaded.file, threads: threadCount, result: result,
                    rates: (ppMean, tgMean), weightBytes: weightBytes, bandwidth: bandwidth, store: store)
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "model": name, "threads": threadCount, "pp": pp, "tg": tg, "reps": reps,
                 "pp_tps": ppMean, "pp_tps_stddev": ppDeviation, "tg_tps": tgMean, "tg_tps_stddev": tgDeviation,
                 "weight_bytes": weightBytes, "read_bandwidth_gbps": bandwidth / 1e9, "tg_roofline_tps": roofline,
             ]
+            if parallel > 1 {
+                object["parallel"] = parallel
+                object["parallel_tg_tps"] = parallelMean
+                object["parallel_tg_tps_stddev"] = parallelDeviation
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
@@ -65,6 +79,10 @@ struct BenchCommand: AsyncParsableCommand {
         print("model \(name), \(threadCount) threads, \(reps) repetitions")
         if pp > 0 { print(String(format: "pp%-5d %8.2f ± %.2f tokens/s", pp, ppMean, ppDeviation)) }
         if tg > 0 { print(String(format: "tg%-5d %8.2f ± %.2f tokens/s", tg, tgMean, tgDeviation)) }
+        if parallel > 1 {
+            print(String(format: "tg%-5d x%d %8.2f ± %.2f tokens/s in all (%d sequences decoding together, %.2f× one)",
+                         tg, parallel, parallelMean, parallelDeviation, parallel, tgMean > 0 ? parallelMean / tgMean : 0))
+        }
         print(String(format: "roofline: %.1f MB of weights per token, read bandwidth %.1f GB/s → at most %.1f tokens/s (tg at %.0f%%)",
                      Double(weightBytes) / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
     }
