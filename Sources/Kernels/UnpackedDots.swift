@@ -292,8 +292,57 @@ func dotUnpacked32(
     return (s0 + s1) + (s2 + s3)
 }
 
+/// `dotUnpacked32` for 2 unpacked rows x 4 activation rows at once: the eight block sums of a
+/// block are reduced together and their floats kept side by side (one 8-wide vector per
+/// accumulator), each lane doing exactly the float operations of `dotUnpacked32` for its pair.
+@inline(__always)
+func dotTile32(
+    _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
+    widened: UnsafePointer<Int16>, widenedStride: Int, count: Int, output: UnsafeMutablePointer<Float>, outputStride: Int
+) {
+    let w0 = unpacked.assumingMemoryBound(to: Int16.self)
+    let w1 = (unpacked + unpackedStride).assumingMemoryBound(to: Int16.self)
+    let scales0 = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
+    let scales1 = (unpacked + (unpackedStride &+ count &* 2)).assumingMemoryBound(to: Float.self)
+    let a0 = widened, a1 = widened + widenedStride, a2 = widened + 2 &* widenedStride, a3 = widened + 3 &* widenedStride
+    let blocks = count / 32
+    @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
+        let o = block &* 32
+        let s0 = int16Dot(w0 + o, a0 + o, 32), s1 = int16Dot(w0 + o, a1 + o, 32)
+        let s2 = int16Dot(w0 + o, a2 + o, 32), s3 = int16Dot(w0 + o, a3 + o, 32)
+        let s4 = int16Dot(w1 + o, a0 + o, 32), s5 = int16Dot(w1 + o, a1 + o, 32)
+        let s6 = int16Dot(w1 + o, a2 + o, 32), s7 = int16Dot(w1 + o, a3 + o, 32)
+        let sums = SIMD8<Float>(Float(s0), Float(s1), Float(s2), Float(s3), Float(s4), Float(s5), Float(s6), Float(s7))
+        let b = block &* 34
+        let d0 = (activations + b).half(at: 0), d1 = (activations + (activationStride &+ b)).half(at: 0)
+        let d2 = (activations + (2 &* activationStride &+ b)).half(at: 0)
+        let d3 = (activations + (3 &* activationStride &+ b)).half(at: 0)
+        let x0 = scales0[block], x1 = scales1[block]
+        let products = SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
+        return sums * products
+    }
+    var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += blockDots(block)
+        s1 += blockDots(block &+ 1)
+        s2 += blockDots(block &+ 2)
+        s3 += blockDots(block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += blockDots(block)
+        block &+= 1
+    }
+    let total = (s0 + s1) + (s2 + s3)
+    for b in 0..<4 {
+        output[b &* outputStride] = total[b]
+        output[b &* outputStride &+ 1] = total[4 &+ b]
+    }
+}
+
 extension Q8_0: UnpackedDotKernel {
-    static var unpackingPaysFromBatch: Int { 10 }
+    static var unpackingPaysFromBatch: Int { 8 }
     static var activationQuantsOffset: Int { 2 }
     // Layout: Int16 quants [count], then d: Float per block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 4) }
@@ -318,6 +367,16 @@ extension Q8_0: UnpackedDotKernel {
         _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
     ) -> Float {
         dotUnpacked32(unpacked, activations, widened: widened, count: count)
+    }
+
+    static var tileShape: (rows: Int, activations: Int) { (2, 4) }
+
+    static func dotTile(
+        _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
+        widened: UnsafePointer<Int16>, widenedStride: Int, count: Int, output: UnsafeMutablePointer<Float>, outputStride: Int
+    ) {
+        dotTile32(unpacked, unpackedStride: unpackedStride, activations, activationStride: activationStride,
+                  widened: widened, widenedStride: widenedStride, count: count, output: output, outputStride: outputStride)
     }
 }
 
@@ -347,6 +406,16 @@ extension Q5_0: UnpackedDotKernel {
         _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
     ) -> Float {
         dotUnpacked32(unpacked, activations, widened: widened, count: count)
+    }
+
+    static var tileShape: (rows: Int, activations: Int) { (2, 4) }
+
+    static func dotTile(
+        _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
+        widened: UnsafePointer<Int16>, widenedStride: Int, count: Int, output: UnsafeMutablePointer<Float>, outputStride: Int
+    ) {
+        dotTile32(unpacked, unpackedStride: unpackedStride, activations, activationStride: activationStride,
+                  widened: widened, widenedStride: widenedStride, count: count, output: output, outputStride: outputStride)
     }
 }
 
@@ -405,6 +474,8 @@ extension Q4_1: UnpackedDotKernel {
         }
         return (s0 + s1) + (s2 + s3)
     }
+
+    // No register tile: measured 10% slower than pair by pair (the per-block minimum terms).
 }
 
 // MARK: - Driver
