@@ -103,7 +103,12 @@ public final class BatchScheduler: @unchecked Sendable {
         let ticket = GenerationTicket()
         let job = Job(prompt: prompt, state: state, onEvent: onEvent, ticket: ticket)
         condition.lock()
-        defer { condition.unlock() }
+        // Requests whose client left while waiting give their place in the queue back at once.
+        let dropped = dropCancelledPending()
+        defer {
+            condition.unlock()
+            notifyDropped(dropped)
+        }
         guard !stopping else { throw SchedulerError.stopped }
         let busy = slots.filter { $0.job != nil }.count
         let free = slots.count - busy
@@ -113,6 +118,23 @@ public final class BatchScheduler: @unchecked Sendable {
         pending.append(job)
         condition.signal()
         return ticket
+    }
+
+    /// Removes the waiting requests that were cancelled. Called with the lock held; the caller
+    /// tells their owners (`notifyDropped`) once the lock is released.
+    private func dropCancelledPending() -> [Job] {
+        guard pending.contains(where: { $0.ticket.isCancelled }) else { return [] }
+        let dropped = pending.filter { $0.ticket.isCancelled }
+        pending.removeAll { $0.ticket.isCancelled }
+        return dropped
+    }
+
+    /// Ends cancelled requests that never got a slot: their owners wait for a last event.
+    private func notifyDropped(_ jobs: [Job]) {
+        for job in jobs {
+            job.state.cancel()
+            _ = job.onEvent(.finished(job.state.result))
+        }
     }
 
     /// Lets the requests in flight finish, then stops the thread; new submissions are refused.
@@ -133,8 +155,10 @@ public final class BatchScheduler: @unchecked Sendable {
                 condition.unlock()
                 return
             }
+            let dropped = dropCancelledPending()
             admitPending()
             condition.unlock()
+            notifyDropped(dropped)
             step()
         }
     }
@@ -144,7 +168,6 @@ public final class BatchScheduler: @unchecked Sendable {
     private func admitPending() {
         while !pending.isEmpty, slots.contains(where: { $0.job == nil }) {
             let job = pending.removeFirst()
-            if job.ticket.isCancelled { continue }
             let free = slots.filter { $0.job == nil }
             let slot = free.max { Self.shared($0.cachedTokens, job.prompt) < Self.shared($1.cachedTokens, job.prompt) }!
             // Keep the shared prefix, but recompute at least the last prompt token: its logits

@@ -64,6 +64,7 @@ public final class HearthServer: Sendable {
         logger.logLevel = .notice
         return Application(
             router: router(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [HalfCloseHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Hearth"),
             services: [IdleUnloader(models: models)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -133,4 +133,27 @@ final class Collector: @unchecked Sendable {
             try scheduler.submit(prompt: Array(repeating: 1, count: 600), options: self.options(seed: 1)) { _ in true }
         }
     }
+
+    /// A request cancelled while it waits (its client left) ends at once with `.cancelled` and
+    /// gives its place in the queue back; it never takes a slot.
+    @Test func requestsCancelledInTheQueueEndAtOnce() throws {
+        let loaded = try LoadedModel(path: try testModelPath("smollm2:135m"), threads: 2)
+        let scheduler = try BatchScheduler(model: loaded, configuration: .init(slots: 1, contextLength: 512, maxQueue: 1))
+        defer { scheduler.shutdown() }
+        let prompt = loaded.tokenizer.encode("Tell me a long story", addSpecial: true, parseSpecial: false)
+        let running = Collector()
+        let runningTicket = try scheduler.submit(prompt: prompt, options: options(seed: 1, maxTokens: 400)) { running.handle($0) }
+        let abandoned = Collector()
+        let abandonedTicket = try scheduler.submit(prompt: prompt, options: options(seed: 2, maxTokens: 8)) { abandoned.handle($0) }
+        abandonedTicket.cancel()
+        let ended = try #require(abandoned.wait())
+        #expect(ended.finishReason == .cancelled && ended.tokens.isEmpty && abandoned.streamed.isEmpty)
+        // Its place is free while the first request still runs.
+        let next = Collector()
+        try scheduler.submit(prompt: prompt, options: options(seed: 3, maxTokens: 4)) { next.handle($0) }
+        runningTicket.cancel()
+        #expect(try #require(running.wait()).finishReason == .cancelled)
+        #expect(try #require(next.wait()).tokens.count == 4)
+        #expect(scheduler.load.busy == 0 && scheduler.load.waiting == 0)
+    }
 }

@@ -724,6 +724,32 @@ class ConcurrencyTests(ServerTestCase):
         status, _, body = request(self.port, "GET", "/health")
         self.assertEqual((status, json.loads(body)), (200, {"status": "ok"}))
 
+    def test_half_closed_queued_request_is_dropped_at_once(self):
+        # The slot is busy with a long answer; the next request waits in the queue.
+        busy, busy_response = stream_request(self.port, {"model": MODEL, "prompt": COUNTING, "max_tokens": 2000,
+                                                         "temperature": 0, "stream": True}, path="/v1/completions")
+        self.assertEqual(busy_response.status, 200)
+        busy_response.readline()
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        body = json.dumps({"model": MODEL, "prompt": COUNTING, "max_tokens": 50, "temperature": 0}).encode()
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (self.port, len(body), body))
+        time.sleep(0.5)
+        # The client gives up: it shuts down its sending side (as a killed script's socket does).
+        sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        received = sock.recv(4096)
+        waited = time.monotonic() - started
+        sock.close()
+        # Dropped at once (connection closed, no answer), not served after the busy request ends.
+        self.assertEqual(received, b"", f"the half-closed request was answered: {received[:80]!r}")
+        self.assertLess(waited, 10.0)
+        busy_still_streaming = busy_response.readline()
+        self.assertTrue(busy_still_streaming, "the busy request ended before the queued one was dropped")
+        busy.close()
+        response, _ = self.completion(4)
+        self.assertTrue(response["choices"][0]["text"])
+
 
 class ShutdownTests(ServerTestCase):
     server_arguments = ("--model", MODEL)
