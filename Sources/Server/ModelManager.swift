@@ -113,28 +113,43 @@ actor ModelManager {
 
     private func load(_ installed: InstalledModel) throws(APIError) -> ModelInstance {
         let loaded: LoadedModel
-        let cacheBytes: Int
+        let slotBytes: Int
         do {
             let file = try GGUFFile(path: installed.path)
-            cacheBytes = try Self.cacheBytes(file: file, contextLength: configuration.contextLength) * configuration.parallel + configuration.prefixCacheBytes
+            slotBytes = try Self.cacheBytes(file: file, contextLength: configuration.contextLength)
         } catch {
             throw APIError(.internalServerError, "model '\(installed.name)' cannot be read: \(error)")
         }
-        do {
-            try configuration.admitModel(installed.path, cacheBytes)
-        } catch {
+        // `--parallel` as given, or the most slots (of 4, 2, 1) whose KV caches fit.
+        let candidates = configuration.parallel.map { [$0] } ?? ServerConfiguration.automaticParallel
+        func admitted() -> Result<Int, any Error> {
+            var failure: (any Error)?
+            for slots in candidates {
+                do {
+                    try configuration.admitModel(installed.path, slotBytes * slots + configuration.prefixCacheBytes)
+                    return .success(slots)
+                } catch {
+                    failure = failure ?? error
+                }
+            }
+            return .failure(failure!)
+        }
+        var admission = admitted()
+        if case .failure = admission {
             // Make room by unloading idle models, then ask again.
             unloadIdle(force: true)
-            do {
-                try configuration.admitModel(installed.path, cacheBytes)
-            } catch {
-                throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "model '\(installed.name)' does not fit in memory: \(error)")
-            }
+            admission = admitted()
+        }
+        let slots: Int
+        switch admission {
+        case .success(let count): slots = count
+        case .failure(let error):
+            throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "model '\(installed.name)' does not fit in memory: \(error)")
         }
         do {
             loaded = try LoadedModel(path: installed.path, threads: configuration.threads)
             let scheduler = try BatchScheduler(model: loaded, configuration: .init(
-                slots: configuration.parallel, contextLength: configuration.contextLength, maxQueue: configuration.maxQueue,
+                slots: slots, contextLength: configuration.contextLength, maxQueue: configuration.maxQueue,
                 prefixCacheBytes: configuration.prefixCacheBytes))
             let instance = ModelInstance(name: installed.name, loaded: loaded, scheduler: scheduler, fileSize: installed.size)
             instances[installed.name] = instance

@@ -13,8 +13,11 @@ public struct ServerConfiguration: Sendable {
     public var keepAlive: Duration? = .seconds(300)
     /// Context tokens of each slot.
     public var contextLength = 4096
-    /// Conversations one model serves side by side (each with its own KV cache).
-    public var parallel = 2
+    /// Conversations one model serves side by side (each with its own KV cache). nil chooses per
+    /// model from memory: the largest of `automaticParallel` whose caches fit (Ollama's rule).
+    public var parallel: Int? = nil
+    /// The slot counts tried, largest first, when `parallel` is nil.
+    public static let automaticParallel = [4, 2, 1]
     /// Requests that may wait for a slot before new ones get 503.
     public var maxQueue = 16
     /// Bytes of KV blocks each model keeps for prompt-prefix reuse.

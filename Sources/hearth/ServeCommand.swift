@@ -38,8 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Context tokens of each slot.")
     var ctx = 4096
 
-    @Option(help: "Requests one model serves side by side, each with its own KV cache.")
-    var parallel = 2
+    @Option(help: "Requests one model serves side by side, each with its own KV cache (default: 4, 2 or 1, the most whose caches fit in memory).")
+    var parallel: Int?
 
     @Option(name: .customLong("max-queue"), help: "Requests that may wait for a slot; beyond that, 503.")
     var maxQueue = 16
@@ -56,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         guard (16...1_048_576).contains(ctx) else { throw ValidationError("--ctx must be in 16...1048576, got \(ctx)") }
-        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1...64, got \(parallel)") }
+        if let parallel, !(1...64).contains(parallel) { throw ValidationError("--parallel must be in 1...64, got \(parallel)") }
         guard (0...10_000).contains(maxQueue) else { throw ValidationError("--max-queue must be in 0...10000, got \(maxQueue)") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if apiKey != nil && apiKeyFile != nil { throw ValidationError("give --api-key or --api-key-file, not both") }

@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -171,5 +172,42 @@ import Testing
         forever.usage.end()
         await models.unloadIdle()
         #expect(await models.instances.count == 1 && forever.usage.expiry == nil)
+    }
+}
+
+/// Without `--parallel`, each model gets the most slots (4, 2, 1) whose KV caches fit.
+@Suite(.serialized) struct ParallelChoiceTests {
+    /// A manager whose memory admits at most `slotsThatFit` slots of smollm2's caches.
+    func manager(parallel: Int?, slotsThatFit: Int) throws -> ModelManager {
+        let store = try storeWithSmolLM()
+        let path = try #require(try store.installedModel(named: "smollm2:135m")).path
+        var configuration = ServerConfiguration()
+        configuration.parallel = parallel
+        let slotBytes = try ModelManager.cacheBytes(file: try GGUFFile(path: path), contextLength: configuration.contextLength)
+        let budget = slotBytes * slotsThatFit + configuration.prefixCacheBytes
+        configuration.admitModel = { _, bytes in
+            if bytes > budget { throw APIError.badRequest("needs \(bytes) bytes, \(budget) available") }
+        }
+        return ModelManager(store: store, configuration: configuration)
+    }
+
+    @Test func slotsFollowMemory() async throws {
+        for (fit, expected) in [(8, 4), (3, 2), (1, 1)] {
+            let models = try manager(parallel: nil, slotsThatFit: fit)
+            let instance = try await models.acquire("smollm2:135m")
+            #expect(instance.scheduler.configuration.slots == expected, "\(fit) slots fit")
+            instance.usage.end()
+            await models.unloadIdle(force: true)
+        }
+    }
+
+    @Test func explicitParallelIsKeptOrRefused() async throws {
+        let models = try manager(parallel: 3, slotsThatFit: 3)
+        let instance = try await models.acquire("smollm2:135m")
+        #expect(instance.scheduler.configuration.slots == 3)
+        instance.usage.end()
+        await models.unloadIdle(force: true)
+        let tooMany = try manager(parallel: 3, slotsThatFit: 2)
+        await #expect(throws: APIError.self) { _ = try await tooMany.acquire("smollm2:135m") }
     }
 }
