@@ -69,8 +69,12 @@ struct HTTPPullTests {
 
         let model = try await test.store.pull(server.url("/tiny.gguf"), sha256: Fixture.smallSHA256) { _ in }
         #expect(model.sha256 == Fixture.smallSHA256)
-        // Resumed from what arrived (the client may lose bytes buffered when the connection broke).
-        let resumedFrom = try #require(server.requests.last?.range.flatMap { Int($0.dropFirst("bytes=".count).dropLast()) })
+        // The second pull's first request resumes from what arrived (the client may lose bytes
+        // buffered when the connection broke); on a loaded machine a later request may resume
+        // again, from further on.
+        let requests = server.requests
+        #expect(requests.count >= 3)
+        let resumedFrom = try #require(requests.dropFirst(2).first?.range.flatMap { Int($0.dropFirst("bytes=".count).dropLast()) })
         #expect(resumedFrom > 0 && resumedFrom <= 1_400_000)
         // One request resumes; a machine under load may retry it once more, always resuming.
         #expect(server.requests.count >= 3)
