@@ -1,10 +1,29 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 // Kernels are the hot loops: built unchecked and for the CPU we run on (release builds only).
 let kernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "native"], .when(configuration: .release)),
 ]
+
+/// Release builds target the build machine's CPU (`-target-cpu native`), so the kernels may use
+/// the integer dot-product instructions it has: AVX-512 VNNI (`vpdpbusd`), which LLVM does not form
+/// from plain loops. Read from /proc/cpuinfo on Linux; `HEARTH_PORTABLE_KERNELS=1` opts out (the
+/// plain-loop kernels, also what every other machine builds).
+let vnniSettings: [SwiftSetting] = {
+    #if os(Linux) && arch(x86_64)
+    guard ProcessInfo.processInfo.environment["HEARTH_PORTABLE_KERNELS"] != "1",
+          let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return [] }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    let needed: Set = ["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
+    return needed.isSubset(of: flags) ? [.define("HEARTH_AVX512_VNNI", .when(configuration: .release))] : []
+    #else
+    return []
+    #endif
+}()
 
 let package = Package(
     name: "Hearth",
@@ -25,7 +44,7 @@ let package = Package(
     targets: [
         // Layer 1: leaves that import nothing of the package.
         .target(name: "GGUF"),
-        .target(name: "Kernels", swiftSettings: kernelFlags),
+        .target(name: "Kernels", swiftSettings: kernelFlags + vnniSettings),
         .target(name: "Tokenizers"),
         .target(name: "Sampling"),
         .target(name: "Templates"),

@@ -89,6 +89,15 @@ private func multiplyFast<F: QuantFormat>(
         return
     }
 
+    #if HEARTH_AVX512_VNNI
+    if let vnni = F.self as? any VNNIBlock32.Type {
+        vnni.multiplyBatch(
+            weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+        return
+    }
+    #endif
+
     // Formats with an unpacked kernel unpack each weight row once for the whole batch (same
     // results as `F.dot`, bit for bit), once the batch is large enough to repay the unpacking.
     if let unpackable = F.self as? any UnpackedDotKernel.Type, batch >= unpackable.unpackingPaysFromBatch {

@@ -96,7 +96,12 @@ func widenActivationQuants(
 // MARK: - K-quants (256-value super-blocks, Q8_K activations)
 
 extension Q4_K: UnpackedDotKernel {
+    #if HEARTH_AVX512_VNNI
+    /// Never: the batched VNNI dots (VNNIKQuantDots.swift) are faster at every batch.
+    static var unpackingPaysFromBatch: Int { .max }
+    #else
     static var unpackingPaysFromBatch: Int { 5 }
+    #endif
     static var activationQuantsOffset: Int { Q8_K.quantsOffset }
     // Layout: Int16 quant * scale [count], then per block: d: Float, dmin: Float,
     // min of each 16-value group: [Int16; 16] (40 bytes).
@@ -183,7 +188,12 @@ extension Q4_K: UnpackedDotKernel {
 }
 
 extension Q6_K: UnpackedDotKernel {
+    #if HEARTH_AVX512_VNNI
+    /// Never: the batched VNNI dots (VNNIKQuantDots.swift) are faster at every batch.
+    static var unpackingPaysFromBatch: Int { .max }
+    #else
     static var unpackingPaysFromBatch: Int { 7 }
+    #endif
     static var activationQuantsOffset: Int { Q8_K.quantsOffset }
     // Layout: Int16 (quant - 32) * scale [count], then d: Float per block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 256) &* 4) }
@@ -342,7 +352,13 @@ func dotTile32(
 }
 
 extension Q8_0: UnpackedDotKernel {
+    #if HEARTH_AVX512_VNNI
+    /// Never: the VNNI dots (VNNIDots.swift) are faster at every batch, and a row's result must
+    /// not depend on its batch.
+    static var unpackingPaysFromBatch: Int { .max }
+    #else
     static var unpackingPaysFromBatch: Int { 8 }
+    #endif
     static var activationQuantsOffset: Int { 2 }
     // Layout: Int16 quants [count], then d: Float per block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 4) }
@@ -381,7 +397,13 @@ extension Q8_0: UnpackedDotKernel {
 }
 
 extension Q5_0: UnpackedDotKernel {
+    #if HEARTH_AVX512_VNNI
+    /// Never: the VNNI dots (VNNIDots.swift) are faster at every batch, and a row's result must
+    /// not depend on its batch.
+    static var unpackingPaysFromBatch: Int { .max }
+    #else
     static var unpackingPaysFromBatch: Int { 2 }
+    #endif
     static var activationQuantsOffset: Int { 2 }
     // Layout: Int16 (quant - 16) [count], then d: Float per block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 4) }
@@ -420,7 +442,13 @@ extension Q5_0: UnpackedDotKernel {
 }
 
 extension Q4_1: UnpackedDotKernel {
+    #if HEARTH_AVX512_VNNI
+    /// Never: the VNNI dots (VNNIDots.swift) are faster at every batch, and a row's result must
+    /// not depend on its batch.
+    static var unpackingPaysFromBatch: Int { .max }
+    #else
     static var unpackingPaysFromBatch: Int { 4 }
+    #endif
     static var activationQuantsOffset: Int { 4 }
     // Layout: Int16 quants [count], then per block d: Float, m: Float.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 8) }

@@ -55,8 +55,10 @@ import Testing
         let session = try loaded.makeSession(contextLength: 1024)
         var messages: [ChatMessage] = [.user("My name is Ada. Please remember it.")]
         let options = GenerationOptions(maxTokens: 48, sampling: .greedy)
-        let first = try session.generate(prompt: try format.tokens(for: messages, addGenerationPrompt: true), options: options)
-        messages += [.assistant(first.text), .user("What is my name?")]
+        _ = try session.generate(prompt: try format.tokens(for: messages, addGenerationPrompt: true), options: options)
+        // The history holds a fixed reply rather than the generated one: whether a 135M model's own
+        // first answer repeats the name turns on near-ties in its logits, not on the template.
+        messages += [.assistant("Nice to meet you, Ada! I will remember your name."), .user("What is my name?")]
         let secondPrompt = try format.tokens(for: messages, addGenerationPrompt: true)
         let second = try session.generate(prompt: secondPrompt, options: options)
         #expect(second.reusedPromptTokens > 10, "the first turn stays in the cache")

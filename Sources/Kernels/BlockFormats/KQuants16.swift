@@ -233,6 +233,9 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 210, a = activations + block &* 292
+        #if HEARTH_AVX512_VNNI
+        let sum = vnniScaledSum(w, a)
+        #else
         let scales = w.signedBytes(at: 192), aq = a.signedBytes(at: Q8_K.quantsOffset)
         let sum = laneSum(32) { lanes in
             for half in 0..<2 {
@@ -259,6 +262,7 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
                 }
             }
         }
+        #endif
         return (w.half(at: 208) * a.q8KScale) * Float(sum)
     }
 

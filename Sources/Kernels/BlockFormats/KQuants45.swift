@@ -64,6 +64,9 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 144, a = activations + block &* 292
         let packed = w.bytes(at: 4), qs = w.bytes(at: 16), aq = a.signedBytes(at: Q8_K.quantsOffset)
+        #if HEARTH_AVX512_VNNI
+        let sum = vnniScaledSum(packed, qs, UnsafeRawPointer(aq))
+        #else
         let sum = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
             let scales = scaleBuffer.baseAddress!
             for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
@@ -81,6 +84,7 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
                 }
             }
         }
+        #endif
         let minSum = kQuantMinimumSum(packed, a)
         let scale = a.q8KScale
         return (w.half(at: 0) * scale) * Float(sum) - (w.half(at: 2) * scale) * Float(minSum)

@@ -28,7 +28,11 @@ public enum Q4_0: QuantFormat, BlockDotKernel {
     }
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        #if HEARTH_AVX512_VNNI
+        vnniDot32(Self.self, weights, activations, count: count)
+        #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
@@ -83,7 +87,11 @@ public enum Q4_1: QuantFormat, BlockDotKernel {
     /// sum (d_w q_w + m_w) d_a q_a = d_w d_a sum(q_w q_a) + m_w (d_a sum q_a), and Q8_1 stores the
     /// last factor as `s`.
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        #if HEARTH_AVX512_VNNI
+        vnniDot32(Self.self, weights, activations, count: count)
+        #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
@@ -139,7 +147,11 @@ public enum Q5_0: QuantFormat, BlockDotKernel {
     }
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        #if HEARTH_AVX512_VNNI
+        vnniDot32(Self.self, weights, activations, count: count)
+        #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
@@ -197,7 +209,11 @@ public enum Q5_1: QuantFormat, BlockDotKernel {
     }
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        #if HEARTH_AVX512_VNNI
+        vnniDot32(Self.self, weights, activations, count: count)
+        #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)

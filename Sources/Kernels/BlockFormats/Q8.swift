@@ -22,7 +22,11 @@ public enum Q8_0: QuantFormat, ActivationFormat, BlockDotKernel {
     }
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        #if HEARTH_AVX512_VNNI
+        vnniDot32(Self.self, weights, activations, count: count)
+        #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
