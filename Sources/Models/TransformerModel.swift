@@ -266,14 +266,18 @@ public final class TransformerModel: @unchecked Sendable {
         normRows(b.hidden, weight: w.feedForwardNorm, rows: n, width: embedding, into: b.normed)
         w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool)
         w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool)
-        let count = n * hp.feedForwardLength
-        let gate = UnsafeBufferPointer(start: b.gate, count: count)
-        let up = UnsafeBufferPointer(start: b.up, count: count)
-        let activated = UnsafeMutableBufferPointer(start: b.gate, count: count)
-        switch recipe.activation {
-        case .swiGLU: swiglu(gate: gate, up: up, into: activated)
-        // llama.cpp rounds GELU through a binary16 table; doing the same keeps gemma3 in step with it.
-        case .geGLU: GeluHalfTable.geglu(gate: gate, up: up, into: activated)
+        // Element-wise, so the threads split it (a prompt chunk's activations are megabytes).
+        let activation = recipe.activation
+        let gateBase = b.gate, upBase = b.up
+        pool.parallelFor(n * hp.feedForwardLength, grain: 4096) { range in
+            let gate = UnsafeBufferPointer(start: gateBase + range.lowerBound, count: range.count)
+            let up = UnsafeBufferPointer(start: upBase + range.lowerBound, count: range.count)
+            let activated = UnsafeMutableBufferPointer(start: gateBase + range.lowerBound, count: range.count)
+            switch activation {
+            case .swiGLU: swiglu(gate: gate, up: up, into: activated)
+            // llama.cpp rounds GELU through a binary16 table; doing the same keeps gemma3 in step with it.
+            case .geGLU: GeluHalfTable.geglu(gate: gate, up: up, into: activated)
+            }
         }
         w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool)
         if let post = w.postFeedForwardNorm {

@@ -65,7 +65,8 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
         let w = weights + block &* 144, a = activations + block &* 292
         let packed = w.bytes(at: 4), qs = w.bytes(at: 16), aq = a.signedBytes(at: Q8_K.quantsOffset)
         #if HEARTH_AVX512_VNNI
-        let sum = vnniScaledSum(packed, qs, UnsafeRawPointer(aq))
+        let (sum, minSum) = vnniSums(packed, qs, a)
+        _ = aq
         #else
         let sum = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
             let scales = scaleBuffer.baseAddress!
@@ -84,8 +85,8 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
                 }
             }
         }
-        #endif
         let minSum = kQuantMinimumSum(packed, a)
+        #endif
         let scale = a.q8KScale
         return (w.half(at: 0) * scale) * Float(sum) - (w.half(at: 2) * scale) * Float(minSum)
     }

@@ -222,19 +222,122 @@ func multiplyVNNI32<F: VNNIBlock32>(
         for block in 0..<blocks { scales[b &* blocks &+ block] = (a + (b &* activationBytes &+ block &* aBytes)).half(at: 0) }
     }
     let scalePointer = UnsafePointer(scales)
+    // Signed weights: the activation quants offset to unsigned bytes (q + 128) once for the product.
+    let unsignedActivations: UnsafeMutablePointer<UInt8>? = F.quantsAreSigned ? .allocate(capacity: batch &* columns) : nil
+    defer { unsignedActivations?.deallocate() }
+    if let unsignedActivations {
+        for b in 0..<batch {
+            for block in 0..<blocks {
+                let q = (a + (b &* activationBytes &+ block &* aBytes &+ 2)).assumingMemoryBound(to: UInt8.self)
+                let out = unsignedActivations + (b &* columns &+ block &* 32)
+                for i in 0..<32 { out[i] = q[i] ^ 0x80 }
+            }
+        }
+    }
+    let offsetPointer = unsignedActivations.map { UnsafePointer($0) }
     let work = { (range: Range<Int>) in
-        var tileStart = range.lowerBound
-        while tileStart < range.upperBound {
-            let tileEnd = min(tileStart + weightRowTile, range.upperBound)
-            for r in tileStart..<tileEnd {
+        for r in range {
+            if let offsetPointer {
+                signedDot32Batch(
+                    F.self, w + r &* rowBytes, activations: a, activationStride: activationBytes, unsignedQuants: offsetPointer,
+                    activationCount: batch, count: columns, into: output + r, outputStride: rows, activationScales: scalePointer)
+            } else {
                 vnniDot32Batch(
                     F.self, w + r &* rowBytes, activations: a, activationStride: activationBytes, activationCount: batch,
                     count: columns, into: output + r, outputStride: rows, activationScales: scalePointer)
             }
-            tileStart = tileEnd
         }
     }
     if parallel, let pool { pool.parallelFor(rows, grain: weightRowTile, work) } else { work(0..<rows) }
+}
+
+/// `vnniDot32Batch` for a signed format, with the activation quants given as unsigned bytes
+/// (`unsignedQuants`, q + 128, `count` per row) and their scales as floats: `vpdpbusd` then takes
+/// them as they are, starting from -128 * (the weight block's lane sums) so that each lane comes
+/// out as exactly the signed sum — one instruction per pair of blocks instead of two.
+@inline(__always)
+func signedDot32Batch<F: VNNIBlock32>(
+    _ format: F.Type, _ weights: UnsafeRawPointer, activations: UnsafeRawPointer, activationStride: Int,
+    unsignedQuants: UnsafePointer<UInt8>, activationCount: Int, count: Int, into output: UnsafeMutablePointer<Float>,
+    outputStride: Int, activationScales: UnsafePointer<Float>
+) {
+    let blocks = count / 32
+    var first = 0
+    // Eight activation rows per decoded weight block, then four, then one at a time.
+    while first &+ 8 <= activationCount {
+        var sums = SignedBlockSums4(), more = SignedBlockSums4()
+        for block in 0..<blocks {
+            let (wx, start, dw) = decodedSignedBlock(F.self, weights, block: block)
+            sums.add(block: block, wx, start, dw, unsignedQuants + first &* count, activationScales + first &* blocks, count, blocks)
+            more.add(block: block, wx, start, dw, unsignedQuants + (first &+ 4) &* count,
+                     activationScales + (first &+ 4) &* blocks, count, blocks)
+        }
+        sums.store(output + first &* outputStride, outputStride)
+        more.store(output + (first &+ 4) &* outputStride, outputStride)
+        first &+= 8
+    }
+    while first &+ 4 <= activationCount {
+        var sums = SignedBlockSums4()
+        for block in 0..<blocks {
+            let (wx, start, dw) = decodedSignedBlock(F.self, weights, block: block)
+            sums.add(block: block, wx, start, dw, unsignedQuants + first &* count, activationScales + first &* blocks, count, blocks)
+        }
+        sums.store(output + first &* outputStride, outputStride)
+        first &+= 4
+    }
+    while first < activationCount {
+        output[first &* outputStride] = vnniDot32(F.self, weights, activations + first &* activationStride, count: count)
+        first &+= 1
+    }
+}
+
+/// A signed weight block's quants, the lane start values -128 * (sum of each lane's four quants),
+/// and its `d` in all lanes.
+@inline(__always)
+func decodedSignedBlock<F: VNNIBlock32>(_ format: F.Type, _ weights: UnsafeRawPointer, block: Int) -> (__m256i, __m256i, __m256) {
+    let w = weights + block &* F.bytesPerBlock
+    let wx = F.quants(w), zero = _mm256_setzero_si256()
+    let laneSums = _mm256_mask_dpbusd_epi32(zero, 0xFF, _mm256_set1_epi8(1), wx)
+    return (wx, _mm256_sub_epi32(zero, _mm256_slli_epi32(laneSums, 7)), _mm256_set1_ps(w.half(at: 0)))
+}
+
+/// The accumulators of four activation rows in `signedDot32Batch`: even blocks and odd blocks
+/// apart, as `vnniDot32` adds them.
+struct SignedBlockSums4 {
+    var even0 = _mm256_setzero_ps(), even1 = _mm256_setzero_ps(), even2 = _mm256_setzero_ps(), even3 = _mm256_setzero_ps()
+    var odd0 = _mm256_setzero_ps(), odd1 = _mm256_setzero_ps(), odd2 = _mm256_setzero_ps(), odd3 = _mm256_setzero_ps()
+
+    /// Adds block `block` of four rows (unsigned quants from `quants`, `columns` apart; float
+    /// scales from `scales`, `blocks` apart).
+    @inline(__always)
+    mutating func add(
+        block: Int, _ wx: __m256i, _ start: __m256i, _ dw: __m256, _ quants: UnsafePointer<UInt8>,
+        _ scales: UnsafePointer<Float>, _ columns: Int, _ blocks: Int
+    ) {
+        let u = UnsafeRawPointer(quants) + block &* 32, s = scales + block
+        let p0 = product(wx, start, dw, u, s[0])
+        let p1 = product(wx, start, dw, u + columns, s[blocks])
+        let p2 = product(wx, start, dw, u + 2 &* columns, s[2 &* blocks])
+        let p3 = product(wx, start, dw, u + 3 &* columns, s[3 &* blocks])
+        if block & 1 == 0 {
+            even0 = _mm256_fmadd_ps(p0.scale, p0.sums, even0); even1 = _mm256_fmadd_ps(p1.scale, p1.sums, even1)
+            even2 = _mm256_fmadd_ps(p2.scale, p2.sums, even2); even3 = _mm256_fmadd_ps(p3.scale, p3.sums, even3)
+        } else {
+            odd0 = _mm256_fmadd_ps(p0.scale, p0.sums, odd0); odd1 = _mm256_fmadd_ps(p1.scale, p1.sums, odd1)
+            odd2 = _mm256_fmadd_ps(p2.scale, p2.sums, odd2); odd3 = _mm256_fmadd_ps(p3.scale, p3.sums, odd3)
+        }
+    }
+
+    @inline(__always)
+    func product(_ wx: __m256i, _ start: __m256i, _ dw: __m256, _ u: UnsafeRawPointer, _ da: Float) -> (scale: __m256, sums: __m256) {
+        (_mm256_mul_ps(dw, _mm256_set1_ps(da)), _mm256_cvtepi32_ps(_mm256_mask_dpbusd_epi32(start, 0xFF, load32Bytes(u), wx)))
+    }
+
+    @inline(__always)
+    func store(_ out: UnsafeMutablePointer<Float>, _ stride: Int) {
+        out[0] = horizontalSum(_mm256_add_ps(even0, odd0)); out[stride] = horizontalSum(_mm256_add_ps(even1, odd1))
+        out[2 &* stride] = horizontalSum(_mm256_add_ps(even2, odd2)); out[3 &* stride] = horizontalSum(_mm256_add_ps(even3, odd3))
+    }
 }
 
 /// One weight row with `activationCount` activation rows: groups of four share each decoded weight
@@ -375,21 +478,26 @@ func addScaledProducts(_ acc: __m256i, _ quants: __m256i, _ activations: UnsafeR
 }
 
 extension Q4_K {
-    /// The exact integer sum of scale * quant * activation over one super-block (the minimum term
-    /// is separate): what `blockDot`'s lane loop computes.
+    /// The exact integer sums over one super-block of scale * quant * activation and of minimum *
+    /// activation (`blockDot`'s two sums), scales and minimums unpacked once for both.
     @inline(__always)
-    static func vnniScaledSum(_ packed: UnsafePointer<UInt8>, _ qs: UnsafePointer<UInt8>, _ aq: UnsafeRawPointer) -> Int32 {
+    static func vnniSums(_ packed: UnsafePointer<UInt8>, _ qs: UnsafePointer<UInt8>, _ a: UnsafeRawPointer) -> (scaled: Int32, minimums: Int32) {
         var acc = _mm256_setzero_si256()
+        var minimums = SIMD16<Int16>()
         let mask = _mm256_set1_epi8(0x0F)
+        let aq = a + Q8_K.quantsOffset
         for chunk in 0..<4 {
-            let (s0, _) = kQuantScaleAndMin(packed, 2 &* chunk)
-            let (s1, _) = kQuantScaleAndMin(packed, 2 &* chunk &+ 1)
+            let (s0, m0) = kQuantScaleAndMin(packed, 2 &* chunk)
+            let (s1, m1) = kQuantScaleAndMin(packed, 2 &* chunk &+ 1)
+            minimums[4 &* chunk] = Int16(truncatingIfNeeded: m0); minimums[4 &* chunk &+ 1] = Int16(truncatingIfNeeded: m0)
+            minimums[4 &* chunk &+ 2] = Int16(truncatingIfNeeded: m1); minimums[4 &* chunk &+ 3] = Int16(truncatingIfNeeded: m1)
             let q = load32Bytes(UnsafeRawPointer(qs + 32 &* chunk))
             let low = _mm256_and_si256(q, mask), high = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)
             acc = addScaledProducts(acc, low, aq + 64 &* chunk, _mm256_set1_epi16(Int16(truncatingIfNeeded: s0)))
             acc = addScaledProducts(acc, high, aq + (64 &* chunk &+ 32), _mm256_set1_epi16(Int16(truncatingIfNeeded: s1)))
         }
-        return horizontalSum(acc)
+        let minimumSum = horizontalSum(_mm256_madd_epi16(unsafeBitCast(minimums, to: __m256i.self), load32Bytes(a + Q8_K.sumsOffset)))
+        return (horizontalSum(acc), minimumSum)
     }
 }
 
