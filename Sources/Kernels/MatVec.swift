@@ -81,6 +81,14 @@ private func multiplyFast<F: QuantFormat>(
     let a = UnsafeRawPointer(activations.storage), activationBytes = activations.rowByteCount
     let parallel = pool.map { $0.threadCount > 1 } == true && rows * rowBytes * batch >= minimumParallelBytes
 
+    #if HEARTH_AVX512_VNNI
+    if batch == 1, let vnni = F.self as? any VNNIBlock32.Type {
+        vnni.multiplyBatch(
+            weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
+            activationBytes: activationBytes, batch: 1, output: output, pool: pool, parallel: parallel)
+        return
+    }
+    #endif
     if batch == 1 {
         let work = { (range: Range<Int>) in
             for r in range { output[r] = F.dot(w + r &* rowBytes, a, count: columns) }
@@ -90,6 +98,12 @@ private func multiplyFast<F: QuantFormat>(
     }
 
     #if HEARTH_AVX512_VNNI
+    if let panelKernel = F.self as? any KQuantPanelKernel.Type, batch >= panelKernel.panelsPayFromBatch {
+        panelKernel.multiplyPanels(
+            weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+        return
+    }
     if let vnni = F.self as? any VNNIBlock32.Type {
         vnni.multiplyBatch(
             weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,

@@ -99,19 +99,23 @@ func eightScales(_ base: UnsafeRawPointer, blockBytes: Int) -> __m256 {
 /// `s` (bytes 2 of both): the Q4_1 / Q5_1 term outside the integer products, eight blocks per
 /// vector. The single-row and batched dots both take it from here, so they agree bit for bit.
 @inline(__always)
-func minimumTerm<F: VNNIBlock32>(_ format: F.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int) -> Float {
+func minimumTerm<F: VNNIBlock32>(
+    _ format: F.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int,
+    activationSums: UnsafePointer<Float>? = nil
+) -> Float {
     let wBytes = F.bytesPerBlock, aBytes = F.Activation.bytesPerBlock
     var acc = _mm256_setzero_ps()
     var block = 0
     while block &+ 8 <= blocks {
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(
-            eightScales(weights + (block &* wBytes &+ 2), blockBytes: wBytes),
-            eightScales(activations + (block &* aBytes &+ 2), blockBytes: aBytes)))
+        let s = activationSums.map { UnsafeRawPointer($0 + block).loadUnaligned(as: __m256.self) }
+            ?? eightScales(activations + (block &* aBytes &+ 2), blockBytes: aBytes)
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(eightScales(weights + (block &* wBytes &+ 2), blockBytes: wBytes), s))
         block &+= 8
     }
     var rest: Float = 0
     while block < blocks {
-        rest += (weights + block &* wBytes).half(at: 2) * (activations + block &* aBytes).half(at: 2)
+        let s = activationSums.map { $0[block] } ?? (activations + block &* aBytes).half(at: 2)
+        rest += (weights + block &* wBytes).half(at: 2) * s
         block &+= 1
     }
     return horizontalSum(acc) + rest
@@ -136,22 +140,20 @@ func accumulateBlock<F: VNNIBlock32>(
     acc = _mm256_fmadd_ps(scale, blockProducts(F.self, wx, wabs, load32Bytes(a + activationQuantsOffset(F.self))), acc)
 }
 
-/// The product of the `d` of block `block` of a weight row and of an activation row, in all lanes.
-@inline(__always)
-func blockScale<F: VNNIBlock32>(_ format: F.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> __m256 {
-    _mm256_set1_ps((weights + block &* F.bytesPerBlock).half(at: 0) * (activations + block &* F.Activation.bytesPerBlock).half(at: 0))
-}
-
 /// One weight row with one activation row. Even and odd blocks go to two accumulators, so two
 /// multiply-add chains run side by side; the scales of eight blocks are converted together.
 @inline(__always)
-func vnniDot32<F: VNNIBlock32>(_ format: F.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+func vnniDot32<F: VNNIBlock32>(
+    _ format: F.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int,
+    activationScales: UnsafePointer<Float>? = nil, activationSums: UnsafePointer<Float>? = nil
+) -> Float {
     var acc0 = _mm256_setzero_ps(), acc1 = acc0
     let blocks = count / 32, wBytes = F.bytesPerBlock, aBytes = F.Activation.bytesPerBlock
     var block = 0
     while block &+ 8 <= blocks {
-        let scales = _mm256_mul_ps(
-            eightScales(weights + block &* wBytes, blockBytes: wBytes), eightScales(activations + block &* aBytes, blockBytes: aBytes))
+        let activationEight = activationScales.map { UnsafeRawPointer($0 + block).loadUnaligned(as: __m256.self) }
+            ?? eightScales(activations + block &* aBytes, blockBytes: aBytes)
+        let scales = _mm256_mul_ps(eightScales(weights + block &* wBytes, blockBytes: wBytes), activationEight)
         for k in 0..<4 {
             let even = block &+ 2 &* k
             accumulateBlock(F.self, weights, activations, block: even, scale: broadcastLane(scales, Int32(2 &* k)), &acc0)
@@ -160,15 +162,18 @@ func vnniDot32<F: VNNIBlock32>(_ format: F.Type, _ weights: UnsafeRawPointer, _ 
         block &+= 8
     }
     while block < blocks {
+        let da = activationScales.map { $0[block] } ?? (activations + block &* aBytes).half(at: 0)
+        let scale = _mm256_set1_ps((weights + block &* wBytes).half(at: 0) * da)
         if block & 1 == 0 {
-            accumulateBlock(F.self, weights, activations, block: block, scale: blockScale(F.self, weights, activations, block: block), &acc0)
+            accumulateBlock(F.self, weights, activations, block: block, scale: scale, &acc0)
         } else {
-            accumulateBlock(F.self, weights, activations, block: block, scale: blockScale(F.self, weights, activations, block: block), &acc1)
+            accumulateBlock(F.self, weights, activations, block: block, scale: scale, &acc1)
         }
         block &+= 1
     }
     let products = horizontalSum(_mm256_add_ps(acc0, acc1))
-    return F.quantsAreSigned ? products : products + minimumTerm(F.self, weights, activations, blocks: blocks)
+    return F.quantsAreSigned
+        ? products : products + minimumTerm(F.self, weights, activations, blocks: blocks, activationSums: activationSums)
 }
 
 /// Block `block` of a weight row (decoded once) dotted with four activation rows: `vnniDot32`'s
@@ -222,6 +227,21 @@ func multiplyVNNI32<F: VNNIBlock32>(
         for block in 0..<blocks { scales[b &* blocks &+ block] = (a + (b &* activationBytes &+ block &* aBytes)).half(at: 0) }
     }
     let scalePointer = UnsafePointer(scales)
+    if batch == 1 {
+        // One activation row (decode): its scales (and Q8_1 sums) converted once for all rows.
+        let sums: UnsafeMutablePointer<Float>? = F.quantsAreSigned ? nil : .allocate(capacity: blocks)
+        defer { sums?.deallocate() }
+        if let sums { for block in 0..<blocks { sums[block] = (a + block &* aBytes).half(at: 2) } }
+        let sumPointer = sums.map { UnsafePointer($0) }
+        let work = { (range: Range<Int>) in
+            for r in range {
+                output[r] = vnniDot32(
+                    F.self, w + r &* rowBytes, a, count: columns, activationScales: scalePointer, activationSums: sumPointer)
+            }
+        }
+        if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
+        return
+    }
     // Signed weights: the activation quants offset to unsigned bytes (q + 128) once for the product.
     let unsignedActivations: UnsafeMutablePointer<UInt8>? = F.quantsAreSigned ? .allocate(capacity: batch &* columns) : nil
     defer { unsignedActivations?.deallocate() }
