@@ -42,7 +42,19 @@ public func swiglu(
     require(gate.count == up.count && up.count == output.count,
             "swiglu: gate \(gate.count), up \(up.count), output \(output.count) differ")
     guard let g = gate.baseAddress, let u = up.baseAddress, let y = output.baseAddress else { return }
-    for i in 0..<output.count { y[i] = silu(g[i]) * u[i] }
+    // Through a stack buffer: written straight into `output`, which the model passes as `gate`
+    // itself, the loop failed LLVM's run-time overlap check and ran one element at a time.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
+        let t = buffer.baseAddress!
+        var start = 0
+        while start < output.count {
+            let count = min(256, output.count - start)
+            let gs = g + start, us = u + start
+            for i in 0..<count { t[i] = silu(gs[i]) * us[i] }
+            (y + start).update(from: t, count: count)
+            start += count
+        }
+    }
 }
 
 /// Reference twin of `swiglu`.
