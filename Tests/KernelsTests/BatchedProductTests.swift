@@ -38,12 +38,13 @@ import Testing
     }
 
     /// Continuous batching needs a row's result not to depend on the batch it is computed in:
-    /// small batches (per-pair dots), large ones (unpacked rows, 2 x 4 register tiles and their
-    /// edges: 19 rows, 11 or 14 activation rows).
-    @Test(arguments: ["Q4_K", "Q6_K", "Q8_0", "Q5_0", "Q4_1", "Q5_K"], [2, 3, 11, 14])
+    /// small batches (per-pair dots, four-row kernels), large ones (unpacked rows and register
+    /// tiles, or with VNNI the 16-row panels: a half panel at 8, a full one at 16, one row over
+    /// at 17) and their edges (19 weight rows; 45 blocks of 32 values, not a multiple of 8 or 2).
+    @Test(arguments: ["Q4_K", "Q6_K", "Q8_0", "Q5_0", "Q4_1", "Q5_K", "Q4_0", "Q5_1"], [2, 3, 8, 11, 14, 16, 17])
     func batchedRowsEqualSingleRows(_ name: String, batch: Int) throws {
         let format = try #require(weightFormats.first { $0.name == name })
-        let rows = 19, columns = 1536
+        let rows = 19, columns = format.blockSize == 256 ? 1536 : 32 * 45
         let bytes = randomWeights(format, rows: rows, columns: columns, seed: 93)
         try bytes.withUnsafeBytes { raw in
             let matrix = try WeightMatrix(name: "test", format: format, rows: rows, columns: columns,
