@@ -245,9 +245,8 @@ public final class TransformerModel: @unchecked Sendable {
                             weight = expf(score - maximum)
                         }
                         let v = values + j * keyRow + kvHead * headDimension
-                        // One fused multiply-add per value, as ggml_vec_mad_f16 (then rounded to binary16).
                         for d in 0..<headDimension {
-                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d].addingProduct(halfToFloat(v[d]), weight)))
+                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d] + halfToFloat(v[d]) * weight))
                         }
                         sum = sum * rescale + weight
                     }
