@@ -51,15 +51,21 @@ struct ReferenceRun {
             if best == expectedBest {
                 topAgreements += 1
             } else {
-                // A different winner is acceptable only at a near-tie in the reference.
+                // A different winner is acceptable only at a near-tie in the reference: Hearth's
+                // pick is one of llama.cpp's top five, within 0.5 of llama.cpp's own winner there.
                 let gap = expected.top[0][1] - Double(logits[expectedBest])
                 #expect(gap < 1.0, "position \(index): Hearth picks \(best), llama.cpp \(expectedBest)")
+                let referenceGap = expected.top.first { Int($0[0]) == best }.map { expected.top[0][1] - $0[1] }
+                #expect(referenceGap.map { $0 < 0.5 } == true,
+                        "position \(index): Hearth picks \(best), llama.cpp \(expectedBest) (llama.cpp's gap \(String(describing: referenceGap)))")
             }
             let mean = logits.reduce(0.0) { $0 + Double($1) } / Double(logits.count)
             #expect(abs(mean - expected.mean) < 0.35 * expected.std + 0.1, "position \(index): mean \(mean) vs \(expected.mean)")
         }
         print("\(name): top-1 agrees at \(topAgreements)/\(reference.ids.count) positions, worst top-5 logit difference \(worstDifference)")
-        #expect(topAgreements >= reference.ids.count - 3)
+        // Which near-ties flip depends on rounding details (measured: 36-38 of 37-40 positions as
+        // the summation order of the kernels changed); each flip is checked above.
+        #expect(topAgreements * 10 >= reference.ids.count * 9)
         // Hearth and ggml differ in rounding only (summation order, then the int8 rounding of
         // activations it flips, which small models amplify): measured, the worst top-5 logit stays
         // within 0.6 standard deviations of the logits; a wrong RoPE, norm or mask moves them by several.
