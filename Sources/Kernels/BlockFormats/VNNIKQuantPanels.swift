@@ -41,9 +41,9 @@ struct ActivationPanels {
         blocks = columns / 256
         panels = (rows + width - 1) / width
         let panelBlocks = panels * blocks
-        quants = .allocate(capacity: panelBlocks * 256 * width)
-        scales = .allocate(capacity: panelBlocks * width)
-        sums = .allocate(capacity: panelBlocks * 16 * width)
+        quants = allocatePanelStorage(Int8.self, count: panelBlocks * 256 * width)
+        scales = allocatePanelStorage(Float.self, count: panelBlocks * width)
+        sums = allocatePanelStorage(Int32.self, count: panelBlocks * 16 * width)
         quants.initialize(repeating: 0, count: panelBlocks * 256 * width)
         scales.initialize(repeating: 0, count: panelBlocks * width)
         sums.initialize(repeating: 0, count: panelBlocks * 16 * width)

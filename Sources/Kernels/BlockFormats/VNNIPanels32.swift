@@ -26,24 +26,39 @@ struct ActivationPanels32 {
     /// formats, whose quants meet these as w + 128).
     let starts: UnsafeMutablePointer<Int32>
 
-    init(_ activations: UnsafeRawPointer, rowBytes: Int, rows: Int, columns: Int, blockBytes: Int, quantsOffset: Int, width: Int) {
+    /// `mirrored`: one 16-row panel of up to 8 rows, row r in lanes r and r + 8, for two weight
+    /// rows at once (`mirroredPairRow32`).
+    init(
+        _ activations: UnsafeRawPointer, rowBytes: Int, rows: Int, columns: Int, blockBytes: Int, quantsOffset: Int,
+        width: Int, mirrored: Bool = false
+    ) {
+        precondition(!mirrored || (width == 16 && rows <= 8), "a mirrored panel holds up to 8 rows twice")
         self.width = width
         blocks = columns / 32
         panels = (rows + width - 1) / width
         let panelBlocks = panels * blocks
-        quants = .allocate(capacity: panelBlocks * 32 * width)
-        scales = .allocate(capacity: panelBlocks * width)
-        sums = .allocate(capacity: panelBlocks * width)
-        starts = .allocate(capacity: panelBlocks * width)
+        quants = allocatePanelStorage(Int8.self, count: panelBlocks * 32 * width)
+        scales = allocatePanelStorage(Float.self, count: panelBlocks * width)
+        sums = allocatePanelStorage(Float.self, count: panelBlocks * width)
+        starts = allocatePanelStorage(Int32.self, count: panelBlocks * width)
         quants.initialize(repeating: 0, count: panelBlocks * 32 * width)
         scales.initialize(repeating: 0, count: panelBlocks * width)
         sums.initialize(repeating: 0, count: panelBlocks * width)
         starts.initialize(repeating: 0, count: panelBlocks * width)
         let groupBytes = 4 &* width
         for row in 0..<rows {
-            let panel = row / width, lane = row % width
+            if mirrored {
+                place(activations + row &* rowBytes, panel: 0, lane: row)
+                place(activations + row &* rowBytes, panel: 0, lane: row &+ 8)
+            } else {
+                place(activations + row &* rowBytes, panel: row / width, lane: row % width)
+            }
+        }
+
+        /// Copies one activation row into lane `lane` of panel `panel`.
+        func place(_ row: UnsafeRawPointer, panel: Int, lane: Int) {
             for block in 0..<blocks {
-                let a = activations + (row &* rowBytes &+ block &* blockBytes)
+                let a = row + block &* blockBytes
                 let index = panel &* blocks &+ block
                 let q = a.signedBytes(at: quantsOffset)
                 let out = quants + (index &* 8 &* groupBytes &+ lane &* 4)
@@ -155,18 +170,181 @@ func panelRow32<F: VNNIBlock32, V: PanelLanes>(
     return V.add(products, panelMinimumTerm(F.self, V.self, row, panels, panel))
 }
 
+/// Two decoded weight rows with one panel: `panelRow32` for both, each activation vector loaded
+/// once for the two (loads, not arithmetic, bound the single-row loop).
+@inline(__always)
+func panelRowPair32<F: VNNIBlock32, V: PanelLanes>(
+    _ format: F.Type, _ lanes: V.Type, _ rowA: UnsafeRawPointer, _ decodedA: DecodedRow32, _ rowB: UnsafeRawPointer,
+    _ decodedB: DecodedRow32, _ panels: ActivationPanels32, _ panel: Int
+) -> (V.Floats, V.Floats) {
+    let first = panel &* panels.blocks, blocks = panels.blocks
+    let blockBytes = 32 &* V.width, groupBytes = 4 &* V.width
+    @inline(__always)
+    func products(_ block: Int) -> (V.Floats, V.Floats, V.Floats, V.Floats) {
+        let qa = UnsafeRawPointer(decodedA.quants + block &* 32), qb = UnsafeRawPointer(decodedB.quants + block &* 32)
+        let index = first &+ block
+        let a = UnsafeRawPointer(panels.quants + index &* blockBytes)
+        let start = F.quantsAreSigned ? V.loadInts(panels.starts + index &* V.width) : V.zeroInts()
+        var evenA = start, oddA = V.zeroInts(), evenB = start, oddB = V.zeroInts()
+        for group in stride(from: 0, to: 8, by: 2) {
+            let a0 = V.loadInts(a + group &* groupBytes), a1 = V.loadInts(a + (group &* groupBytes &+ groupBytes))
+            evenA = V.dotBytes(evenA, V.splat(qa.loadUnaligned(fromByteOffset: group &* 4, as: Int32.self)), a0)
+            oddA = V.dotBytes(oddA, V.splat(qa.loadUnaligned(fromByteOffset: group &* 4 &+ 4, as: Int32.self)), a1)
+            evenB = V.dotBytes(evenB, V.splat(qb.loadUnaligned(fromByteOffset: group &* 4, as: Int32.self)), a0)
+            oddB = V.dotBytes(oddB, V.splat(qb.loadUnaligned(fromByteOffset: group &* 4 &+ 4, as: Int32.self)), a1)
+        }
+        let da = V.loadFloats(panels.scales + index &* V.width)
+        return (V.float(V.add(evenA, oddA)), V.multiply(V.splat(decodedA.scales[block]), da),
+                V.float(V.add(evenB, oddB)), V.multiply(V.splat(decodedB.scales[block]), da))
+    }
+    var accA = LaneAccumulators<V>(), accB = LaneAccumulators<V>()
+    var block = 0
+    while block &+ 8 <= blocks {
+        var p = products(block); accA.a0 = V.multiplyAdd(p.0, p.1, accA.a0); accB.a0 = V.multiplyAdd(p.2, p.3, accB.a0)
+        p = products(block &+ 1); accA.a1 = V.multiplyAdd(p.0, p.1, accA.a1); accB.a1 = V.multiplyAdd(p.2, p.3, accB.a1)
+        p = products(block &+ 2); accA.a2 = V.multiplyAdd(p.0, p.1, accA.a2); accB.a2 = V.multiplyAdd(p.2, p.3, accB.a2)
+        p = products(block &+ 3); accA.a3 = V.multiplyAdd(p.0, p.1, accA.a3); accB.a3 = V.multiplyAdd(p.2, p.3, accB.a3)
+        p = products(block &+ 4); accA.a4 = V.multiplyAdd(p.0, p.1, accA.a4); accB.a4 = V.multiplyAdd(p.2, p.3, accB.a4)
+        p = products(block &+ 5); accA.a5 = V.multiplyAdd(p.0, p.1, accA.a5); accB.a5 = V.multiplyAdd(p.2, p.3, accB.a5)
+        p = products(block &+ 6); accA.a6 = V.multiplyAdd(p.0, p.1, accA.a6); accB.a6 = V.multiplyAdd(p.2, p.3, accB.a6)
+        p = products(block &+ 7); accA.a7 = V.multiplyAdd(p.0, p.1, accA.a7); accB.a7 = V.multiplyAdd(p.2, p.3, accB.a7)
+        block &+= 8
+    }
+    var restA = V.zeroFloats(), restB = V.zeroFloats()
+    while block < blocks {
+        let p = products(block)
+        restA = V.multiplyAdd(p.0, p.1, restA); restB = V.multiplyAdd(p.2, p.3, restB)
+        block &+= 1
+    }
+    let productsA = V.add(accA.sum(), restA), productsB = V.add(accB.sum(), restB)
+    if F.quantsAreSigned { return (productsA, productsB) }
+    return (V.add(productsA, panelMinimumTerm(F.self, V.self, rowA, panels, panel)),
+            V.add(productsB, panelMinimumTerm(F.self, V.self, rowB, panels, panel)))
+}
+
+/// Two weight rows (decoded as they are read: one panel) with a mirrored panel (up to 8 activation rows, each in lanes r and
+/// r + 8): lanes 0-7 are `panelRow32` of row A, lanes 8-15 of row B. A batch of 8 fills all 16
+/// lanes of every 512-bit instruction (an 8-row panel in 256-bit registers runs no faster per
+/// instruction on this machine, so it does half the work per instruction).
+@inline(__always)
+func mirroredPairRow32<F: VNNIBlock32>(
+    _ format: F.Type, _ rowA: UnsafeRawPointer, _ rowB: UnsafeRawPointer, _ panels: ActivationPanels32
+) -> __m512 {
+    typealias V = Lanes16
+    let blocks = panels.blocks
+    // Unsigned bytes for `vpdpbusd`: w + 128 for signed formats (the panel's starts take it off).
+    let offset = _mm256_set1_epi8(F.quantsAreSigned ? -128 : 0)
+    // Group g of row A in lanes 0-7 and of row B in lanes 8-15, from the two rows' 32 quant bytes.
+    @inline(__always)
+    func groupIndex(_ g: Int32) -> __m512i {
+        unsafeBitCast(SIMD16<Int32>(lowHalf: SIMD8(repeating: g), highHalf: SIMD8(repeating: 8 &+ g)), to: __m512i.self)
+    }
+    let i0 = groupIndex(0), i1 = groupIndex(1), i2 = groupIndex(2), i3 = groupIndex(3)
+    let i4 = groupIndex(4), i5 = groupIndex(5), i6 = groupIndex(6), i7 = groupIndex(7)
+    @inline(__always)
+    func halves(_ a: Float, _ b: Float) -> __m512 {
+        unsafeBitCast(SIMD16<Float>(lowHalf: SIMD8(repeating: a), highHalf: SIMD8(repeating: b)), to: __m512.self)
+    }
+    @inline(__always)
+    func product(_ block: Int) -> (__m512, __m512) {
+        let a = UnsafeRawPointer(panels.quants + block &* 512)
+        let blockA = rowA + block &* F.bytesPerBlock, blockB = rowB + block &* F.bytesPerBlock
+        let w = unsafeBitCast(SIMD16<Int32>(
+            lowHalf: unsafeBitCast(_mm256_xor_si256(F.quants(blockA), offset), to: SIMD8<Int32>.self),
+            highHalf: unsafeBitCast(_mm256_xor_si256(F.quants(blockB), offset), to: SIMD8<Int32>.self)), to: __m512i.self)
+        var even = F.quantsAreSigned ? V.loadInts(panels.starts + block &* 16) : V.zeroInts(), odd = V.zeroInts()
+        even = V.dotBytes(even, _mm512_permutexvar_epi32(i0, w), V.loadInts(a))
+        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i1, w), V.loadInts(a + 64))
+        even = V.dotBytes(even, _mm512_permutexvar_epi32(i2, w), V.loadInts(a + 128))
+        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i3, w), V.loadInts(a + 192))
+        even = V.dotBytes(even, _mm512_permutexvar_epi32(i4, w), V.loadInts(a + 256))
+        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i5, w), V.loadInts(a + 320))
+        even = V.dotBytes(even, _mm512_permutexvar_epi32(i6, w), V.loadInts(a + 384))
+        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i7, w), V.loadInts(a + 448))
+        let scale = V.multiply(halves(blockA.half(at: 0), blockB.half(at: 0)), V.loadFloats(panels.scales + block &* 16))
+        return (V.float(V.add(even, odd)), scale)
+    }
+    var acc = LaneAccumulators<V>()
+    var block = 0
+    while block &+ 8 <= blocks {
+        var p = product(block); acc.a0 = V.multiplyAdd(p.0, p.1, acc.a0)
+        p = product(block &+ 1); acc.a1 = V.multiplyAdd(p.0, p.1, acc.a1)
+        p = product(block &+ 2); acc.a2 = V.multiplyAdd(p.0, p.1, acc.a2)
+        p = product(block &+ 3); acc.a3 = V.multiplyAdd(p.0, p.1, acc.a3)
+        p = product(block &+ 4); acc.a4 = V.multiplyAdd(p.0, p.1, acc.a4)
+        p = product(block &+ 5); acc.a5 = V.multiplyAdd(p.0, p.1, acc.a5)
+        p = product(block &+ 6); acc.a6 = V.multiplyAdd(p.0, p.1, acc.a6)
+        p = product(block &+ 7); acc.a7 = V.multiplyAdd(p.0, p.1, acc.a7)
+        block &+= 8
+    }
+    var rest = V.zeroFloats()
+    while block < blocks {
+        let p = product(block)
+        rest = V.multiplyAdd(p.0, p.1, rest)
+        block &+= 1
+    }
+    let products = V.add(acc.sum(), rest)
+    if F.quantsAreSigned { return products }
+    return V.add(products, panelMinimumTerm(F.self, V.self, panels, 0) { block in
+        halves((rowA + block &* F.bytesPerBlock).half(at: 2), (rowB + block &* F.bytesPerBlock).half(at: 2))
+    })
+}
+
+/// Y = X W^T for up to 8 activation rows through one mirrored panel, two weight rows at a time.
+@inline(__always)
+func multiplyMirroredPairs32<F: VNNIBlock32>(
+    _ format: F.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
+    activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
+    pool: ThreadPool?, parallel: Bool
+) {
+    let panels = ActivationPanels32(
+        activations, rowBytes: activationBytes, rows: batch, columns: columns, blockBytes: F.Activation.bytesPerBlock,
+        quantsOffset: activationQuantsOffset(F.self), width: 16, mirrored: true)
+    defer { panels.deallocate() }
+    let work = { (range: Range<Int>) in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { buffer in
+            let lanes = buffer.baseAddress!
+            var r = range.lowerBound
+            var touched: UInt8 = 0
+            while r < range.upperBound {
+                // The next pair's bytes are loaded ahead (a byte per cache line), so their misses
+                // overlap this pair's arithmetic: decoding as it reads, the loop otherwise waits
+                // on memory (measured, qwen0.5b batch-8 decode: 150 t/s without, see BENCHMARKS).
+                if r &+ 3 < range.upperBound { touched ^= touchCacheLines(weights + (r &+ 2) &* rowBytes, bytes: 2 &* rowBytes) }
+                // A last odd row pairs with itself.
+                let rowA = weights + r &* rowBytes, rowB = r &+ 1 < range.upperBound ? rowA + rowBytes : rowA
+                Lanes16.store(mirroredPairRow32(F.self, rowA, rowB, panels), lanes)
+                for b in 0..<batch { output[b &* rows &+ r] = lanes[b] }
+                if r &+ 1 < range.upperBound {
+                    for b in 0..<batch { output[b &* rows &+ r &+ 1] = lanes[8 &+ b] }
+                }
+                r &+= 2
+            }
+            touchedCacheLines = touched
+        }
+    }
+    if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
+}
+
 /// `minimumTerm` for each row of a panel: products m_w * s_a of blocks 8g + j summed into lane j,
 /// the lanes summed as `horizontalSum`, plus the remaining blocks in order.
 @inline(__always)
 func panelMinimumTerm<F: VNNIBlock32, V: PanelLanes>(
     _ format: F.Type, _ lanes: V.Type, _ row: UnsafeRawPointer, _ panels: ActivationPanels32, _ panel: Int
 ) -> V.Floats {
+    panelMinimumTerm(F.self, V.self, panels, panel) { block in V.splat((row + block &* F.bytesPerBlock).half(at: 2)) }
+}
+
+/// `panelMinimumTerm` with each lane's weight minimum `m` for a block given by `weightMinimums`.
+@inline(__always)
+func panelMinimumTerm<F: VNNIBlock32, V: PanelLanes>(
+    _ format: F.Type, _ lanes: V.Type, _ panels: ActivationPanels32, _ panel: Int, weightMinimums: (Int) -> V.Floats
+) -> V.Floats {
     var lanes = LaneAccumulators<V>()
     let first = panel &* panels.blocks, blocks = panels.blocks
     @inline(__always)
     func product(_ block: Int) -> V.Floats {
-        let s = V.loadFloats(panels.sums + (first &+ block) &* V.width)
-        return V.multiply(V.splat((row + block &* F.bytesPerBlock).half(at: 2)), s)
+        V.multiply(weightMinimums(block), V.loadFloats(panels.sums + (first &+ block) &* V.width))
     }
     var block = 0
     while block &+ 8 <= blocks {
@@ -197,16 +375,33 @@ func multiplyPanels32<F: VNNIBlock32, V: PanelLanes>(
         quantsOffset: activationQuantsOffset(F.self), width: V.width)
     defer { panels.deallocate() }
     let work = { (range: Range<Int>) in
-        let decoded = DecodedRow32(blocks: panels.blocks)
-        defer { decoded.deallocate() }
-        for r in range {
-            let row = weights + r &* rowBytes
-            decoded.decode(F.self, row, blocks: panels.blocks)
+        let decodedA = DecodedRow32(blocks: panels.blocks), decodedB = DecodedRow32(blocks: panels.blocks)
+        defer { decodedA.deallocate(); decodedB.deallocate() }
+        var r = range.lowerBound
+        // Pairs of rows, except for an unsigned format meeting one panel (measured, 4864 x 896,
+        // 2 threads: Q4_1 8 rows 0.28 ms paired vs 0.25 single, 64 rows 1.28 vs 1.48; Q5_0 8 rows
+        // 0.22 vs 0.24, 64 rows 0.99 vs 1.43).
+        while (F.quantsAreSigned || panels.panels > 1) && r &+ 2 <= range.upperBound {
+            let rowA = weights + r &* rowBytes, rowB = rowA + rowBytes
+            decodedA.decode(F.self, rowA, blocks: panels.blocks)
+            decodedB.decode(F.self, rowB, blocks: panels.blocks)
             for panel in 0..<panels.panels {
-                let results = panelRow32(F.self, V.self, row, decoded, panels, panel)
+                let (resultsA, resultsB) = panelRowPair32(F.self, V.self, rowA, decodedA, rowB, decodedB, panels, panel)
+                let first = panel &* V.width, valid = min(V.width, batch &- first)
+                storePanelLanes(V.self, resultsA, valid: valid, output + (first &* rows &+ r), stride: rows)
+                storePanelLanes(V.self, resultsB, valid: valid, output + (first &* rows &+ r &+ 1), stride: rows)
+            }
+            r &+= 2
+        }
+        while r < range.upperBound {
+            let row = weights + r &* rowBytes
+            decodedA.decode(F.self, row, blocks: panels.blocks)
+            for panel in 0..<panels.panels {
+                let results = panelRow32(F.self, V.self, row, decodedA, panels, panel)
                 let first = panel &* V.width
                 storePanelLanes(V.self, results, valid: min(V.width, batch &- first), output + (first &* rows &+ r), stride: rows)
             }
+            r &+= 1
         }
     }
     if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
@@ -225,8 +420,8 @@ func multiplyPanels32<F: VNNIBlock32>(
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
             output: output + first &* rows, pool: pool, parallel: parallel)
     }, { first, count in
-        multiplyPanels32(
-            F.self, Lanes8.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns,
+        multiplyMirroredPairs32(
+            F.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
             output: output + first &* rows, pool: pool, parallel: parallel)
     })
