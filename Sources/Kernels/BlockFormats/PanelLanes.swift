@@ -1,8 +1,9 @@
-// The vector width of a panel (VNNIPanels32.swift, VNNIKQuantPanels.swift): one activation row per
-// 32-bit lane, 16 rows in a 512-bit register or 8 rows in a 256-bit one. The panel kernels are
-// written once over `PanelLanes` and specialised for both: a prompt chunk fills 16-row panels, a
-// decode step of 5-8 sequences fills an 8-row one instead of leaving half of a 16-row panel empty.
-// Each lane does the same operations at either width, so the results are the same bit for bit.
+// The lanes of a panel (VNNIPanels32.swift, VNNIKQuantPanels.swift): one activation row per
+// 32-bit lane, 16 in a 512-bit register. The panel kernels are written over `PanelLanes`; an
+// 8-row version in 256-bit registers (`Lanes8`, removed) measured no faster per instruction than
+// the 16-row one on this machine (AMD Zen 4 splits 512-bit operations in two), so a batch of up to
+// 8 rows instead fills both halves of a 512-bit register against two weight rows (mirrored
+// panels, `MirroredPairRows`, `mirroredPairRow32`).
 
 #if HEARTH_AVX512_VNNI
 import _Builtin_intrinsics.intel
@@ -61,32 +62,6 @@ enum Lanes16: PanelLanes {
     }
 }
 
-/// Eight rows: 256-bit registers (the 256-bit `vpdpbusd` through its masked form, see VNNIDots.swift).
-enum Lanes8: PanelLanes {
-    static var width: Int { 8 }
-    @inline(__always) static func zeroFloats() -> __m256 { _mm256_setzero_ps() }
-    @inline(__always) static func zeroInts() -> __m256i { _mm256_setzero_si256() }
-    @inline(__always) static func splat(_ x: Float) -> __m256 { _mm256_set1_ps(x) }
-    @inline(__always) static func splat(_ x: Int32) -> __m256i { _mm256_set1_epi32(x) }
-    @inline(__always) static func loadFloats(_ p: UnsafeRawPointer) -> __m256 { p.loadUnaligned(as: __m256.self) }
-    @inline(__always) static func loadInts(_ p: UnsafeRawPointer) -> __m256i { p.loadUnaligned(as: __m256i.self) }
-    @inline(__always) static func dotBytes(_ acc: __m256i, _ unsigned: __m256i, _ signed: __m256i) -> __m256i {
-        _mm256_mask_dpbusd_epi32(acc, 0xFF, unsigned, signed)
-    }
-    @inline(__always) static func add(_ a: __m256i, _ b: __m256i) -> __m256i { _mm256_add_epi32(a, b) }
-    @inline(__always) static func subtract(_ a: __m256i, _ b: __m256i) -> __m256i { _mm256_sub_epi32(a, b) }
-    @inline(__always) static func multiply(_ a: __m256i, _ b: __m256i) -> __m256i { _mm256_mullo_epi32(a, b) }
-    @inline(__always) static func times32(_ a: __m256i) -> __m256i { _mm256_slli_epi32(a, 5) }
-    @inline(__always) static func float(_ a: __m256i) -> __m256 { _mm256_cvtepi32_ps(a) }
-    @inline(__always) static func add(_ a: __m256, _ b: __m256) -> __m256 { _mm256_add_ps(a, b) }
-    @inline(__always) static func subtract(_ a: __m256, _ b: __m256) -> __m256 { _mm256_sub_ps(a, b) }
-    @inline(__always) static func multiply(_ a: __m256, _ b: __m256) -> __m256 { _mm256_mul_ps(a, b) }
-    @inline(__always) static func multiplyAdd(_ a: __m256, _ b: __m256, _ c: __m256) -> __m256 { _mm256_fmadd_ps(a, b, c) }
-    @inline(__always) static func store(_ x: __m256, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: x, as: __m256.self)
-    }
-}
-
 /// `count` elements aligned to 64 bytes: a panel's 512-bit loads must not straddle cache lines
 /// (malloc's 16-byte alignment made a panel product take 0.35 ms instead of 0.19 in some runs).
 func allocatePanelStorage<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -121,8 +96,9 @@ func storePanelLanes<V: PanelLanes>(_ lanes: V.Type, _ results: V.Floats, valid:
     }
 }
 
-/// Runs `multiply(first, count)` over the rows of a batch in panels: 16-row panels while 16 or more
-/// rows remain, then one 8-row panel for a remainder of up to 8 (a 16-row one above that).
+/// Runs the product over the rows of a batch in panels: 16-row panels (`multiply16(first, count)`)
+/// while 16 or more rows remain, then a mirrored panel (`multiply8`) for a remainder of up to 8 (a
+/// 16-row one above that).
 @inline(__always)
 func forEachPanelWidth(batch: Int, _ multiply16: (Int, Int) -> Void, _ multiply8: (Int, Int) -> Void) {
     let remainder = batch % 16

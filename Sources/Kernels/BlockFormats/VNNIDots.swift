@@ -5,18 +5,18 @@
 // 256-bit VNNI intrinsics are C macros, which Swift cannot import; their masked forms are
 // functions, and an all-ones mask compiles to the plain instruction.)
 //
-// 32-value formats follow ggml's x86 kernels: a block's integer products land in eight lanes that
-// are converted to floats and added with one fused multiply-add per block into an 8-lane float
-// accumulator; the eight lanes are summed once per row. (The plain-loop kernels sum each block to
-// one integer first: a horizontal sum per block, most of their time.) Signed weights use ggml's
-// trick for the unsigned x signed instruction: |w| times (a with w's sign).
+// 32-value formats: each block's 32 products are summed exactly in integers (eight lanes, then
+// eight blocks' lanes transposed and added together), converted once per eight blocks and
+// multiplied by their scales into an eight-lane float accumulator summed once per row. (ggml's x86
+// kernels convert every block's eight lanes and add them with one multiply-add per block; exact
+// block sums cost the panels (VNNIPanels32.swift) one conversion per block instead of eight.)
+// Signed weights use ggml's trick for the unsigned x signed instruction: |w| times (a with w's sign).
 //
 // K-quants keep their exact integer super-block sums (the same floats as the plain-loop and
 // unpacked kernels, bit for bit): `vpmaddubsw` pairs then `vpdpwssd` with the sub-block scales.
 //
-// The batched forms dot one weight row with four activation rows, loading and decoding each
-// weight block once; every lane does exactly the single-row operations, so a row's result does
-// not depend on its batch.
+// Every batched form (panels, the K-quants' four-row kernels) does exactly the single-row
+// operations per activation row, so a row's result does not depend on its batch.
 
 #if HEARTH_AVX512_VNNI
 import _Builtin_intrinsics.intel

@@ -1,12 +1,17 @@
-// Batched products of the 32-value formats (prompt processing) on AVX-512 VNNI, with one
-// activation row per lane, as the K-quant panels (VNNIKQuantPanels.swift).
+// Batched products of the 32-value formats on AVX-512 VNNI, with one activation row per lane, as
+// the K-quant panels (VNNIKQuantPanels.swift).
 //
-// `vnniDot32` keeps a block's products in eight lanes, lane i holding the products of values
-// 4i ..< 4i + 4, and adds them into even-block and odd-block float accumulators. Here the eight
-// lanes become eight accumulators (even and odd) of sixteen activation rows each: for group i a
-// 512-bit `vpdpbusd` makes lane i's integer for sixteen rows at once, and the same conversion,
-// fused multiply-add and final sums follow per row — so every result is bit for bit
-// `vnniDot32`'s, with a quarter of its instructions per product.
+// `vnniDot32` sums each block's 32 products exactly in integers and adds float(sum) * d_w * d_a
+// into lane (block mod 8) of an eight-lane accumulator. Here a 512-bit `vpdpbusd` adds four
+// products for sixteen activation rows at once (eight per block, in two chains), the block's
+// integer sums are converted once and multiplied into accumulator (block mod 8) of sixteen rows,
+// and the final sums follow `horizontalSum`'s order lane by lane: every result is bit for bit
+// `vnniDot32`'s. Signed weights meet the panel as unsigned bytes w + 128; the panel's per-row
+// starts (-128 * the block's activation sum) take the excess back off.
+//
+// Prompt chunks use 16-row panels, two weight rows at a time sharing each activation load; up to
+// 8 rows (a decode step) use one mirrored panel, each row in lanes r and r + 8, against two weight
+// rows at once (`mirroredPairRow32`).
 
 #if HEARTH_AVX512_VNNI
 import _Builtin_intrinsics.intel
