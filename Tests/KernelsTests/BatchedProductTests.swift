@@ -41,9 +41,9 @@ import Testing
     /// small batches (per-pair dots, four-row kernels; with VNNI row dots at 2, mirrored pair
     /// panels at 3, 7 and 8, K-quant ones at 7 and 8), large ones (unpacked rows and register
     /// tiles, or with VNNI 16-row panels: part-filled at 11 and 14, full at 16, one 16-row panel
-    /// and a mirrored one at 17) and their edges (19 weight rows: the last pair is one row; 45
-    /// blocks of 32 values, not a multiple of 8 or 2).
-    @Test(arguments: ["Q4_K", "Q6_K", "Q8_0", "Q5_0", "Q4_1", "Q5_K", "Q4_0", "Q5_1"], [2, 3, 7, 8, 11, 14, 16, 17])
+    /// and a mirrored one at 17, two 16-row panels and a mirrored one at 33) and their edges (19
+    /// weight rows: the last pair is one row; 45 blocks of 32 values, not a multiple of 8 or 2).
+    @Test(arguments: ["Q4_K", "Q6_K", "Q8_0", "Q5_0", "Q4_1", "Q5_K", "Q4_0", "Q5_1"], [2, 3, 7, 8, 11, 14, 16, 17, 33])
     func batchedRowsEqualSingleRows(_ name: String, batch: Int) throws {
         let format = try #require(weightFormats.first { $0.name == name })
         let rows = 19, columns = format.blockSize == 256 ? 1536 : 32 * 45

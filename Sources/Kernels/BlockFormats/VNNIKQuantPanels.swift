@@ -23,10 +23,10 @@ protocol KQuantPanelKernel: QuantFormat {
     static func multiplyPanels(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
         activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool)
-    /// The weight rows `rows` (one, or a mirrored pair) with one panel, `unpacked` holding 256
-    /// bytes per row.
-    static func panelRow<R: KQuantPanelRows>(
-        _ rows: R, _ panels: ActivationPanels, _ panel: Int, _ unpacked: UnsafeMutablePointer<UInt8>) -> R.V.Floats
+    /// A weight row's quants as unsigned bytes, 256 per super-block, in element order.
+    static func unpackRow(_ row: UnsafeRawPointer, blocks: Int, into unpacked: UnsafeMutablePointer<UInt8>)
+    /// The weight rows `rows` (one, two, or a mirrored pair), already unpacked, with one panel.
+    static func panelRow<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats
 }
 
 /// Q8_K activation rows rearranged in panels of `width` rows (the last one padded with zero rows).
@@ -120,42 +120,66 @@ struct PairGroups: PanelWeightGroups {
     }
 }
 
-/// The weight side of a K-quant panel kernel: one row in every lane, or two rows (`MirroredPairRows`)
-/// against a mirrored panel.
+/// The weight side of a K-quant panel kernel: one row in every lane, two rows each in every lane
+/// (`TwoRows`, two results), or two rows against a mirrored panel (`MirroredPairRows`).
 protocol KQuantPanelRows {
     associatedtype V: PanelLanes
     associatedtype Groups: PanelWeightGroups where Groups.V == V
-    /// Rows unpacked per super-block (their unpacked quants 256 bytes apart).
-    static var rowCount: Int { get }
-    /// The bytes of row `i`.
-    func row(_ i: Int) -> UnsafeRawPointer
-    /// Each row's unpacked quants from byte `offset` of its super-block.
-    func groups(_ unpacked: UnsafeRawPointer, offset: Int) -> Groups
-    /// A value of the first row (lanes of the first row) and of the last one.
+    /// The bytes of the first and of the last row.
+    var first: UnsafeRawPointer { get }
+    var last: UnsafeRawPointer { get }
+    /// The rows' unpacked quants from byte `offset` of super-block `block`.
+    func groups(block: Int, offset: Int) -> Groups
+    /// A value of the first row and of the last one, in their lanes.
     func lanes(_ first: Int32, _ last: Int32) -> V.Ints
     func lanes(_ first: Float, _ last: Float) -> V.Floats
 }
 
 struct SingleRow<V: PanelLanes>: KQuantPanelRows {
-    let start: UnsafeRawPointer
-    static var rowCount: Int { 1 }
-    @inline(__always) func row(_ i: Int) -> UnsafeRawPointer { start }
-    @inline(__always) func groups(_ unpacked: UnsafeRawPointer, offset: Int) -> BroadcastGroups<V> { BroadcastGroups(start: unpacked + offset) }
+    let first: UnsafeRawPointer
+    let unpacked: UnsafeRawPointer
+    var last: UnsafeRawPointer { first }
+    @inline(__always) func groups(block: Int, offset: Int) -> BroadcastGroups<V> {
+        BroadcastGroups(start: unpacked + (block &* 256 &+ offset))
+    }
     @inline(__always) func lanes(_ first: Int32, _ last: Int32) -> V.Ints { V.splat(first) }
     @inline(__always) func lanes(_ first: Float, _ last: Float) -> V.Floats { V.splat(first) }
 }
 
+/// Two weight rows with one 16-row panel: each activation vector loaded once for both.
+struct TwoRows: KQuantPanelRows {
+    typealias V = TwoLanes16
+    let first: UnsafeRawPointer, last: UnsafeRawPointer
+    let unpackedFirst: UnsafeRawPointer, unpackedLast: UnsafeRawPointer
+    @inline(__always) func groups(block: Int, offset: Int) -> TwoBroadcastGroups {
+        TwoBroadcastGroups(first: unpackedFirst + (block &* 256 &+ offset), last: unpackedLast + (block &* 256 &+ offset))
+    }
+    @inline(__always) func lanes(_ first: Int32, _ last: Int32) -> TwoLanes16.Ints { (_mm512_set1_epi32(first), _mm512_set1_epi32(last)) }
+    @inline(__always) func lanes(_ first: Float, _ last: Float) -> TwoLanes16.Floats { (_mm512_set1_ps(first), _mm512_set1_ps(last)) }
+}
+
 struct MirroredPairRows: KQuantPanelRows {
     typealias V = Lanes16
-    let a: UnsafeRawPointer, b: UnsafeRawPointer
-    static var rowCount: Int { 2 }
-    @inline(__always) func row(_ i: Int) -> UnsafeRawPointer { i == 0 ? a : b }
-    @inline(__always) func groups(_ unpacked: UnsafeRawPointer, offset: Int) -> PairGroups { PairGroups(unpacked + offset, unpacked + (256 &+ offset)) }
+    let first: UnsafeRawPointer, last: UnsafeRawPointer
+    let unpackedFirst: UnsafeRawPointer, unpackedLast: UnsafeRawPointer
+    @inline(__always) func groups(block: Int, offset: Int) -> PairGroups {
+        PairGroups(unpackedFirst + (block &* 256 &+ offset), unpackedLast + (block &* 256 &+ offset))
+    }
     @inline(__always) func lanes(_ first: Int32, _ last: Int32) -> __m512i {
         unsafeBitCast(SIMD16<Int32>(lowHalf: SIMD8(repeating: first), highHalf: SIMD8(repeating: last)), to: __m512i.self)
     }
     @inline(__always) func lanes(_ first: Float, _ last: Float) -> __m512 {
         unsafeBitCast(SIMD16<Float>(lowHalf: SIMD8(repeating: first), highHalf: SIMD8(repeating: last)), to: __m512.self)
+    }
+}
+
+/// Two weight rows' quants, each the same four in every lane of its own register.
+struct TwoBroadcastGroups: PanelWeightGroups {
+    typealias V = TwoLanes16
+    let first: UnsafeRawPointer, last: UnsafeRawPointer
+    @inline(__always) func group(_ i: Int) -> TwoLanes16.Ints {
+        (_mm512_set1_epi32(first.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self)),
+         _mm512_set1_epi32(last.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self)))
     }
 }
 
@@ -176,25 +200,44 @@ func panelProducts<G: PanelWeightGroups>(_ weights: G, _ panelQuants: UnsafeRawP
     return V.add(even, odd)
 }
 
-/// The panel product for one format over panels of one width: threads split the weight rows; each
-/// row meets every panel.
+/// The panel product for one format over 16-row panels: threads split the weight rows, two at a
+/// time; each pair is unpacked once and meets every panel.
 @inline(__always)
-func multiplyKQuantPanels<F: KQuantPanelKernel, V: PanelLanes>(
-    _ format: F.Type, _ lanes: V.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
+func multiplyKQuantPanels<F: KQuantPanelKernel>(
+    _ format: F.Type, sixteenRowsOf weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
     pool: ThreadPool?, parallel: Bool
 ) {
-    let panels = ActivationPanels(activations, rowBytes: activationBytes, rows: batch, columns: columns, width: V.width)
+    let panels = ActivationPanels(activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16)
     defer { panels.deallocate() }
+    let blocks = panels.blocks
     let work = { (range: Range<Int>) in
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
-            let unpacked = buffer.baseAddress!
-            for r in range {
+        let unpacked = allocatePanelStorage(UInt8.self, count: 2 &* blocks &* 256 &+ 128)
+        defer { unpacked.deallocate() }
+        let unpackedB = unpacked + blocks &* 256, lanes = UnsafeMutableRawPointer(unpackedB + blocks &* 256).assumingMemoryBound(to: Float.self)
+        var r = range.lowerBound
+        while r < range.upperBound {
+            let rowA = weights + r &* rowBytes
+            F.unpackRow(rowA, blocks: blocks, into: unpacked)
+            if r &+ 1 < range.upperBound {
+                F.unpackRow(rowA + rowBytes, blocks: blocks, into: unpackedB)
+                let two = TwoRows(first: rowA, last: rowA + rowBytes, unpackedFirst: unpacked, unpackedLast: unpackedB)
                 for panel in 0..<panels.panels {
-                    let results = F.panelRow(SingleRow<V>(start: weights + r &* rowBytes), panels, panel, unpacked)
-                    let first = panel &* V.width
-                    storePanelLanes(V.self, results, valid: min(V.width, batch &- first), output + (first &* rows &+ r), stride: rows)
+                    TwoLanes16.store(F.panelRow(two, panels, panel), lanes)
+                    let first = panel &* 16, valid = min(16, batch &- first)
+                    for lane in 0..<valid {
+                        output[(first &+ lane) &* rows &+ r] = lanes[lane]
+                        output[(first &+ lane) &* rows &+ r &+ 1] = lanes[16 &+ lane]
+                    }
                 }
+                r &+= 2
+            } else {
+                for panel in 0..<panels.panels {
+                    let results = F.panelRow(SingleRow<Lanes16>(first: rowA, unpacked: unpacked), panels, panel)
+                    let first = panel &* 16
+                    storePanelLanes(Lanes16.self, results, valid: min(16, batch &- first), output + (first &* rows &+ r), stride: rows)
+                }
+                r &+= 1
             }
         }
     }
@@ -211,24 +254,28 @@ func multiplyKQuantMirroredPairs<F: KQuantPanelKernel>(
 ) {
     let panels = ActivationPanels(activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, mirrored: true)
     defer { panels.deallocate() }
+    let blocks = panels.blocks
     let work = { (range: Range<Int>) in
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512 &+ 64) { buffer in
-            let unpacked = buffer.baseAddress!, lanes = UnsafeMutableRawPointer(unpacked + 512).assumingMemoryBound(to: Float.self)
-            var r = range.lowerBound
-            var touched: UInt8 = 0
-            while r < range.upperBound {
-                if r &+ 3 < range.upperBound { touched ^= touchCacheLines(weights + (r &+ 2) &* rowBytes, bytes: 2 &* rowBytes) }
-                // A last odd row pairs with itself.
-                let rowA = weights + r &* rowBytes, rowB = r &+ 1 < range.upperBound ? rowA + rowBytes : rowA
-                Lanes16.store(F.panelRow(MirroredPairRows(a: rowA, b: rowB), panels, 0, unpacked), lanes)
-                for b in 0..<batch { output[b &* rows &+ r] = lanes[b] }
-                if r &+ 1 < range.upperBound {
-                    for b in 0..<batch { output[b &* rows &+ r &+ 1] = lanes[8 &+ b] }
-                }
-                r &+= 2
+        let unpacked = allocatePanelStorage(UInt8.self, count: 2 &* blocks &* 256 &+ 64)
+        defer { unpacked.deallocate() }
+        let unpackedB = unpacked + blocks &* 256, lanes = UnsafeMutableRawPointer(unpackedB + blocks &* 256).assumingMemoryBound(to: Float.self)
+        var r = range.lowerBound
+        var touched: UInt8 = 0
+        while r < range.upperBound {
+            if r &+ 3 < range.upperBound { touched ^= touchCacheLines(weights + (r &+ 2) &* rowBytes, bytes: 2 &* rowBytes) }
+            // A last odd row pairs with itself.
+            let rowA = weights + r &* rowBytes, rowB = r &+ 1 < range.upperBound ? rowA + rowBytes : rowA
+            F.unpackRow(rowA, blocks: blocks, into: unpacked)
+            F.unpackRow(rowB, blocks: blocks, into: unpackedB)
+            let pair = MirroredPairRows(first: rowA, last: rowB, unpackedFirst: unpacked, unpackedLast: unpackedB)
+            Lanes16.store(F.panelRow(pair, panels, 0), lanes)
+            for b in 0..<batch { output[b &* rows &+ r] = lanes[b] }
+            if r &+ 1 < range.upperBound {
+                for b in 0..<batch { output[b &* rows &+ r &+ 1] = lanes[8 &+ b] }
             }
-            touchedCacheLines = touched
+            r &+= 2
         }
+        touchedCacheLines = touched
     }
     if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
 }
@@ -242,7 +289,7 @@ func multiplyKQuantPanels<F: KQuantPanelKernel>(
 ) {
     forEachPanelWidth(batch: batch, { first, count in
         multiplyKQuantPanels(
-            F.self, Lanes16.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns,
+            F.self, sixteenRowsOf: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
             output: output + first &* rows, pool: pool, parallel: parallel)
     }, { first, count in
@@ -264,33 +311,32 @@ extension Q4_K: KQuantPanelKernel {
             activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
     }
     @inline(__always)
-    static func panelRow<R: KQuantPanelRows>(
-        _ rows: R, _ panels: ActivationPanels, _ panel: Int, _ unpacked: UnsafeMutablePointer<UInt8>
-    ) -> R.V.Floats {
-        panelRowQ4K(rows, panels, panel, unpacked)
+    static func panelRow<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
+        panelRowQ4K(rows, panels, panel)
+    }
+    @inline(__always)
+    static func unpackRow(_ row: UnsafeRawPointer, blocks: Int, into unpacked: UnsafeMutablePointer<UInt8>) {
+        let mask = _mm256_set1_epi8(0x0F)
+        for block in 0..<blocks {
+            let qs = row + (block &* 144 &+ 16)
+            // Element 64c + l is the low nibble of qs[32c + l], element 64c + 32 + l its high nibble.
+            for chunk in 0..<4 {
+                let q = load32Bytes(qs + 32 &* chunk)
+                let out = UnsafeMutableRawPointer(unpacked + (256 &* block &+ 64 &* chunk))
+                out.storeBytes(of: _mm256_and_si256(q, mask), as: __m256i.self)
+                (out + 32).storeBytes(of: _mm256_and_si256(_mm256_srli_epi16(q, 4), mask), as: __m256i.self)
+            }
+        }
     }
 }
 
 /// One Q4_K weight row with one panel: `blockDot`'s formula in each lane.
 @inline(__always)
-func panelRowQ4K<R: KQuantPanelRows>(
-    _ rows: R, _ panels: ActivationPanels, _ panel: Int, _ unpacked: UnsafeMutablePointer<UInt8>
-) -> R.V.Floats {
+func panelRowQ4K<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
     typealias V = R.V
     var totals = V.zeroFloats()
-    let mask = _mm256_set1_epi8(0x0F)
     for block in 0..<panels.blocks {
-        for i in 0..<R.rowCount {
-            let qs = rows.row(i) + (block &* 144 &+ 16)
-            // Element 64c + l is the low nibble of qs[32c + l], element 64c + 32 + l its high nibble.
-            for chunk in 0..<4 {
-                let q = load32Bytes(qs + 32 &* chunk)
-                let out = UnsafeMutableRawPointer(unpacked + (256 &* i &+ 64 &* chunk))
-                out.storeBytes(of: _mm256_and_si256(q, mask), as: __m256i.self)
-                (out + 32).storeBytes(of: _mm256_and_si256(_mm256_srli_epi16(q, 4), mask), as: __m256i.self)
-            }
-        }
-        let first = rows.row(0) + block &* 144, last = rows.row(R.rowCount &- 1) + block &* 144
+        let first = rows.first + block &* 144, last = rows.last + block &* 144
         let index = panel &* panels.blocks &+ block
         let sums = panels.sums + index &* 16 &* V.width
         var scaled = V.zeroInts(), minimums = V.zeroInts()
@@ -298,7 +344,7 @@ func panelRowQ4K<R: KQuantPanelRows>(
             let (scale, minimum) = kQuantScaleAndMin(first.bytes(at: 4), subBlock)
             let (lastScale, lastMinimum) = kQuantScaleAndMin(last.bytes(at: 4), subBlock)
             let products = panelProducts(
-                rows.groups(UnsafeRawPointer(unpacked), offset: 32 &* subBlock), panels.quants(index, group: 8 &* subBlock), groups: 8)
+                rows.groups(block: block, offset: 32 &* subBlock), panels.quants(index, group: 8 &* subBlock), groups: 8)
             scaled = V.add(scaled, V.multiply(products, rows.lanes(scale, lastScale)))
             let activationSums = V.add(
                 V.loadInts(sums + 2 &* subBlock &* V.width), V.loadInts(sums + (2 &* subBlock &+ 1) &* V.width))
@@ -324,25 +370,14 @@ extension Q6_K: KQuantPanelKernel {
             activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
     }
     @inline(__always)
-    static func panelRow<R: KQuantPanelRows>(
-        _ rows: R, _ panels: ActivationPanels, _ panel: Int, _ unpacked: UnsafeMutablePointer<UInt8>
-    ) -> R.V.Floats {
-        panelRowQ6K(rows, panels, panel, unpacked)
+    static func panelRow<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
+        panelRowQ6K(rows, panels, panel)
     }
-}
-
-/// One Q6_K weight row with one panel: `blockDot`'s formula in each lane (unsigned 6-bit quants
-/// dotted as they are, 32 * scale * the 16-value activation sums taken off).
-@inline(__always)
-func panelRowQ6K<R: KQuantPanelRows>(
-    _ rows: R, _ panels: ActivationPanels, _ panel: Int, _ unpacked: UnsafeMutablePointer<UInt8>
-) -> R.V.Floats {
-    typealias V = R.V
-    var totals = V.zeroFloats()
-    let mask = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3)
-    for block in 0..<panels.blocks {
-        for i in 0..<R.rowCount {
-            let w = rows.row(i) + block &* 210
+    @inline(__always)
+    static func unpackRow(_ row: UnsafeRawPointer, blocks: Int, into unpacked: UnsafeMutablePointer<UInt8>) {
+        let mask = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3)
+        for block in 0..<blocks {
+            let w = row + block &* 210
             for half in 0..<2 {
                 let ql0 = load32Bytes(w + 64 &* half), ql1 = load32Bytes(w + (64 &* half &+ 32))
                 let qh = load32Bytes(w + (128 &+ 32 &* half))
@@ -350,12 +385,22 @@ func panelRowQ6K<R: KQuantPanelRows>(
                     let lowSource = k & 1 == 0 ? ql0 : ql1
                     let low = k < 2 ? _mm256_and_si256(lowSource, mask) : _mm256_and_si256(_mm256_srli_epi16(lowSource, 4), mask)
                     let highBits = _mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 &* k)), three)
-                    UnsafeMutableRawPointer(unpacked + (256 &* i &+ 128 &* half &+ 32 &* k))
+                    UnsafeMutableRawPointer(unpacked + (256 &* block &+ 128 &* half &+ 32 &* k))
                         .storeBytes(of: _mm256_or_si256(low, _mm256_slli_epi16(highBits, 4)), as: __m256i.self)
                 }
             }
         }
-        let first = rows.row(0) + block &* 210, last = rows.row(R.rowCount &- 1) + block &* 210
+    }
+}
+
+/// One Q6_K weight row with one panel: `blockDot`'s formula in each lane (unsigned 6-bit quants
+/// dotted as they are, 32 * scale * the 16-value activation sums taken off).
+@inline(__always)
+func panelRowQ6K<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
+    typealias V = R.V
+    var totals = V.zeroFloats()
+    for block in 0..<panels.blocks {
+        let first = rows.first + block &* 210, last = rows.last + block &* 210
         let firstScales = first.signedBytes(at: 192), lastScales = last.signedBytes(at: 192)
         let index = panel &* panels.blocks &+ block
         let sums = panels.sums + index &* 16 &* V.width
@@ -363,7 +408,7 @@ func panelRowQ6K<R: KQuantPanelRows>(
         for group in 0..<16 {
             let scale = rows.lanes(Int32(firstScales[group]), Int32(lastScales[group]))
             let products = panelProducts(
-                rows.groups(UnsafeRawPointer(unpacked), offset: 16 &* group), panels.quants(index, group: 4 &* group), groups: 4)
+                rows.groups(block: block, offset: 16 &* group), panels.quants(index, group: 4 &* group), groups: 4)
             scaled = V.add(scaled, V.multiply(products, scale))
             offset = V.add(offset, V.multiply(V.loadInts(sums + group &* V.width), scale))
         }
