@@ -26,7 +26,7 @@ protocol KQuantPanelKernel: QuantFormat {
     /// A weight row's quants as unsigned bytes, 256 per super-block, in element order.
     static func unpackRow(_ row: UnsafeRawPointer, blocks: Int, into unpacked: UnsafeMutablePointer<UInt8>)
     /// The weight rows `rows` (one, two, or a mirrored pair), already unpacked, with one panel.
-    static func panelRow<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats
+    static func panelRow<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats
 }
 
 /// Q8_K activation rows rearranged in panels of `width` rows (the last one padded with zero rows).
@@ -90,96 +90,6 @@ struct ActivationPanels {
 
     func deallocate() {
         quants.deallocate(); scales.deallocate(); sums.deallocate()
-    }
-}
-
-/// Where a panel kernel's weight quants come from, four per lane: `group(i)` for the i-th group of
-/// four values from `start`.
-protocol PanelWeightGroups {
-    associatedtype V: PanelLanes
-    func group(_ i: Int) -> V.Ints
-}
-
-/// One weight row's quants, the same four in every lane.
-struct BroadcastGroups<V: PanelLanes>: PanelWeightGroups {
-    let start: UnsafeRawPointer
-    @inline(__always) func group(_ i: Int) -> V.Ints { V.splat(start.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self)) }
-}
-
-/// Two weight rows' quants (up to 8 groups of each, loaded together): row A's group in lanes 0-7,
-/// row B's in lanes 8-15.
-struct PairGroups: PanelWeightGroups {
-    typealias V = Lanes16
-    let both: __m512i
-    init(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) {
-        both = unsafeBitCast(SIMD16<Int32>(lowHalf: a.loadUnaligned(as: SIMD8<Int32>.self), highHalf: b.loadUnaligned(as: SIMD8<Int32>.self)), to: __m512i.self)
-    }
-    @inline(__always) func group(_ i: Int) -> __m512i {
-        let index = SIMD16<Int32>(lowHalf: SIMD8(repeating: Int32(truncatingIfNeeded: i)), highHalf: SIMD8(repeating: Int32(truncatingIfNeeded: 8 &+ i)))
-        return _mm512_permutexvar_epi32(unsafeBitCast(index, to: __m512i.self), both)
-    }
-}
-
-/// The weight side of a K-quant panel kernel: one row in every lane, two rows each in every lane
-/// (`TwoRows`, two results), or two rows against a mirrored panel (`MirroredPairRows`).
-protocol KQuantPanelRows {
-    associatedtype V: PanelLanes
-    associatedtype Groups: PanelWeightGroups where Groups.V == V
-    /// The bytes of the first and of the last row.
-    var first: UnsafeRawPointer { get }
-    var last: UnsafeRawPointer { get }
-    /// The rows' unpacked quants from byte `offset` of super-block `block`.
-    func groups(block: Int, offset: Int) -> Groups
-    /// A value of the first row and of the last one, in their lanes.
-    func lanes(_ first: Int32, _ last: Int32) -> V.Ints
-    func lanes(_ first: Float, _ last: Float) -> V.Floats
-}
-
-struct SingleRow<V: PanelLanes>: KQuantPanelRows {
-    let first: UnsafeRawPointer
-    let unpacked: UnsafeRawPointer
-    var last: UnsafeRawPointer { first }
-    @inline(__always) func groups(block: Int, offset: Int) -> BroadcastGroups<V> {
-        BroadcastGroups(start: unpacked + (block &* 256 &+ offset))
-    }
-    @inline(__always) func lanes(_ first: Int32, _ last: Int32) -> V.Ints { V.splat(first) }
-    @inline(__always) func lanes(_ first: Float, _ last: Float) -> V.Floats { V.splat(first) }
-}
-
-/// Two weight rows with one 16-row panel: each activation vector loaded once for both.
-struct TwoRows: KQuantPanelRows {
-    typealias V = TwoLanes16
-    let first: UnsafeRawPointer, last: UnsafeRawPointer
-    let unpackedFirst: UnsafeRawPointer, unpackedLast: UnsafeRawPointer
-    @inline(__always) func groups(block: Int, offset: Int) -> TwoBroadcastGroups {
-        TwoBroadcastGroups(first: unpackedFirst + (block &* 256 &+ offset), last: unpackedLast + (block &* 256 &+ offset))
-    }
-    @inline(__always) func lanes(_ first: Int32, _ last: Int32) -> TwoLanes16.Ints { (_mm512_set1_epi32(first), _mm512_set1_epi32(last)) }
-    @inline(__always) func lanes(_ first: Float, _ last: Float) -> TwoLanes16.Floats { (_mm512_set1_ps(first), _mm512_set1_ps(last)) }
-}
-
-struct MirroredPairRows: KQuantPanelRows {
-    typealias V = Lanes16
-    let first: UnsafeRawPointer, last: UnsafeRawPointer
-    let unpackedFirst: UnsafeRawPointer, unpackedLast: UnsafeRawPointer
-    @inline(__always) func groups(block: Int, offset: Int) -> PairGroups {
-        PairGroups(unpackedFirst + (block &* 256 &+ offset), unpackedLast + (block &* 256 &+ offset))
-    }
-    @inline(__always) func lanes(_ first: Int32, _ last: Int32) -> __m512i {
-        unsafeBitCast(SIMD16<Int32>(lowHalf: SIMD8(repeating: first), highHalf: SIMD8(repeating: last)), to: __m512i.self)
-    }
-    @inline(__always) func lanes(_ first: Float, _ last: Float) -> __m512 {
-        unsafeBitCast(SIMD16<Float>(lowHalf: SIMD8(repeating: first), highHalf: SIMD8(repeating: last)), to: __m512.self)
-    }
-}
-
-/// Two weight rows' quants, each the same four in every lane of its own register.
-struct TwoBroadcastGroups: PanelWeightGroups {
-    typealias V = TwoLanes16
-    let first: UnsafeRawPointer, last: UnsafeRawPointer
-    @inline(__always) func group(_ i: Int) -> TwoLanes16.Ints {
-        (_mm512_set1_epi32(first.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self)),
-         _mm512_set1_epi32(last.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self)))
     }
 }
 
@@ -255,29 +165,16 @@ func multiplyKQuantMirroredPairs<F: KQuantPanelKernel>(
     let panels = ActivationPanels(activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, mirrored: true)
     defer { panels.deallocate() }
     let blocks = panels.blocks
-    let work = { (range: Range<Int>) in
-        let unpacked = allocatePanelStorage(UInt8.self, count: 2 &* blocks &* 256 &+ 64)
-        defer { unpacked.deallocate() }
-        let unpackedB = unpacked + blocks &* 256, lanes = UnsafeMutableRawPointer(unpackedB + blocks &* 256).assumingMemoryBound(to: Float.self)
-        var r = range.lowerBound
-        var touched: UInt8 = 0
-        while r < range.upperBound {
-            if r &+ 3 < range.upperBound { touched ^= touchCacheLines(weights + (r &+ 2) &* rowBytes, bytes: 2 &* rowBytes) }
-            // A last odd row pairs with itself.
-            let rowA = weights + r &* rowBytes, rowB = r &+ 1 < range.upperBound ? rowA + rowBytes : rowA
-            F.unpackRow(rowA, blocks: blocks, into: unpacked)
-            F.unpackRow(rowB, blocks: blocks, into: unpackedB)
-            let pair = MirroredPairRows(first: rowA, last: rowB, unpackedFirst: unpacked, unpackedLast: unpackedB)
-            Lanes16.store(F.panelRow(pair, panels, 0), lanes)
-            for b in 0..<batch { output[b &* rows &+ r] = lanes[b] }
-            if r &+ 1 < range.upperBound {
-                for b in 0..<batch { output[b &* rows &+ r &+ 1] = lanes[8 &+ b] }
-            }
-            r &+= 2
-        }
-        touchedCacheLines = touched
+    // Scratch: the two rows unpacked, 64 bytes to spare for `PairGroups`' 32-byte reads.
+    forEachMirroredPair(
+        weights: weights, rows: rows, rowBytes: rowBytes, batch: batch, output: output, pool: pool, parallel: parallel,
+        scratchBytes: 2 &* blocks &* 256 &+ 64
+    ) { rowA, rowB, unpacked in
+        let unpackedB = unpacked + blocks &* 256
+        F.unpackRow(rowA, blocks: blocks, into: unpacked)
+        F.unpackRow(rowB, blocks: blocks, into: unpackedB)
+        return F.panelRow(MirroredPairRows(first: rowA, last: rowB, unpackedFirst: unpacked, unpackedLast: unpackedB), panels, 0)
     }
-    if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
 }
 
 /// The panel product with the panels `forEachPanelWidth` picks for the batch: 16-row panels, and
@@ -311,7 +208,7 @@ extension Q4_K: KQuantPanelKernel {
             activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
     }
     @inline(__always)
-    static func panelRow<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
+    static func panelRow<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
         panelRowQ4K(rows, panels, panel)
     }
     @inline(__always)
@@ -332,7 +229,7 @@ extension Q4_K: KQuantPanelKernel {
 
 /// One Q4_K weight row with one panel: `blockDot`'s formula in each lane.
 @inline(__always)
-func panelRowQ4K<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
+func panelRowQ4K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
     typealias V = R.V
     var totals = V.zeroFloats()
     for block in 0..<panels.blocks {
@@ -370,7 +267,7 @@ extension Q6_K: KQuantPanelKernel {
             activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
     }
     @inline(__always)
-    static func panelRow<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
+    static func panelRow<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
         panelRowQ6K(rows, panels, panel)
     }
     @inline(__always)
@@ -396,7 +293,7 @@ extension Q6_K: KQuantPanelKernel {
 /// One Q6_K weight row with one panel: `blockDot`'s formula in each lane (unsigned 6-bit quants
 /// dotted as they are, 32 * scale * the 16-value activation sums taken off).
 @inline(__always)
-func panelRowQ6K<R: KQuantPanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
+func panelRowQ6K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
     typealias V = R.V
     var totals = V.zeroFloats()
     for block in 0..<panels.blocks {

@@ -99,6 +99,33 @@ struct LaneAccumulators<V: PanelLanes> {
     }
 }
 
+/// `vnniDot32`'s float part for each lane: `product(block)` gives a block's converted integer sums
+/// and its scales d_w * d_a; block b goes to accumulator b mod 8, the blocks past the last eight
+/// to `rest`, then the accumulators are summed in `horizontalSum`'s order and `rest` added.
+@inline(__always)
+func accumulateBlocks32<V: PanelLanes>(_ lanes: V.Type, blocks: Int, _ product: (Int) -> (V.Floats, V.Floats)) -> V.Floats {
+    var acc = LaneAccumulators<V>()
+    var block = 0
+    while block &+ 8 <= blocks {
+        var p = product(block); acc.a0 = V.multiplyAdd(p.0, p.1, acc.a0)
+        p = product(block &+ 1); acc.a1 = V.multiplyAdd(p.0, p.1, acc.a1)
+        p = product(block &+ 2); acc.a2 = V.multiplyAdd(p.0, p.1, acc.a2)
+        p = product(block &+ 3); acc.a3 = V.multiplyAdd(p.0, p.1, acc.a3)
+        p = product(block &+ 4); acc.a4 = V.multiplyAdd(p.0, p.1, acc.a4)
+        p = product(block &+ 5); acc.a5 = V.multiplyAdd(p.0, p.1, acc.a5)
+        p = product(block &+ 6); acc.a6 = V.multiplyAdd(p.0, p.1, acc.a6)
+        p = product(block &+ 7); acc.a7 = V.multiplyAdd(p.0, p.1, acc.a7)
+        block &+= 8
+    }
+    var rest = V.zeroFloats()
+    while block < blocks {
+        let p = product(block)
+        rest = V.multiplyAdd(p.0, p.1, rest)
+        block &+= 1
+    }
+    return V.add(acc.sum(), rest)
+}
+
 /// A weight row decoded once for all the panels it meets: each block's 32 quants as unsigned
 /// bytes (w + 128 for signed formats, which the panel's `starts` take back off) and its `d`.
 struct DecodedRow32 {
@@ -125,106 +152,37 @@ struct DecodedRow32 {
     }
 }
 
-/// One decoded weight row (`row` its bytes, for the Q4_1 / Q5_1 minimums) with one panel:
-/// `vnniDot32` for each of the panel's rows.
+/// Decoded weight rows with one panel: `vnniDot32` for each of the panel's rows, for one weight
+/// row (`SingleRow`) or two (`TwoRows`, each activation vector loaded once for both: loads, not
+/// arithmetic, bound the single-row loop). `rows` holds the rows' bytes (for the Q4_1 / Q5_1
+/// minimums) and decoded quants; `decodedFirst` and `decodedLast` their scales.
 @inline(__always)
-func panelRow32<F: VNNIBlock32, V: PanelLanes>(
-    _ format: F.Type, _ lanes: V.Type, _ row: UnsafeRawPointer, _ decoded: DecodedRow32, _ panels: ActivationPanels32,
-    _ panel: Int
-) -> V.Floats {
+func panelRow32<F: VNNIBlock32, R: PanelRows>(
+    _ format: F.Type, _ rows: R, _ decodedFirst: DecodedRow32, _ decodedLast: DecodedRow32,
+    _ panels: ActivationPanels32, _ panel: Int
+) -> R.V.Floats {
+    typealias V = R.V
     let first = panel &* panels.blocks, blocks = panels.blocks
     let blockBytes = 32 &* V.width, groupBytes = 4 &* V.width
-    /// The block's products for each row times d_w * d_a: an exact integer sum (two chains of
-    /// `vpdpbusd`), converted once.
-    @inline(__always)
-    func product(_ block: Int) -> (V.Floats, V.Floats) {
-        let q = UnsafeRawPointer(decoded.quants + block &* 32)
-        let a = UnsafeRawPointer(panels.quants + (first &+ block) &* blockBytes)
-        let index = first &+ block
-        var even = F.quantsAreSigned ? V.loadInts(panels.starts + index &* V.width) : V.zeroInts(), odd = V.zeroInts()
-        for group in stride(from: 0, to: 8, by: 2) {
-            let w0 = V.splat(q.loadUnaligned(fromByteOffset: group &* 4, as: Int32.self))
-            let w1 = V.splat(q.loadUnaligned(fromByteOffset: group &* 4 &+ 4, as: Int32.self))
-            let a0 = V.loadInts(a + group &* groupBytes), a1 = V.loadInts(a + (group &* groupBytes &+ groupBytes))
-            even = V.dotBytes(even, w0, a0); odd = V.dotBytes(odd, w1, a1)
-        }
-        let scale = V.multiply(V.splat(decoded.scales[block]), V.loadFloats(panels.scales + (first &+ block) &* V.width))
-        return (V.float(V.add(even, odd)), scale)
-    }
-    var acc = LaneAccumulators<V>()
-    var block = 0
-    while block &+ 8 <= blocks {
-        var p = product(block); acc.a0 = V.multiplyAdd(p.0, p.1, acc.a0)
-        p = product(block &+ 1); acc.a1 = V.multiplyAdd(p.0, p.1, acc.a1)
-        p = product(block &+ 2); acc.a2 = V.multiplyAdd(p.0, p.1, acc.a2)
-        p = product(block &+ 3); acc.a3 = V.multiplyAdd(p.0, p.1, acc.a3)
-        p = product(block &+ 4); acc.a4 = V.multiplyAdd(p.0, p.1, acc.a4)
-        p = product(block &+ 5); acc.a5 = V.multiplyAdd(p.0, p.1, acc.a5)
-        p = product(block &+ 6); acc.a6 = V.multiplyAdd(p.0, p.1, acc.a6)
-        p = product(block &+ 7); acc.a7 = V.multiplyAdd(p.0, p.1, acc.a7)
-        block &+= 8
-    }
-    var rest = V.zeroFloats()
-    while block < blocks {
-        let p = product(block)
-        rest = V.multiplyAdd(p.0, p.1, rest)
-        block &+= 1
-    }
-    let products = V.add(acc.sum(), rest)
-    if F.quantsAreSigned { return products }
-    return V.add(products, panelMinimumTerm(F.self, V.self, row, panels, panel))
-}
-
-/// Two decoded weight rows with one panel: `panelRow32` for both, each activation vector loaded
-/// once for the two (loads, not arithmetic, bound the single-row loop).
-@inline(__always)
-func panelRowPair32<F: VNNIBlock32, V: PanelLanes>(
-    _ format: F.Type, _ lanes: V.Type, _ rowA: UnsafeRawPointer, _ decodedA: DecodedRow32, _ rowB: UnsafeRawPointer,
-    _ decodedB: DecodedRow32, _ panels: ActivationPanels32, _ panel: Int
-) -> (V.Floats, V.Floats) {
-    let first = panel &* panels.blocks, blocks = panels.blocks
-    let blockBytes = 32 &* V.width, groupBytes = 4 &* V.width
-    @inline(__always)
-    func products(_ block: Int) -> (V.Floats, V.Floats, V.Floats, V.Floats) {
-        let qa = UnsafeRawPointer(decodedA.quants + block &* 32), qb = UnsafeRawPointer(decodedB.quants + block &* 32)
+    let products = accumulateBlocks32(V.self, blocks: blocks) { block in
+        // The block's products for each row: an exact integer sum (two chains of `vpdpbusd`),
+        // converted once, with d_w * d_a.
+        let weights = rows.groups(block: 0, offset: block &* 32)
         let index = first &+ block
         let a = UnsafeRawPointer(panels.quants + index &* blockBytes)
-        let start = F.quantsAreSigned ? V.loadInts(panels.starts + index &* V.width) : V.zeroInts()
-        var evenA = start, oddA = V.zeroInts(), evenB = start, oddB = V.zeroInts()
+        var even = F.quantsAreSigned ? V.loadInts(panels.starts + index &* V.width) : V.zeroInts(), odd = V.zeroInts()
         for group in stride(from: 0, to: 8, by: 2) {
-            let a0 = V.loadInts(a + group &* groupBytes), a1 = V.loadInts(a + (group &* groupBytes &+ groupBytes))
-            evenA = V.dotBytes(evenA, V.splat(qa.loadUnaligned(fromByteOffset: group &* 4, as: Int32.self)), a0)
-            oddA = V.dotBytes(oddA, V.splat(qa.loadUnaligned(fromByteOffset: group &* 4 &+ 4, as: Int32.self)), a1)
-            evenB = V.dotBytes(evenB, V.splat(qb.loadUnaligned(fromByteOffset: group &* 4, as: Int32.self)), a0)
-            oddB = V.dotBytes(oddB, V.splat(qb.loadUnaligned(fromByteOffset: group &* 4 &+ 4, as: Int32.self)), a1)
+            even = V.dotBytes(even, weights.group(group), V.loadInts(a + group &* groupBytes))
+            odd = V.dotBytes(odd, weights.group(group &+ 1), V.loadInts(a + (group &* groupBytes &+ groupBytes)))
         }
-        let da = V.loadFloats(panels.scales + index &* V.width)
-        return (V.float(V.add(evenA, oddA)), V.multiply(V.splat(decodedA.scales[block]), da),
-                V.float(V.add(evenB, oddB)), V.multiply(V.splat(decodedB.scales[block]), da))
+        let scale = V.multiply(
+            rows.lanes(decodedFirst.scales[block], decodedLast.scales[block]), V.loadFloats(panels.scales + index &* V.width))
+        return (V.float(V.add(even, odd)), scale)
     }
-    var accA = LaneAccumulators<V>(), accB = LaneAccumulators<V>()
-    var block = 0
-    while block &+ 8 <= blocks {
-        var p = products(block); accA.a0 = V.multiplyAdd(p.0, p.1, accA.a0); accB.a0 = V.multiplyAdd(p.2, p.3, accB.a0)
-        p = products(block &+ 1); accA.a1 = V.multiplyAdd(p.0, p.1, accA.a1); accB.a1 = V.multiplyAdd(p.2, p.3, accB.a1)
-        p = products(block &+ 2); accA.a2 = V.multiplyAdd(p.0, p.1, accA.a2); accB.a2 = V.multiplyAdd(p.2, p.3, accB.a2)
-        p = products(block &+ 3); accA.a3 = V.multiplyAdd(p.0, p.1, accA.a3); accB.a3 = V.multiplyAdd(p.2, p.3, accB.a3)
-        p = products(block &+ 4); accA.a4 = V.multiplyAdd(p.0, p.1, accA.a4); accB.a4 = V.multiplyAdd(p.2, p.3, accB.a4)
-        p = products(block &+ 5); accA.a5 = V.multiplyAdd(p.0, p.1, accA.a5); accB.a5 = V.multiplyAdd(p.2, p.3, accB.a5)
-        p = products(block &+ 6); accA.a6 = V.multiplyAdd(p.0, p.1, accA.a6); accB.a6 = V.multiplyAdd(p.2, p.3, accB.a6)
-        p = products(block &+ 7); accA.a7 = V.multiplyAdd(p.0, p.1, accA.a7); accB.a7 = V.multiplyAdd(p.2, p.3, accB.a7)
-        block &+= 8
-    }
-    var restA = V.zeroFloats(), restB = V.zeroFloats()
-    while block < blocks {
-        let p = products(block)
-        restA = V.multiplyAdd(p.0, p.1, restA); restB = V.multiplyAdd(p.2, p.3, restB)
-        block &+= 1
-    }
-    let productsA = V.add(accA.sum(), restA), productsB = V.add(accB.sum(), restB)
-    if F.quantsAreSigned { return (productsA, productsB) }
-    return (V.add(productsA, panelMinimumTerm(F.self, V.self, rowA, panels, panel)),
-            V.add(productsB, panelMinimumTerm(F.self, V.self, rowB, panels, panel)))
+    if F.quantsAreSigned { return products }
+    return V.add(products, panelMinimumTerm(F.self, V.self, panels, panel) { block in
+        rows.lanes((rows.first + block &* F.bytesPerBlock).half(at: 2), (rows.last + block &* F.bytesPerBlock).half(at: 2))
+    })
 }
 
 /// Two weight rows (decoded as they are read: one panel) with a mirrored panel (up to 8 activation rows, each in lanes r and
@@ -269,26 +227,7 @@ func mirroredPairRow32<F: VNNIBlock32>(
         let scale = V.multiply(halves(blockA.half(at: 0), blockB.half(at: 0)), V.loadFloats(panels.scales + block &* 16))
         return (V.float(V.add(even, odd)), scale)
     }
-    var acc = LaneAccumulators<V>()
-    var block = 0
-    while block &+ 8 <= blocks {
-        var p = product(block); acc.a0 = V.multiplyAdd(p.0, p.1, acc.a0)
-        p = product(block &+ 1); acc.a1 = V.multiplyAdd(p.0, p.1, acc.a1)
-        p = product(block &+ 2); acc.a2 = V.multiplyAdd(p.0, p.1, acc.a2)
-        p = product(block &+ 3); acc.a3 = V.multiplyAdd(p.0, p.1, acc.a3)
-        p = product(block &+ 4); acc.a4 = V.multiplyAdd(p.0, p.1, acc.a4)
-        p = product(block &+ 5); acc.a5 = V.multiplyAdd(p.0, p.1, acc.a5)
-        p = product(block &+ 6); acc.a6 = V.multiplyAdd(p.0, p.1, acc.a6)
-        p = product(block &+ 7); acc.a7 = V.multiplyAdd(p.0, p.1, acc.a7)
-        block &+= 8
-    }
-    var rest = V.zeroFloats()
-    while block < blocks {
-        let p = product(block)
-        rest = V.multiplyAdd(p.0, p.1, rest)
-        block &+= 1
-    }
-    let products = V.add(acc.sum(), rest)
+    let products = accumulateBlocks32(V.self, blocks: blocks, product)
     if F.quantsAreSigned { return products }
     return V.add(products, panelMinimumTerm(F.self, V.self, panels, 0) { block in
         halves((rowA + block &* F.bytesPerBlock).half(at: 2), (rowB + block &* F.bytesPerBlock).half(at: 2))
@@ -306,41 +245,15 @@ func multiplyMirroredPairs32<F: VNNIBlock32>(
         activations, rowBytes: activationBytes, rows: batch, columns: columns, blockBytes: F.Activation.bytesPerBlock,
         quantsOffset: activationQuantsOffset(F.self), width: 16, mirrored: true)
     defer { panels.deallocate() }
-    let work = { (range: Range<Int>) in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { buffer in
-            let lanes = buffer.baseAddress!
-            var r = range.lowerBound
-            var touched: UInt8 = 0
-            while r < range.upperBound {
-                // The next pair's bytes are loaded ahead (a byte per cache line), so their misses
-                // overlap this pair's arithmetic: decoding as it reads, the loop otherwise waits
-                // on memory (measured, qwen0.5b batch-8 decode: 150 t/s without, see BENCHMARKS).
-                if r &+ 3 < range.upperBound { touched ^= touchCacheLines(weights + (r &+ 2) &* rowBytes, bytes: 2 &* rowBytes) }
-                // A last odd row pairs with itself.
-                let rowA = weights + r &* rowBytes, rowB = r &+ 1 < range.upperBound ? rowA + rowBytes : rowA
-                Lanes16.store(mirroredPairRow32(F.self, rowA, rowB, panels), lanes)
-                for b in 0..<batch { output[b &* rows &+ r] = lanes[b] }
-                if r &+ 1 < range.upperBound {
-                    for b in 0..<batch { output[b &* rows &+ r &+ 1] = lanes[8 &+ b] }
-                }
-                r &+= 2
-            }
-            touchedCacheLines = touched
-        }
-    }
-    if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
+    forEachMirroredPair(
+        weights: weights, rows: rows, rowBytes: rowBytes, batch: batch, output: output, pool: pool, parallel: parallel,
+        scratchBytes: 0
+    ) { rowA, rowB, _ in mirroredPairRow32(F.self, rowA, rowB, panels) }
 }
 
 /// `minimumTerm` for each row of a panel: products m_w * s_a of blocks 8g + j summed into lane j,
-/// the lanes summed as `horizontalSum`, plus the remaining blocks in order.
-@inline(__always)
-func panelMinimumTerm<F: VNNIBlock32, V: PanelLanes>(
-    _ format: F.Type, _ lanes: V.Type, _ row: UnsafeRawPointer, _ panels: ActivationPanels32, _ panel: Int
-) -> V.Floats {
-    panelMinimumTerm(F.self, V.self, panels, panel) { block in V.splat((row + block &* F.bytesPerBlock).half(at: 2)) }
-}
-
-/// `panelMinimumTerm` with each lane's weight minimum `m` for a block given by `weightMinimums`.
+/// the lanes summed as `horizontalSum`, plus the remaining blocks in order; each lane's weight
+/// minimum `m` for a block given by `weightMinimums`.
 @inline(__always)
 func panelMinimumTerm<F: VNNIBlock32, V: PanelLanes>(
     _ format: F.Type, _ lanes: V.Type, _ panels: ActivationPanels32, _ panel: Int, weightMinimums: (Int) -> V.Floats
@@ -367,46 +280,53 @@ func panelMinimumTerm<F: VNNIBlock32, V: PanelLanes>(
     return V.add(lanes.sum(), rest)
 }
 
-/// Y = X W^T through panels of one width for a 32-value format: threads split the weight rows;
-/// each row meets every panel.
+/// Y = X W^T through 16-row panels for a 32-value format: threads split the weight rows, two at
+/// a time; each pair is decoded once and meets every panel.
 @inline(__always)
-func multiplyPanels32<F: VNNIBlock32, V: PanelLanes>(
-    _ format: F.Type, _ lanes: V.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
+func multiplyPanels32<F: VNNIBlock32>(
+    _ format: F.Type, sixteenRowsOf weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
     pool: ThreadPool?, parallel: Bool
 ) {
     let panels = ActivationPanels32(
         activations, rowBytes: activationBytes, rows: batch, columns: columns, blockBytes: F.Activation.bytesPerBlock,
-        quantsOffset: activationQuantsOffset(F.self), width: V.width)
+        quantsOffset: activationQuantsOffset(F.self), width: 16)
     defer { panels.deallocate() }
     let work = { (range: Range<Int>) in
         let decodedA = DecodedRow32(blocks: panels.blocks), decodedB = DecodedRow32(blocks: panels.blocks)
         defer { decodedA.deallocate(); decodedB.deallocate() }
-        var r = range.lowerBound
-        // Pairs of rows, except for an unsigned format meeting one panel (measured, 4864 x 896,
-        // 2 threads: Q4_1 8 rows 0.28 ms paired vs 0.25 single, 64 rows 1.28 vs 1.48; Q5_0 8 rows
-        // 0.22 vs 0.24, 64 rows 0.99 vs 1.43).
-        while (F.quantsAreSigned || panels.panels > 1) && r &+ 2 <= range.upperBound {
-            let rowA = weights + r &* rowBytes, rowB = rowA + rowBytes
-            decodedA.decode(F.self, rowA, blocks: panels.blocks)
-            decodedB.decode(F.self, rowB, blocks: panels.blocks)
-            for panel in 0..<panels.panels {
-                let (resultsA, resultsB) = panelRowPair32(F.self, V.self, rowA, decodedA, rowB, decodedB, panels, panel)
-                let first = panel &* V.width, valid = min(V.width, batch &- first)
-                storePanelLanes(V.self, resultsA, valid: valid, output + (first &* rows &+ r), stride: rows)
-                storePanelLanes(V.self, resultsB, valid: valid, output + (first &* rows &+ r &+ 1), stride: rows)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { buffer in
+            let lanes = buffer.baseAddress!
+            var r = range.lowerBound
+            // Pairs of rows, except for an unsigned format meeting one panel (measured, 4864 x 896,
+            // 2 threads: Q4_1 8 rows 0.28 ms paired vs 0.25 single, 64 rows 1.28 vs 1.48; Q5_0 8
+            // rows 0.22 vs 0.24, 64 rows 0.99 vs 1.43).
+            while (F.quantsAreSigned || panels.panels > 1) && r &+ 2 <= range.upperBound {
+                let rowA = weights + r &* rowBytes, rowB = rowA + rowBytes
+                decodedA.decode(F.self, rowA, blocks: panels.blocks)
+                decodedB.decode(F.self, rowB, blocks: panels.blocks)
+                let two = TwoRows(first: rowA, last: rowB, unpackedFirst: decodedA.quants, unpackedLast: decodedB.quants)
+                for panel in 0..<panels.panels {
+                    TwoLanes16.store(panelRow32(F.self, two, decodedA, decodedB, panels, panel), lanes)
+                    let first = panel &* 16
+                    for lane in 0..<min(16, batch &- first) {
+                        output[(first &+ lane) &* rows &+ r] = lanes[lane]
+                        output[(first &+ lane) &* rows &+ r &+ 1] = lanes[16 &+ lane]
+                    }
+                }
+                r &+= 2
             }
-            r &+= 2
-        }
-        while r < range.upperBound {
-            let row = weights + r &* rowBytes
-            decodedA.decode(F.self, row, blocks: panels.blocks)
-            for panel in 0..<panels.panels {
-                let results = panelRow32(F.self, V.self, row, decodedA, panels, panel)
-                let first = panel &* V.width
-                storePanelLanes(V.self, results, valid: min(V.width, batch &- first), output + (first &* rows &+ r), stride: rows)
+            while r < range.upperBound {
+                let row = weights + r &* rowBytes
+                decodedA.decode(F.self, row, blocks: panels.blocks)
+                let single = SingleRow<Lanes16>(first: row, unpacked: decodedA.quants)
+                for panel in 0..<panels.panels {
+                    let results = panelRow32(F.self, single, decodedA, decodedA, panels, panel)
+                    let first = panel &* 16
+                    storePanelLanes(Lanes16.self, results, valid: min(16, batch &- first), output + (first &* rows &+ r), stride: rows)
+                }
+                r &+= 1
             }
-            r &+= 1
         }
     }
     if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
@@ -421,7 +341,7 @@ func multiplyPanels32<F: VNNIBlock32>(
 ) {
     forEachPanelWidth(batch: batch, { first, count in
         multiplyPanels32(
-            F.self, Lanes16.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns,
+            F.self, sixteenRowsOf: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
             output: output + first &* rows, pool: pool, parallel: parallel)
     }, { first, count in
