@@ -296,24 +296,38 @@ func addScaledProducts(_ acc: __m256i, _ quants: __m256i, _ activations: UnsafeR
 
 extension Q4_K {
     /// The exact integer sums over one super-block of scale * quant * activation and of minimum *
-    /// activation (`blockDot`'s two sums), scales and minimums unpacked once for both.
+    /// activation (`blockDot`'s two sums). The twelve packed bytes become eight scale bytes and
+    /// eight minimum bytes in four 32-bit operations each (ggml's `utmp` masks), not sub-block by
+    /// sub-block: unpacking them one at a time was about half of the instructions.
     @inline(__always)
     static func vnniSums(_ packed: UnsafePointer<UInt8>, _ qs: UnsafePointer<UInt8>, _ a: UnsafeRawPointer) -> (scaled: Int32, minimums: Int32) {
+        let p = UnsafeRawPointer(packed)
+        let u0 = p.loadUnaligned(as: UInt32.self), u1 = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let u2 = p.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+        let six: UInt32 = 0x3F3F_3F3F, four: UInt32 = 0x0F0F_0F0F, two: UInt32 = 0x0303_0303
+        // Byte j: scale j (minimum j) — `kQuantScaleAndMin(packed, j)`.
+        let scaleBytes = UInt64(u0 & six) | UInt64((u2 & four) | (((u0 >> 6) & two) << 4)) << 32
+        let minimumBytes = UInt64(u1 & six) | UInt64(((u2 >> 4) & four) | (((u1 >> 6) & two) << 4)) << 32
+        // Each minimum twice, against Q8_K's two 16-value sums of its sub-block.
+        let minimumPairs = _mm_cvtsi64_si128(Int64(bitPattern: minimumBytes))
+        let minimums = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(minimumPairs, minimumPairs))
+        let minimumSum = horizontalSum(_mm256_madd_epi16(minimums, load32Bytes(a + Q8_K.sumsOffset)))
+        // Scale j as a 16-bit value in every lane: a byte shuffle of the eight 16-bit scales.
+        let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(Int64(bitPattern: scaleBytes))))
+        @inline(__always)
+        func scale(_ j: Int) -> __m256i {
+            let word = UInt16(truncatingIfNeeded: 2 &* j) | UInt16(truncatingIfNeeded: 2 &* j &+ 1) << 8
+            return _mm256_shuffle_epi8(scales, unsafeBitCast(SIMD16<UInt16>(repeating: word), to: __m256i.self))
+        }
         var acc = _mm256_setzero_si256()
-        var minimums = SIMD16<Int16>()
         let mask = _mm256_set1_epi8(0x0F)
         let aq = a + Q8_K.quantsOffset
         for chunk in 0..<4 {
-            let (s0, m0) = kQuantScaleAndMin(packed, 2 &* chunk)
-            let (s1, m1) = kQuantScaleAndMin(packed, 2 &* chunk &+ 1)
-            minimums[4 &* chunk] = Int16(truncatingIfNeeded: m0); minimums[4 &* chunk &+ 1] = Int16(truncatingIfNeeded: m0)
-            minimums[4 &* chunk &+ 2] = Int16(truncatingIfNeeded: m1); minimums[4 &* chunk &+ 3] = Int16(truncatingIfNeeded: m1)
             let q = load32Bytes(UnsafeRawPointer(qs + 32 &* chunk))
             let low = _mm256_and_si256(q, mask), high = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)
-            acc = addScaledProducts(acc, low, aq + 64 &* chunk, _mm256_set1_epi16(Int16(truncatingIfNeeded: s0)))
-            acc = addScaledProducts(acc, high, aq + (64 &* chunk &+ 32), _mm256_set1_epi16(Int16(truncatingIfNeeded: s1)))
+            acc = addScaledProducts(acc, low, aq + 64 &* chunk, scale(2 &* chunk))
+            acc = addScaledProducts(acc, high, aq + (64 &* chunk &+ 32), scale(2 &* chunk &+ 1))
         }
-        let minimumSum = horizontalSum(_mm256_madd_epi16(unsafeBitCast(minimums, to: __m256i.self), load32Bytes(a + Q8_K.sumsOffset)))
         return (horizontalSum(acc), minimumSum)
     }
 }
@@ -342,8 +356,9 @@ extension Q6_K {
                 acc = addScaledProducts(acc, quants, aq + (128 &* half &+ 32 &* k), groupScales)
             }
         }
-        var offset: Int32 = 0
-        for group in 0..<16 { offset &+= Int32(scales[group]) &* a.q8KBlockSum(group) }
+        // Sum over the sixteen groups of scale * (Q8_K's sum of the group's activations).
+        let scales16 = _mm256_cvtepi8_epi16(w.loadUnaligned(fromByteOffset: 192, as: __m128i.self))
+        let offset = horizontalSum(_mm256_madd_epi16(scales16, load32Bytes(a + Q8_K.sumsOffset)))
         return horizontalSum(acc) &- 32 &* offset
     }
 }
