@@ -201,7 +201,8 @@ public final class TransformerModel: @unchecked Sendable {
     /// This is flash attention as llama.cpp's CPU backend runs it by default: one pass over the
     /// positions with an online softmax (running maximum M and sum S), the value accumulator
     /// held in binary16 and rounded after every update, and the query rounded to binary16 to
-    /// meet the binary16 keys. Rounding where the reference rounds keeps greedy decoding in step
+    /// meet the binary16 keys; the dot products and value updates in ggml's order (`halfDot`,
+    /// `halfMultiplyAdd`). Rounding where the reference rounds keeps greedy decoding in step
     /// with it; it also needs no score buffer, whatever the context length.
     private func attend(layer: Int, batch n: Int, rows: RowMap, window: Int?) {
         let hp = hyperparameters
@@ -232,7 +233,7 @@ public final class TransformerModel: @unchecked Sendable {
                     var maximum = -Float.infinity
                     var sum: Float = 0
                     for j in first...position {
-                        let score = halfDot(q, keys + j * keyRow + kvHead * headDimension, headDimension) * scale
+                        let score = halfDot(q, keys + j * keyRow + kvHead * headDimension, count: headDimension) * scale
                         var rescale: Float = 1
                         var weight: Float = 1
                         if score > maximum {
@@ -244,10 +245,7 @@ public final class TransformerModel: @unchecked Sendable {
                         } else {
                             weight = expf(score - maximum)
                         }
-                        let v = values + j * keyRow + kvHead * headDimension
-                        for d in 0..<headDimension {
-                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d] + halfToFloat(v[d]) * weight))
-                        }
+                        halfMultiplyAdd(accumulator, values + j * keyRow + kvHead * headDimension, weight: weight, count: headDimension)
                         sum = sum * rescale + weight
                     }
                     let inverse = 1 / sum
@@ -292,31 +290,6 @@ public final class TransformerModel: @unchecked Sendable {
     ) {
         Models.normRows(input, weight: weight, rows: rows, width: width, epsilon: hyperparameters.rmsEpsilon, into: output)
     }
-}
-
-/// q · k for a binary16 key, in eight independent partial sums (as ggml's SIMD lanes) so the
-/// loop is not bound by the latency of one chain of additions.
-@inline(__always)
-private func halfDot(_ q: UnsafePointer<Float>, _ k: UnsafePointer<UInt16>, _ count: Int) -> Float {
-    var lanes = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
-    var d = 0
-    while d + 8 <= count {
-        lanes.0 += q[d] * halfToFloat(k[d])
-        lanes.1 += q[d + 1] * halfToFloat(k[d + 1])
-        lanes.2 += q[d + 2] * halfToFloat(k[d + 2])
-        lanes.3 += q[d + 3] * halfToFloat(k[d + 3])
-        lanes.4 += q[d + 4] * halfToFloat(k[d + 4])
-        lanes.5 += q[d + 5] * halfToFloat(k[d + 5])
-        lanes.6 += q[d + 6] * halfToFloat(k[d + 6])
-        lanes.7 += q[d + 7] * halfToFloat(k[d + 7])
-        d += 8
-    }
-    var total = ((lanes.0 + lanes.1) + (lanes.2 + lanes.3)) + ((lanes.4 + lanes.5) + (lanes.6 + lanes.7))
-    while d < count {
-        total += q[d] * halfToFloat(k[d])
-        d += 1
-    }
-    return total
 }
 
 /// Activation buffers for one batch, sized for the largest batch seen so far.
