@@ -17,7 +17,9 @@ public func rmsNorm(
     let count = x.count
     // Squares are summed in Double, as ggml does (its `ggml_float`), in vectorisable lanes.
     let sumOfSquares = wideSumDouble(count) { Double(source[$0] * source[$0]) }
-    let scale = Float(1 / (sumOfSquares / Double(count) + Double(epsilon)).squareRoot())
+    // The mean rounded to Float, then Float arithmetic: ggml's `1.0f/sqrtf(mean + eps)`.
+    let mean = Float(sumOfSquares / Double(count))
+    let scale = 1 / (mean + epsilon).squareRoot()
     if let w = weight?.baseAddress {
         for i in 0..<count { y[i] = source[i] * scale * w[i] }
     } else {
@@ -33,7 +35,8 @@ public func rmsNormReference(
     require(x.count == output.count, "rmsNorm: sizes differ")
     var sum = 0.0
     for v in x { sum += Double(v * v) }
-    let scale = Float(1 / (sum / Double(x.count) + Double(epsilon)).squareRoot())
+    let mean = Float(sum / Double(x.count))
+    let scale = 1 / (mean + epsilon).squareRoot()
     for i in 0..<x.count {
         output[i] = x[i] * scale * (weight?[i] ?? 1)
     }
