@@ -1,12 +1,16 @@
 // Quantisation of activations to the 8-bit formats, once per row before the integer dot products.
-// The rules follow ggml's reference quantisers (quantize_row_q8_0_ref, _q8_1_ref, _q8_K_ref), so
-// Q8_0 output is byte-identical to ggml's and gguf-py's. Non-finite input gives a NaN scale, so a
-// NaN in the activations shows up as NaN in the outputs instead of being silently clipped.
+// The rules are those of llama.cpp's CPU backend, which quantises activations with its SIMD
+// quantisers, not the reference ones: Q8_0 and Q8_1 multiply by 127 / amax on x86 (1 / d on ARM)
+// and round half to even (quantize_row_q8_0 / _q8_1); Q8_K follows quantize_row_q8_K_ref (x86
+// calls it). Activations that round as the reference's keep the models' outputs in step with
+// llama.cpp's. Non-finite input gives a NaN scale, so a NaN in the activations shows up as NaN in
+// the outputs instead of being silently clipped.
 
-/// Rounds `value` half away from zero (C's roundf) and clamps to [-127, 127]; NaN becomes 0.
+/// Rounds `value` half to even (the SIMD quantisers' rounding) and clamps to [-127, 127]; NaN
+/// becomes 0.
 @inline(__always)
 func roundToInt8(_ value: Float) -> Int8 {
-    let r = value.rounded(.toNearestOrAwayFromZero)
+    let r = value.rounded(.toNearestOrEven)
     return r.isNaN ? 0 : Int8(Swift.max(-127, Swift.min(127, r)))
 }
 
@@ -23,12 +27,17 @@ func absoluteMax(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
     return finite ? amax : .nan
 }
 
-/// Quantises one 32-value block the ggml way: d = amax / 127, q = round(x / d). Returns (d, sum q).
+/// Quantises one 32-value block the ggml way: d = amax / 127, q = round(x * (127 / amax)) on x86
+/// (x * (1 / d) elsewhere, as ggml's NEON quantiser). Returns (d, sum q).
 @inline(__always)
 func quantize32(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>) -> (scale: Float, sum: Int32) {
     let amax = absoluteMax(x, 32)
     let d = amax / 127
+    #if arch(x86_64)
+    let inverse: Float = d != 0 && d.isFinite ? 127 / amax : 0
+    #else
     let inverse: Float = d != 0 && d.isFinite ? 1 / d : 0
+    #endif
     var sum: Int32 = 0
     for j in 0..<32 {
         let v = roundToInt8(x[j] * inverse)

@@ -87,19 +87,32 @@ public struct RotaryEmbedding: Sendable {
                 case .normal:
                     for pair in 0..<pairs {
                         let x0 = h[2 &* pair], x1 = h[2 &* pair &+ 1]
-                        h[2 &* pair] = x0 * cosines[pair] - x1 * sines[pair]
-                        h[2 &* pair &+ 1] = x0 * sines[pair] + x1 * cosines[pair]
+                        h[2 &* pair] = rotatedFirst(x0, x1, cosines[pair], sines[pair])
+                        h[2 &* pair &+ 1] = rotatedSecond(x0, x1, cosines[pair], sines[pair])
                     }
                 case .neox:
                     let second = h + pairs
                     for pair in 0..<pairs {
                         let x0 = h[pair], x1 = second[pair]
-                        h[pair] = x0 * cosines[pair] - x1 * sines[pair]
-                        second[pair] = x0 * sines[pair] + x1 * cosines[pair]
+                        h[pair] = rotatedFirst(x0, x1, cosines[pair], sines[pair])
+                        second[pair] = rotatedSecond(x0, x1, cosines[pair], sines[pair])
                     }
                 }
             }
         }
+    }
+
+    /// x0 cos - x1 sin with x0 cos fused, as llama.cpp's CPU backend computes it (GCC contracts
+    /// ggml's `x0*cos_theta - x1*sin_theta` into one fused multiply-subtract).
+    @inline(__always)
+    private func rotatedFirst(_ x0: Float, _ x1: Float, _ cosine: Float, _ sine: Float) -> Float {
+        (-(x1 * sine)).addingProduct(x0, cosine)
+    }
+
+    /// x0 sin + x1 cos with x0 sin fused (see `rotatedFirst`).
+    @inline(__always)
+    private func rotatedSecond(_ x0: Float, _ x1: Float, _ cosine: Float, _ sine: Float) -> Float {
+        (x1 * cosine).addingProduct(x0, sine)
     }
 
     /// The angle of `pair` given theta = position * thetaScale^pair (ggml's order of operations:
@@ -123,8 +136,8 @@ public struct RotaryEmbedding: Sendable {
                     ? (head * headDimension + 2 * pair, head * headDimension + 2 * pair + 1)
                     : (head * headDimension + pair, head * headDimension + pair + dimensions / 2)
                 let x0 = x[i0], x1 = x[i1]
-                x[i0] = x0 * cosf(angle) - x1 * sinf(angle)
-                x[i1] = x0 * sinf(angle) + x1 * cosf(angle)
+                x[i0] = fmaf(x0, cosf(angle), -(x1 * sinf(angle)))
+                x[i1] = fmaf(x0, sinf(angle), x1 * cosf(angle))
             }
         }
     }

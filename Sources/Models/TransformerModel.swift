@@ -246,7 +246,8 @@ public final class TransformerModel: @unchecked Sendable {
                             weight = expf(score - maximum)
                         }
                         halfMultiplyAdd(accumulator, values + j * keyRow + kvHead * headDimension, weight: weight, count: headDimension)
-                        sum = sum * rescale + weight
+                        // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
+                        sum = weight.addingProduct(sum, rescale)
                     }
                     let inverse = 1 / sum
                     let out = b.attention + (t * hp.headCount + h) * headDimension

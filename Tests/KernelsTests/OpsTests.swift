@@ -26,6 +26,26 @@ import Testing
         #expect(fastExp(88.72).isFinite)
     }
 
+    /// `ggmlExp` is ggml's `ggml_v_expf` operation for operation (its libm twin agrees bit for
+    /// bit, subnormal results included) and within 2 ulp of e^x.
+    @Test func ggmlExpMatchesItsTwinAndExp() {
+        var worst: Float = 0
+        var x: Float = -110
+        while x < 95 {
+            let fast = ggmlExp(x), twin = ggmlExpReference(x)
+            #expect(fast.bitPattern == twin.bitPattern, "x \(x): \(fast) vs \(twin)")
+            let exact = expReference(x)
+            if exact.isNormal && exact < .greatestFiniteMagnitude { worst = max(worst, abs(fast - exact) / exact) }
+            x += 0.00731
+        }
+        #expect(worst <= 2.5e-7, "worst relative error \(worst)")
+        #expect(ggmlExp(0) == 1)
+        #expect(ggmlExp(-300) == 0 && ggmlExp(300) == .infinity)
+        #expect(ggmlExp(.nan).isNaN)
+        // SiLU through it: x / (1 + e^-x).
+        #expect(silu(0) == 0 && abs(silu(1) - 0.7310586) < 1e-6 && silu(-200) == 0 && silu(200) == 200)
+    }
+
     @Test func rmsNormMatchesReference() {
         for count in [1, 7, 64, 576, 1537] {
             let x = randomFloats(count, seed: UInt64(count))

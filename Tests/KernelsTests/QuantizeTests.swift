@@ -72,16 +72,16 @@ import Testing
         #expect(infinite[format.blockSize...].allSatisfy { $0.isNaN })
     }
 
-    @Test func q8_0RoundsHalfAwayFromZeroLikeGGML() {
-        // amax 127 gives d = 1 exactly, so x * (1/d) = x and the ties are visible.
+    @Test func q8_0RoundsHalfToEvenLikeGGMLsSIMDQuantiser() {
+        // amax 127 gives d = 1 exactly, so x * (127 / amax) = x and the ties are visible.
         var x = [Float](repeating: 0, count: 32)
         x[0] = 127
         x[1] = 2.5
         x[2] = -2.5
         x[3] = 0.5
         let bytes = quantized(x, as: Q8_0.self)
-        #expect(Int8(bitPattern: bytes[3]) == 3)
-        #expect(Int8(bitPattern: bytes[4]) == -3)
-        #expect(Int8(bitPattern: bytes[5]) == 1)
+        #expect(Int8(bitPattern: bytes[3]) == 2)
+        #expect(Int8(bitPattern: bytes[4]) == -2)
+        #expect(Int8(bitPattern: bytes[5]) == 0)
     }
 }

@@ -5,12 +5,10 @@
 // 256-bit VNNI intrinsics are C macros, which Swift cannot import; their masked forms are
 // functions, and an all-ones mask compiles to the plain instruction.)
 //
-// 32-value formats: each block's 32 products are summed exactly in integers (eight lanes, then
-// eight blocks' lanes transposed and added together), converted once per eight blocks and
-// multiplied by their scales into an eight-lane float accumulator summed once per row. (ggml's x86
-// kernels convert every block's eight lanes and add them with one multiply-add per block; exact
-// block sums cost the panels (VNNIPanels32.swift) one conversion per block instead of eight.)
-// Signed weights use ggml's trick for the unsigned x signed instruction: |w| times (a with w's sign).
+// 32-value formats: ggml's x86 order, rounding for rounding (`vnniDot32`): each block's products
+// summed exactly in eight lanes of four, converted, and added into an eight-lane accumulator with
+// one fused multiply-add by d_w * d_a. Signed weights use ggml's trick for the unsigned x signed
+// instruction: |w| times (a with w's sign).
 //
 // K-quants keep their exact integer super-block sums (the same floats as the plain-loop and
 // unpacked kernels, bit for bit): `vpmaddubsw` pairs then `vpdpwssd` with the sub-block scales.
@@ -83,60 +81,31 @@ func blockLanes<F: VNNIBlock32>(_ format: F.Type, _ weights: UnsafeRawPointer, _
         : _mm256_mask_dpbusd_epi32(zero, 0xFF, wx, ay)
 }
 
-/// Lane j: the sum of the eight lanes of `v_j` (a transpose-and-add of eight blocks' lanes).
-@inline(__always)
-func laneSums(
-    _ v0: __m256i, _ v1: __m256i, _ v2: __m256i, _ v3: __m256i, _ v4: __m256i, _ v5: __m256i, _ v6: __m256i, _ v7: __m256i
-) -> __m256i {
-    // hadd(hadd(v0, v1), hadd(v2, v3)) = [v0, v1, v2, v3 over lanes 0-3 | the same over lanes 4-7].
-    let u0 = unsafeBitCast(_mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3)), to: SIMD8<Int32>.self)
-    let u1 = unsafeBitCast(_mm256_hadd_epi32(_mm256_hadd_epi32(v4, v5), _mm256_hadd_epi32(v6, v7)), to: SIMD8<Int32>.self)
-    return unsafeBitCast(SIMD8(lowHalf: u0.lowHalf &+ u0.highHalf, highHalf: u1.lowHalf &+ u1.highHalf), to: __m256i.self)
-}
-
-/// The f16 at byte 0 of each of eight consecutive blocks `blockBytes` apart, as floats (one
-/// conversion for eight: a conversion per block was most of the time of the loop).
-@inline(__always)
-func eightScales(_ base: UnsafeRawPointer, blockBytes: Int) -> __m256 {
-    let halves = SIMD8<UInt16>(
-        base.load(as: UInt16.self), (base + blockBytes).loadUnaligned(as: UInt16.self),
-        (base + 2 &* blockBytes).loadUnaligned(as: UInt16.self), (base + 3 &* blockBytes).loadUnaligned(as: UInt16.self),
-        (base + 4 &* blockBytes).loadUnaligned(as: UInt16.self), (base + 5 &* blockBytes).loadUnaligned(as: UInt16.self),
-        (base + 6 &* blockBytes).loadUnaligned(as: UInt16.self), (base + 7 &* blockBytes).loadUnaligned(as: UInt16.self))
-    return _mm256_cvtph_ps(unsafeBitCast(halves, to: __m128i.self))
-}
-
 /// Sum over the blocks of a row of the weight block's minimum `m` times the activation block's
-/// `s` (bytes 2 of both): the Q4_1 / Q5_1 term outside the integer products, eight blocks per
-/// vector. The single-row and batched dots both take it from here, so they agree bit for bit.
+/// `s` (bytes 2 of both): the Q4_1 / Q5_1 term outside the integer products, one fused
+/// multiply-add per block in block order (ggml's `summs += m * s`, which GCC contracts).
 @inline(__always)
 func minimumTerm<F: VNNIBlock32>(
     _ format: F.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int,
     activationSums: UnsafePointer<Float>? = nil
 ) -> Float {
     let wBytes = F.bytesPerBlock, aBytes = F.Activation.bytesPerBlock
-    var acc = _mm256_setzero_ps()
-    var block = 0
-    while block &+ 8 <= blocks {
-        let s = activationSums.map { UnsafeRawPointer($0 + block).loadUnaligned(as: __m256.self) }
-            ?? eightScales(activations + (block &* aBytes &+ 2), blockBytes: aBytes)
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(eightScales(weights + (block &* wBytes &+ 2), blockBytes: wBytes), s))
-        block &+= 8
-    }
-    var rest: Float = 0
-    while block < blocks {
+    var sum: Float = 0
+    for block in 0..<blocks {
         let s = activationSums.map { $0[block] } ?? (activations + block &* aBytes).half(at: 2)
-        rest += (weights + block &* wBytes).half(at: 2) * s
-        block &+= 1
+        sum = sum.addingProduct((weights + block &* wBytes).half(at: 2), s)
     }
-    return horizontalSum(acc) + rest
+    return sum
 }
 
-/// One weight row with one activation row. Each block's 32 products are summed exactly in
-/// integers; eight blocks' sums are converted together and multiplied by their eight scales
-/// (d_w * d_a) into an eight-lane accumulator, lane j taking blocks j, j + 8, ...; blocks past the
-/// last eight add one by one into `rest`. The panels (VNNIPanels32.swift) do exactly this per
-/// activation row, so a batched result is this one bit for bit.
+/// One weight row with one activation row, in the float operations of ggml's x86 kernels
+/// (`ggml_vec_dot_q8_0_q8_0` and its siblings, and llamafile's tinyBLAS tiles, which agree): each
+/// block's products summed exactly in eight lanes of four (lane i: values 4i ..< 4i + 4), the
+/// lanes converted and multiplied by the block's d_w * d_a into an eight-lane accumulator with one
+/// fused multiply-add, the accumulator summed as `hsum_float_8`, then the minimum term added.
+/// Computing what llama.cpp computes, rounding for rounding, keeps greedy decoding in step with it.
+/// The panels (VNNIPanels32.swift) do exactly this per activation row, so a batched result is
+/// this one bit for bit.
 @inline(__always)
 func vnniDot32<F: VNNIBlock32>(
     _ format: F.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int,
@@ -144,25 +113,13 @@ func vnniDot32<F: VNNIBlock32>(
 ) -> Float {
     var acc = _mm256_setzero_ps()
     let blocks = count / 32, wBytes = F.bytesPerBlock, aBytes = F.Activation.bytesPerBlock
-    var block = 0
-    while block &+ 8 <= blocks {
-        let w = weights + block &* wBytes, a = activations + block &* aBytes
-        let activationEight = activationScales.map { UnsafeRawPointer($0 + block).loadUnaligned(as: __m256.self) }
-            ?? eightScales(a, blockBytes: aBytes)
-        let scales = _mm256_mul_ps(eightScales(w, blockBytes: wBytes), activationEight)
-        @inline(__always) func lanes(_ k: Int) -> __m256i { blockLanes(F.self, w + k &* wBytes, a + k &* aBytes) }
-        let sums = laneSums(lanes(0), lanes(1), lanes(2), lanes(3), lanes(4), lanes(5), lanes(6), lanes(7))
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scales, acc)
-        block &+= 8
-    }
-    var rest: Float = 0
-    while block < blocks {
+    for block in 0..<blocks {
         let w = weights + block &* wBytes, a = activations + block &* aBytes
         let da = activationScales.map { $0[block] } ?? a.half(at: 0)
-        rest.addProduct(Float(horizontalSum(blockLanes(F.self, w, a))), w.half(at: 0) * da)
-        block &+= 1
+        let scale = _mm256_set1_ps(w.half(at: 0) * da)
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(blockLanes(F.self, w, a)), acc)
     }
-    let products = horizontalSum(acc) + rest
+    let products = horizontalSum(acc)
     return F.quantsAreSigned
         ? products : products + minimumTerm(F.self, weights, activations, blocks: blocks, activationSums: activationSums)
 }

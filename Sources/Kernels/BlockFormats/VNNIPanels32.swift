@@ -1,13 +1,14 @@
 // Batched products of the 32-value formats on AVX-512 VNNI, with one activation row per lane, as
 // the K-quant panels (VNNIKQuantPanels.swift).
 //
-// `vnniDot32` sums each block's 32 products exactly in integers and adds float(sum) * d_w * d_a
-// into lane (block mod 8) of an eight-lane accumulator. Here a 512-bit `vpdpbusd` adds four
-// products for sixteen activation rows at once (eight per block, in two chains), the block's
-// integer sums are converted once and multiplied into accumulator (block mod 8) of sixteen rows,
-// and the final sums follow `horizontalSum`'s order lane by lane: every result is bit for bit
-// `vnniDot32`'s. Signed weights meet the panel as unsigned bytes w + 128; the panel's per-row
-// starts (-128 * the block's activation sum) take the excess back off.
+// `vnniDot32` follows ggml: a block's products summed exactly in eight lanes of four values, each
+// lane converted and added into its own float accumulator by one fused multiply-add with d_w * d_a.
+// Here a 512-bit `vpdpbusd` makes one such lane (four values) for sixteen activation rows at once,
+// and accumulator g holds lane g of `vnniDot32`'s accumulator for sixteen rows; the accumulators
+// are summed in `horizontalSum`'s order lane by lane: every result is bit for bit `vnniDot32`'s.
+// Signed weights meet the panel as unsigned bytes w + 128; the panel's per-row, per-lane starts
+// (-128 * the sum of the lane's four activation quants) take the excess back off before the
+// conversion, so each lane's integer sum is exact.
 //
 // Prompt chunks use 16-row panels, two weight rows at a time sharing each activation load; up to
 // 8 rows (a decode step) use one mirrored panel, each row in lanes r and r + 8, against two weight
@@ -27,8 +28,8 @@ struct ActivationPanels32 {
     let scales: UnsafeMutablePointer<Float>
     /// [panel][block][width rows]: each row's block `s` (Q8_1 only).
     let sums: UnsafeMutablePointer<Float>
-    /// [panel][block][width rows]: -128 * the sum of the row's block quants (for signed weight
-    /// formats, whose quants meet these as w + 128).
+    /// [panel][block][8 groups][width rows]: -128 * the sum of the row's four quants of the group
+    /// (for signed weight formats, whose quants meet these as w + 128).
     let starts: UnsafeMutablePointer<Int32>
 
     /// `mirrored`: one 16-row panel of up to 8 rows, row r in lanes r and r + 8, for two weight
@@ -45,11 +46,11 @@ struct ActivationPanels32 {
         quants = allocatePanelStorage(Int8.self, count: panelBlocks * 32 * width)
         scales = allocatePanelStorage(Float.self, count: panelBlocks * width)
         sums = allocatePanelStorage(Float.self, count: panelBlocks * width)
-        starts = allocatePanelStorage(Int32.self, count: panelBlocks * width)
+        starts = allocatePanelStorage(Int32.self, count: panelBlocks * 8 * width)
         quants.initialize(repeating: 0, count: panelBlocks * 32 * width)
         scales.initialize(repeating: 0, count: panelBlocks * width)
         sums.initialize(repeating: 0, count: panelBlocks * width)
-        starts.initialize(repeating: 0, count: panelBlocks * width)
+        starts.initialize(repeating: 0, count: panelBlocks * 8 * width)
         let groupBytes = 4 &* width
         for row in 0..<rows {
             if mirrored {
@@ -67,15 +68,14 @@ struct ActivationPanels32 {
                 let index = panel &* blocks &+ block
                 let q = a.signedBytes(at: quantsOffset)
                 let out = quants + (index &* 8 &* groupBytes &+ lane &* 4)
-                var sum: Int32 = 0
                 for group in 0..<8 {
                     let target = out + group &* groupBytes, source = q + group &* 4
                     target[0] = source[0]; target[1] = source[1]; target[2] = source[2]; target[3] = source[3]
-                    sum &+= Int32(source[0]) &+ Int32(source[1]) &+ Int32(source[2]) &+ Int32(source[3])
+                    let sum = Int32(source[0]) &+ Int32(source[1]) &+ Int32(source[2]) &+ Int32(source[3])
+                    starts[(index &* 8 &+ group) &* width &+ lane] = -128 &* sum
                 }
                 scales[index &* width &+ lane] = a.half(at: 0)
                 if quantsOffset == 4 { sums[index &* width &+ lane] = a.half(at: 2) }
-                starts[index &* width &+ lane] = -128 &* sum
             }
         }
     }
@@ -85,11 +85,21 @@ struct ActivationPanels32 {
     }
 }
 
-/// Eight float accumulators of a panel's rows: accumulator j takes blocks j, j + 8, ... as lane j
-/// of `vnniDot32`'s accumulator does.
+/// Eight float accumulators of a panel's rows: accumulator g is lane g of `vnniDot32`'s
+/// accumulator (values 4g ..< 4g + 4 of every block).
 struct LaneAccumulators<V: PanelLanes> {
     var a0 = V.zeroFloats(), a1 = V.zeroFloats(), a2 = V.zeroFloats(), a3 = V.zeroFloats()
     var a4 = V.zeroFloats(), a5 = V.zeroFloats(), a6 = V.zeroFloats(), a7 = V.zeroFloats()
+
+    /// Adds one block: lane g's exact integer sums (`lane(g)`), converted, times `scale`
+    /// (d_w * d_a) into accumulator g, one fused multiply-add each.
+    @inline(__always)
+    mutating func add(scale: V.Floats, _ lane: (Int) -> V.Ints) {
+        a0 = V.multiplyAdd(scale, V.float(lane(0)), a0); a1 = V.multiplyAdd(scale, V.float(lane(1)), a1)
+        a2 = V.multiplyAdd(scale, V.float(lane(2)), a2); a3 = V.multiplyAdd(scale, V.float(lane(3)), a3)
+        a4 = V.multiplyAdd(scale, V.float(lane(4)), a4); a5 = V.multiplyAdd(scale, V.float(lane(5)), a5)
+        a6 = V.multiplyAdd(scale, V.float(lane(6)), a6); a7 = V.multiplyAdd(scale, V.float(lane(7)), a7)
+    }
 
     /// r_j = a_(j+4) + a_j, then (r_0 + r_2) + (r_1 + r_3): `horizontalSum`'s order, lane by lane.
     @inline(__always)
@@ -97,33 +107,6 @@ struct LaneAccumulators<V: PanelLanes> {
         let r0 = V.add(a4, a0), r1 = V.add(a5, a1), r2 = V.add(a6, a2), r3 = V.add(a7, a3)
         return V.add(V.add(r0, r2), V.add(r1, r3))
     }
-}
-
-/// `vnniDot32`'s float part for each lane: `product(block)` gives a block's converted integer sums
-/// and its scales d_w * d_a; block b goes to accumulator b mod 8, the blocks past the last eight
-/// to `rest`, then the accumulators are summed in `horizontalSum`'s order and `rest` added.
-@inline(__always)
-func accumulateBlocks32<V: PanelLanes>(_ lanes: V.Type, blocks: Int, _ product: (Int) -> (V.Floats, V.Floats)) -> V.Floats {
-    var acc = LaneAccumulators<V>()
-    var block = 0
-    while block &+ 8 <= blocks {
-        var p = product(block); acc.a0 = V.multiplyAdd(p.0, p.1, acc.a0)
-        p = product(block &+ 1); acc.a1 = V.multiplyAdd(p.0, p.1, acc.a1)
-        p = product(block &+ 2); acc.a2 = V.multiplyAdd(p.0, p.1, acc.a2)
-        p = product(block &+ 3); acc.a3 = V.multiplyAdd(p.0, p.1, acc.a3)
-        p = product(block &+ 4); acc.a4 = V.multiplyAdd(p.0, p.1, acc.a4)
-        p = product(block &+ 5); acc.a5 = V.multiplyAdd(p.0, p.1, acc.a5)
-        p = product(block &+ 6); acc.a6 = V.multiplyAdd(p.0, p.1, acc.a6)
-        p = product(block &+ 7); acc.a7 = V.multiplyAdd(p.0, p.1, acc.a7)
-        block &+= 8
-    }
-    var rest = V.zeroFloats()
-    while block < blocks {
-        let p = product(block)
-        rest = V.multiplyAdd(p.0, p.1, rest)
-        block &+= 1
-    }
-    return V.add(acc.sum(), rest)
 }
 
 /// A weight row decoded once for all the panels it meets: each block's 32 quants as unsigned
@@ -164,21 +147,22 @@ func panelRow32<F: VNNIBlock32, R: PanelRows>(
     typealias V = R.V
     let first = panel &* panels.blocks, blocks = panels.blocks
     let blockBytes = 32 &* V.width, groupBytes = 4 &* V.width
-    let products = accumulateBlocks32(V.self, blocks: blocks) { block in
-        // The block's products for each row: an exact integer sum (two chains of `vpdpbusd`),
-        // converted once, with d_w * d_a.
+    var acc = LaneAccumulators<V>()
+    for block in 0..<blocks {
+        // Lane g of the block for each row: an exact integer sum of four products (`vpdpbusd`
+        // from the row's start), converted and multiplied by d_w * d_a into accumulator g.
         let weights = rows.groups(block: 0, offset: block &* 32)
         let index = first &+ block
         let a = UnsafeRawPointer(panels.quants + index &* blockBytes)
-        var even = F.quantsAreSigned ? V.loadInts(panels.starts + index &* V.width) : V.zeroInts(), odd = V.zeroInts()
-        for group in stride(from: 0, to: 8, by: 2) {
-            even = V.dotBytes(even, weights.group(group), V.loadInts(a + group &* groupBytes))
-            odd = V.dotBytes(odd, weights.group(group &+ 1), V.loadInts(a + (group &* groupBytes &+ groupBytes)))
-        }
+        let starts = UnsafeRawPointer(panels.starts + index &* 8 &* V.width)
         let scale = V.multiply(
             rows.lanes(decodedFirst.scales[block], decodedLast.scales[block]), V.loadFloats(panels.scales + index &* V.width))
-        return (V.float(V.add(even, odd)), scale)
+        acc.add(scale: scale) { group in
+            let start = F.quantsAreSigned ? V.loadInts(starts + group &* groupBytes) : V.zeroInts()
+            return V.dotBytes(start, weights.group(group), V.loadInts(a + group &* groupBytes))
+        }
     }
+    let products = acc.sum()
     if F.quantsAreSigned { return products }
     return V.add(products, panelMinimumTerm(F.self, V.self, panels, panel) { block in
         rows.lanes((rows.first + block &* F.bytesPerBlock).half(at: 2), (rows.last + block &* F.bytesPerBlock).half(at: 2))
@@ -202,32 +186,24 @@ func mirroredPairRow32<F: VNNIBlock32>(
     func groupIndex(_ g: Int32) -> __m512i {
         unsafeBitCast(SIMD16<Int32>(lowHalf: SIMD8(repeating: g), highHalf: SIMD8(repeating: 8 &+ g)), to: __m512i.self)
     }
-    let i0 = groupIndex(0), i1 = groupIndex(1), i2 = groupIndex(2), i3 = groupIndex(3)
-    let i4 = groupIndex(4), i5 = groupIndex(5), i6 = groupIndex(6), i7 = groupIndex(7)
     @inline(__always)
     func halves(_ a: Float, _ b: Float) -> __m512 {
         unsafeBitCast(SIMD16<Float>(lowHalf: SIMD8(repeating: a), highHalf: SIMD8(repeating: b)), to: __m512.self)
     }
-    @inline(__always)
-    func product(_ block: Int) -> (__m512, __m512) {
-        let a = UnsafeRawPointer(panels.quants + block &* 512)
+    var acc = LaneAccumulators<V>()
+    for block in 0..<blocks {
+        let a = UnsafeRawPointer(panels.quants + block &* 512), starts = UnsafeRawPointer(panels.starts + block &* 128)
         let blockA = rowA + block &* F.bytesPerBlock, blockB = rowB + block &* F.bytesPerBlock
         let w = unsafeBitCast(SIMD16<Int32>(
             lowHalf: unsafeBitCast(_mm256_xor_si256(F.quants(blockA), offset), to: SIMD8<Int32>.self),
             highHalf: unsafeBitCast(_mm256_xor_si256(F.quants(blockB), offset), to: SIMD8<Int32>.self)), to: __m512i.self)
-        var even = F.quantsAreSigned ? V.loadInts(panels.starts + block &* 16) : V.zeroInts(), odd = V.zeroInts()
-        even = V.dotBytes(even, _mm512_permutexvar_epi32(i0, w), V.loadInts(a))
-        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i1, w), V.loadInts(a + 64))
-        even = V.dotBytes(even, _mm512_permutexvar_epi32(i2, w), V.loadInts(a + 128))
-        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i3, w), V.loadInts(a + 192))
-        even = V.dotBytes(even, _mm512_permutexvar_epi32(i4, w), V.loadInts(a + 256))
-        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i5, w), V.loadInts(a + 320))
-        even = V.dotBytes(even, _mm512_permutexvar_epi32(i6, w), V.loadInts(a + 384))
-        odd = V.dotBytes(odd, _mm512_permutexvar_epi32(i7, w), V.loadInts(a + 448))
         let scale = V.multiply(halves(blockA.half(at: 0), blockB.half(at: 0)), V.loadFloats(panels.scales + block &* 16))
-        return (V.float(V.add(even, odd)), scale)
+        acc.add(scale: scale) { group in
+            let start = F.quantsAreSigned ? V.loadInts(starts + group &* 64) : V.zeroInts()
+            return V.dotBytes(start, _mm512_permutexvar_epi32(groupIndex(Int32(truncatingIfNeeded: group)), w), V.loadInts(a + group &* 64))
+        }
     }
-    let products = accumulateBlocks32(V.self, blocks: blocks, product)
+    let products = acc.sum()
     if F.quantsAreSigned { return products }
     return V.add(products, panelMinimumTerm(F.self, V.self, panels, 0) { block in
         halves((rowA + block &* F.bytesPerBlock).half(at: 2), (rowB + block &* F.bytesPerBlock).half(at: 2))
@@ -251,33 +227,18 @@ func multiplyMirroredPairs32<F: VNNIBlock32>(
     ) { rowA, rowB, _ in mirroredPairRow32(F.self, rowA, rowB, panels) }
 }
 
-/// `minimumTerm` for each row of a panel: products m_w * s_a of blocks 8g + j summed into lane j,
-/// the lanes summed as `horizontalSum`, plus the remaining blocks in order; each lane's weight
-/// minimum `m` for a block given by `weightMinimums`.
+/// `minimumTerm` for each row of a panel: m_w * s_a added block by block with one fused
+/// multiply-add each; each lane's weight minimum `m` for a block given by `weightMinimums`.
 @inline(__always)
 func panelMinimumTerm<F: VNNIBlock32, V: PanelLanes>(
     _ format: F.Type, _ lanes: V.Type, _ panels: ActivationPanels32, _ panel: Int, weightMinimums: (Int) -> V.Floats
 ) -> V.Floats {
-    var lanes = LaneAccumulators<V>()
-    let first = panel &* panels.blocks, blocks = panels.blocks
-    @inline(__always)
-    func product(_ block: Int) -> V.Floats {
-        V.multiply(weightMinimums(block), V.loadFloats(panels.sums + (first &+ block) &* V.width))
+    let first = panel &* panels.blocks
+    var sum = V.zeroFloats()
+    for block in 0..<panels.blocks {
+        sum = V.multiplyAdd(weightMinimums(block), V.loadFloats(panels.sums + (first &+ block) &* V.width), sum)
     }
-    var block = 0
-    while block &+ 8 <= blocks {
-        lanes.a0 = V.add(lanes.a0, product(block)); lanes.a1 = V.add(lanes.a1, product(block &+ 1))
-        lanes.a2 = V.add(lanes.a2, product(block &+ 2)); lanes.a3 = V.add(lanes.a3, product(block &+ 3))
-        lanes.a4 = V.add(lanes.a4, product(block &+ 4)); lanes.a5 = V.add(lanes.a5, product(block &+ 5))
-        lanes.a6 = V.add(lanes.a6, product(block &+ 6)); lanes.a7 = V.add(lanes.a7, product(block &+ 7))
-        block &+= 8
-    }
-    var rest = V.zeroFloats()
-    while block < blocks {
-        rest = V.add(rest, product(block))
-        block &+= 1
-    }
-    return V.add(lanes.sum(), rest)
+    return sum
 }
 
 /// Y = X W^T through 16-row panels for a 32-value format: threads split the weight rows, two at
