@@ -108,12 +108,24 @@ func wideMax(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
 /// table of binary16 results (saturating to 0 below −10 and to x above 10). Gemma's logits then
 /// round the same way as the reference engine's; ``geglu(gate:up:into:)`` is the accurate one.
 public enum GeluHalfTable {
-    /// gelu_tanh of every binary16 value, rounded to binary16 and widened back.
+    /// gelu_tanh of every binary16 value, rounded to binary16 and widened back. Computed in the
+    /// operations of ggml's `ggml_gelu_f32` as GCC compiles it (`1 + GELU_COEF_A*x*x` contracted
+    /// into one fused multiply-add, libm's `tanhf`): all 65,536 entries equal llama.cpp's
+    /// `ggml_table_gelu_f16` (checked against the table dumped from its library; computing the
+    /// inner polynomial without the fused step, or tanh in Double, leaves one entry different).
     static let table: [Float] = (0..<65536).map { bits in
-        let x = halfToFloat(UInt16(bits))
-        let inner: Float = 0.797_884_560_802_865_4 * x * (1 + 0.044715 * x * x)
-        let y: Float = 0.5 * x * (1 + Float(Foundation.tanh(Double(inner))))
-        return halfToFloat(floatToHalf(y))
+        halfToFloat(floatToHalf(geluTableValue(halfToFloat(UInt16(bits)))))
+    }
+
+    /// The table's binary16 result for the binary16 input `bits` (what llama.cpp's
+    /// `ggml_table_gelu_f16[bits]` holds).
+    public static func entry(_ bits: UInt16) -> UInt16 { floatToHalf(table[Int(bits)]) }
+
+    @inline(__always)
+    static func geluTableValue(_ x: Float) -> Float {
+        let polynomial = Float(1).addingProduct(0.044715 * x, x)
+        let inner = Float(0.797_884_560_802_865_4) * x * polynomial
+        return 0.5 * x * (1 + tanhf(inner))
     }
 
     /// output[i] = gelu_table(gate[i]) * up[i]; `output` may alias either input.
@@ -143,9 +155,9 @@ public enum GeluHalfTable {
             } else if x >= 10 {
                 gelu = x
             } else {
-                let h = Double(halfToFloatReference(floatToHalfReference(x)))
-                let inner: Double = 0.797_884_560_802_865_4 * h * (1 + 0.044715 * h * h)
-                let y = Float(0.5 * h * (1 + Foundation.tanh(inner)))
+                let h = halfToFloatReference(floatToHalfReference(x))
+                let inner = Float(0.797_884_560_802_865_4) * h * fmaf(0.044715 * h, h, 1)
+                let y: Float = 0.5 * h * (1 + tanhf(inner))
                 gelu = halfToFloatReference(floatToHalfReference(y))
             }
             output[i] = gelu * up[i]

@@ -215,6 +215,26 @@ import Testing
 }
 
 @Suite struct GeluHalfTableTests {
+    /// The table is llama.cpp's, entry for entry: FNV-1a over the little-endian binary16 results
+    /// for every finite input below 10 in magnitude (the ones ever looked up), against the same
+    /// hash of `ggml_table_gelu_f16` dumped from llama.cpp's CPU library
+    /// (scripts/reference/dump-gelu-table.c).
+    @Test func tableIsLlamaCppsTable() {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var entries = 0
+        for bits in 0...UInt16.max {
+            let x = halfToFloat(bits)
+            guard x.isFinite, abs(x) < 10 else { continue }
+            entries += 1
+            let result = GeluHalfTable.entry(bits)
+            for byte in [UInt8(result & 0xFF), UInt8(result >> 8)] {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+        }
+        #expect(entries == 37376)
+        #expect(hash == 0xc6e6_387b_bbd2_64fa, "hash \(String(hash, radix: 16))")
+    }
+
     @Test func tableMatchesItsTwin() {
         var gate: [Float] = (0..<4096).map { Float($0 - 2048) / 150 }  // −13.6 … 13.6, both saturations
         gate += [-10, 10, -9.999, 9.999, 0, -0.0]

@@ -4,6 +4,10 @@
 // 2j ..< 2j+2 of byte qs[32n + l] (Q2_K, Q3_K), or the nibble/2-bit pair described at Q6_K.
 // All three are dotted with Q8_K.
 
+#if HEARTH_AVX512_VNNI
+import _Builtin_intrinsics.intel
+#endif
+
 /// Q2_K (ggml type 10): `scales: [UInt8; 16], qs: [UInt8; 64], d: f16, dmin: f16`. 84 bytes.
 /// Group g: value = d * (scales[g] & 15) * quant - dmin * (scales[g] >> 4), quant in 0...3.
 public enum Q2_K: QuantFormat, BlockDotKernel {
@@ -227,14 +231,26 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
     }
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        #if HEARTH_AVX512_VNNI
+        // `ggml_vec_dot_q6_K_q8_K`'s x86 operations: each super-block's exact integer sums in
+        // eight lanes, converted and added into an eight-lane accumulator with one fused
+        // multiply-add by d_a * d_w, the accumulator summed as `hsum_float_8`.
+        var acc = _mm256_setzero_ps()
+        for block in 0..<count / 256 {
+            let w = weights + block &* 210, a = activations + block &* 292
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(a.q8KScale * w.half(at: 208)), _mm256_cvtepi32_ps(vnniScaledLanes(w, a)), acc)
+        }
+        return horizontalSum(acc)
+        #else
         sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+        #endif
     }
 
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 210, a = activations + block &* 292
         #if HEARTH_AVX512_VNNI
-        let sum = vnniScaledSum(w, a)
+        let sum = horizontalSum(vnniScaledLanes(w, a))
         #else
         let scales = w.signedBytes(at: 192), aq = a.signedBytes(at: Q8_K.quantsOffset)
         let sum = laneSum(32) { lanes in

@@ -57,7 +57,23 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
     }
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        #if HEARTH_AVX512_VNNI
+        // llama.cpp's x86 build repacks Q4_K weights and multiplies one activation row with
+        // `ggml_gemv_q4_K_8x8_q8_K`: per super-block, the exact integer sums times d_w * d_a and
+        // dmin_w * d_a go into two accumulators with one fused multiply-add each; the minimums'
+        // accumulator is subtracted at the end. The same operations here round as it rounds.
+        var products: Float = 0, minimums: Float = 0
+        for block in 0..<count / 256 {
+            let w = weights + block &* 144, a = activations + block &* 292
+            let (sum, minSum) = vnniSums(w.bytes(at: 4), w.bytes(at: 16), a)
+            let scale = a.q8KScale
+            products = products.addingProduct(Float(sum), w.half(at: 0) * scale)
+            minimums = minimums.addingProduct(Float(minSum), w.half(at: 2) * scale)
+        }
+        return products - minimums
+        #else
         sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+        #endif
     }
 
     @inline(__always)

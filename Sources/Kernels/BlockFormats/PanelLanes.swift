@@ -21,6 +21,9 @@ protocol PanelLanes {
     static func loadInts(_ p: UnsafeRawPointer) -> Ints
     /// `acc` plus, in each lane, the four products of `unsigned`'s bytes with `signed`'s (`vpdpbusd`).
     static func dotBytes(_ acc: Ints, _ unsigned: Ints, _ signed: Ints) -> Ints
+    /// `acc` plus, in each lane, the products of the two 16-bit halves of `a` with those of `b`
+    /// (`vpdpwssd`).
+    static func dotWords(_ acc: Ints, _ a: Ints, _ b: Ints) -> Ints
     static func add(_ a: Ints, _ b: Ints) -> Ints
     static func subtract(_ a: Ints, _ b: Ints) -> Ints
     static func multiply(_ a: Ints, _ b: Ints) -> Ints
@@ -47,6 +50,9 @@ enum Lanes16: PanelLanes {
     @inline(__always) static func loadInts(_ p: UnsafeRawPointer) -> __m512i { p.loadUnaligned(as: __m512i.self) }
     @inline(__always) static func dotBytes(_ acc: __m512i, _ unsigned: __m512i, _ signed: __m512i) -> __m512i {
         _mm512_dpbusd_epi32(acc, unsigned, signed)
+    }
+    @inline(__always) static func dotWords(_ acc: __m512i, _ a: __m512i, _ b: __m512i) -> __m512i {
+        _mm512_dpwssd_epi32(acc, a, b)
     }
     @inline(__always) static func add(_ a: __m512i, _ b: __m512i) -> __m512i { _mm512_add_epi32(a, b) }
     @inline(__always) static func subtract(_ a: __m512i, _ b: __m512i) -> __m512i { _mm512_sub_epi32(a, b) }
@@ -76,6 +82,9 @@ enum TwoLanes16: PanelLanes {
     @inline(__always) static func loadInts(_ p: UnsafeRawPointer) -> Ints { let v = p.loadUnaligned(as: __m512i.self); return (v, v) }
     @inline(__always) static func dotBytes(_ acc: Ints, _ unsigned: Ints, _ signed: Ints) -> Ints {
         (_mm512_dpbusd_epi32(acc.0, unsigned.0, signed.0), _mm512_dpbusd_epi32(acc.1, unsigned.1, signed.1))
+    }
+    @inline(__always) static func dotWords(_ acc: Ints, _ a: Ints, _ b: Ints) -> Ints {
+        (_mm512_dpwssd_epi32(acc.0, a.0, b.0), _mm512_dpwssd_epi32(acc.1, a.1, b.1))
     }
     @inline(__always) static func add(_ a: Ints, _ b: Ints) -> Ints { (_mm512_add_epi32(a.0, b.0), _mm512_add_epi32(a.1, b.1)) }
     @inline(__always) static func subtract(_ a: Ints, _ b: Ints) -> Ints { (_mm512_sub_epi32(a.0, b.0), _mm512_sub_epi32(a.1, b.1)) }

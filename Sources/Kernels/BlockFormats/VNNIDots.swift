@@ -290,11 +290,13 @@ extension Q4_K {
 }
 
 extension Q6_K {
-    /// The exact integer sum of scale * (quant - 32) * activation over one super-block: the
-    /// unsigned 6-bit quants are dotted as they are, and 32 * scale * (sum of the 16 activations
-    /// of each scale group) — Q8_K's `bsums` — is taken off at the end.
+    /// The exact integer sum of scale * (quant - 32) * activation over one super-block, in
+    /// `ggml_vec_dot_q6_K_q8_K`'s eight lanes (lane i: values 4i ..< 4i + 4 of every 32, less
+    /// 32 * (bsums[2i] * scale[2i] + bsums[2i + 1] * scale[2i + 1])): the unsigned 6-bit quants
+    /// are dotted as they are, and 32 * scale * (sum of the 16 activations of each scale group) —
+    /// Q8_K's `bsums` — is taken off at the end.
     @inline(__always)
-    static func vnniScaledSum(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
+    static func vnniScaledLanes(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i {
         let scales = w.signedBytes(at: 192), aq = a + Q8_K.quantsOffset
         var acc = _mm256_setzero_si256()
         let mask = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3)
@@ -315,8 +317,8 @@ extension Q6_K {
         }
         // Sum over the sixteen groups of scale * (Q8_K's sum of the group's activations).
         let scales16 = _mm256_cvtepi8_epi16(w.loadUnaligned(fromByteOffset: 192, as: __m128i.self))
-        let offset = horizontalSum(_mm256_madd_epi16(scales16, load32Bytes(a + Q8_K.sumsOffset)))
-        return horizontalSum(acc) &- 32 &* offset
+        let offset = _mm256_madd_epi16(scales16, load32Bytes(a + Q8_K.sumsOffset))
+        return _mm256_sub_epi32(acc, _mm256_slli_epi32(offset, 5))
     }
 }
 #endif

@@ -1,7 +1,7 @@
 // Batched K-quant dots on AVX-512 VNNI: one weight row with four activation rows, each weight
 // super-block's quants and scales decoded once for the four. The integer super-block sums are
-// exact and the float formula and summation order are `blockDot`'s and `sumSuperBlocks`'s, so every
-// result is bit for bit the single-row `dot` (and the unpacked kernels').
+// exact and the float operations are the single-row `dot`'s (llama.cpp's), so every result is
+// bit for bit the single-row `dot`.
 
 #if HEARTH_AVX512_VNNI
 import _Builtin_intrinsics.intel
@@ -22,7 +22,7 @@ extension Q4_K {
         var first = 0
         while first &+ 4 <= activationCount {
             let rows = activations + first &* activationStride
-            var totals = SIMD4<Float>(repeating: 0)
+            var products = SIMD4<Float>(repeating: 0), minimumTotals = SIMD4<Float>(repeating: 0)
             for block in 0..<blocks {
                 let w = weights + block &* 144
                 let packed = w.bytes(at: 4), qs = w + 16
@@ -46,7 +46,6 @@ extension Q4_K {
                 let l3 = _mm256_and_si256(q3, mask), h3 = _mm256_and_si256(_mm256_srli_epi16(q3, 4), mask)
                 let minimumVector = unsafeBitCast(minimums, to: __m256i.self)
                 let d = w.half(at: 0), dmin = w.half(at: 2)
-                var results = SIMD4<Float>()
                 for j in 0..<4 {
                     let a = rows + (j &* activationStride &+ block &* 292)
                     let aq = a + Q8_K.quantsOffset
@@ -60,10 +59,11 @@ extension Q4_K {
                     acc = addScaledProducts(acc, h3, aq + 224, scaleVectors.7)
                     let sum = horizontalSum(acc), minSum = horizontalSum(minimumProducts(minimumVector, a))
                     let scale = a.q8KScale
-                    results[j] = (d * scale) * Float(sum) - (dmin * scale) * Float(minSum)
+                    products[j] = products[j].addingProduct(Float(sum), d * scale)
+                    minimumTotals[j] = minimumTotals[j].addingProduct(Float(minSum), dmin * scale)
                 }
-                totals += results
             }
+            let totals = products - minimumTotals
             let out = output + first &* outputStride
             out[0] = totals[0]; out[outputStride] = totals[1]
             out[2 &* outputStride] = totals[2]; out[3 &* outputStride] = totals[3]
@@ -85,7 +85,7 @@ extension Q6_K {
         var first = 0
         while first &+ 4 <= activationCount {
             let rows = activations + first &* activationStride
-            var totals = SIMD4<Float>(repeating: 0)
+            var totals = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
             for block in 0..<blocks {
                 let w = weights + block &* 210
                 let scales = w.signedBytes(at: 192)
@@ -117,8 +117,8 @@ extension Q6_K {
                 for group in 0..<16 { scales16[group] = Int16(scales[group]) }
                 let scaleVector = unsafeBitCast(scales16, to: __m256i.self)
                 let d = w.half(at: 208)
-                var results = SIMD4<Float>()
-                for j in 0..<4 {
+                @inline(__always)
+                func lanes(_ j: Int) -> (scale: __m256, lanes: __m256) {
                     let a = rows + (j &* activationStride &+ block &* 292)
                     let aq = a + Q8_K.quantsOffset
                     var acc = addScaledProducts(_mm256_setzero_si256(), quantVectors.0, aq, scaleVectors.0)
@@ -129,15 +129,17 @@ extension Q6_K {
                     acc = addScaledProducts(acc, quantVectors.5, aq + 160, scaleVectors.5)
                     acc = addScaledProducts(acc, quantVectors.6, aq + 192, scaleVectors.6)
                     acc = addScaledProducts(acc, quantVectors.7, aq + 224, scaleVectors.7)
-                    let offset = horizontalSum(minimumProducts(scaleVector, a))
-                    let sum = horizontalSum(acc) &- 32 &* offset
-                    results[j] = (d * a.q8KScale) * Float(sum)
+                    let offset = _mm256_slli_epi32(minimumProducts(scaleVector, a), 5)
+                    return (_mm256_set1_ps(a.q8KScale * d), _mm256_cvtepi32_ps(_mm256_sub_epi32(acc, offset)))
                 }
-                totals += results
+                var l = lanes(0); totals.0 = _mm256_fmadd_ps(l.scale, l.lanes, totals.0)
+                l = lanes(1); totals.1 = _mm256_fmadd_ps(l.scale, l.lanes, totals.1)
+                l = lanes(2); totals.2 = _mm256_fmadd_ps(l.scale, l.lanes, totals.2)
+                l = lanes(3); totals.3 = _mm256_fmadd_ps(l.scale, l.lanes, totals.3)
             }
             let out = output + first &* outputStride
-            out[0] = totals[0]; out[outputStride] = totals[1]
-            out[2 &* outputStride] = totals[2]; out[3 &* outputStride] = totals[3]
+            out[0] = horizontalSum(totals.0); out[outputStride] = horizontalSum(totals.1)
+            out[2 &* outputStride] = horizontalSum(totals.2); out[3 &* outputStride] = horizontalSum(totals.3)
             first &+= 4
         }
         while first < activationCount {

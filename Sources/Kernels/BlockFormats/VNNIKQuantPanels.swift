@@ -8,8 +8,8 @@
 // decode step) fill a mirrored panel, row r in lanes r and r + 8, against two weight rows: row A's
 // quants in lanes 0-7, row B's in lanes 8-15 (`MirroredPairRows`).
 //
-// The integer super-block sums are exact and the float formula and order are `blockDot`'s and
-// `sumSuperBlocks`'s, applied lane by lane, so each result is bit for bit the single-row `dot`.
+// The integer sums are exact and the float operations are the single-row `dot`'s (llama.cpp's),
+// applied lane by lane, so each result is bit for bit the single-row `dot`.
 
 #if HEARTH_AVX512_VNNI
 import _Builtin_intrinsics.intel
@@ -227,11 +227,12 @@ extension Q4_K: KQuantPanelKernel {
     }
 }
 
-/// One Q4_K weight row with one panel: `blockDot`'s formula in each lane.
+/// One Q4_K weight row with one panel: the single-row `dot`'s operations in each lane (exact
+/// super-block sums; products and minimums in two accumulators, one fused multiply-add each).
 @inline(__always)
 func panelRowQ4K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
     typealias V = R.V
-    var totals = V.zeroFloats()
+    var products = V.zeroFloats(), minimumTotals = V.zeroFloats()
     for block in 0..<panels.blocks {
         let first = rows.first + block &* 144, last = rows.last + block &* 144
         let index = panel &* panels.blocks &+ block
@@ -250,10 +251,10 @@ func panelRowQ4K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: I
         let scale = V.loadFloats(panels.scales + index &* V.width)
         let d = V.multiply(rows.lanes(first.half(at: 0), last.half(at: 0)), scale)
         let dmin = V.multiply(rows.lanes(first.half(at: 2), last.half(at: 2)), scale)
-        let result = V.subtract(V.multiply(d, V.float(scaled)), V.multiply(dmin, V.float(minimums)))
-        totals = V.add(totals, result)
+        products = V.multiplyAdd(V.float(scaled), d, products)
+        minimumTotals = V.multiplyAdd(V.float(minimums), dmin, minimumTotals)
     }
-    return totals
+    return V.subtract(products, minimumTotals)
 }
 
 extension Q6_K: KQuantPanelKernel {
@@ -290,30 +291,40 @@ extension Q6_K: KQuantPanelKernel {
     }
 }
 
-/// One Q6_K weight row with one panel: `blockDot`'s formula in each lane (unsigned 6-bit quants
-/// dotted as they are, 32 * scale * the 16-value activation sums taken off).
+/// One Q6_K weight row with one panel: the single-row `dot`'s operations in each lane. Lane k
+/// of ggml's eight (values 4k ..< 4k + 4 of every 32) takes the groups of four k, k + 8, ...: each
+/// group's four products (`vpdpbusd`, at most 4 * 63 * 127 in magnitude, so a 16-bit value)
+/// times its scale with `vpdpwssd` against the scale in the low half of the lane; then 32 *
+/// scale * the 16-value activation sums come off as ggml takes them off, lane k getting groups
+/// 2k and 2k + 1, and the lane goes into its float accumulator with one fused multiply-add.
 @inline(__always)
 func panelRowQ6K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
     typealias V = R.V
-    var totals = V.zeroFloats()
+    var acc = LaneAccumulators<V>()
     for block in 0..<panels.blocks {
         let first = rows.first + block &* 210, last = rows.last + block &* 210
         let firstScales = first.signedBytes(at: 192), lastScales = last.signedBytes(at: 192)
         let index = panel &* panels.blocks &+ block
         let sums = panels.sums + index &* 16 &* V.width
-        var scaled = V.zeroInts(), offset = V.zeroInts()
-        for group in 0..<16 {
-            let scale = rows.lanes(Int32(firstScales[group]), Int32(lastScales[group]))
-            let products = panelProducts(
-                rows.groups(block: block, offset: 16 &* group), panels.quants(index, group: 4 &* group), groups: 4)
-            scaled = V.add(scaled, V.multiply(products, scale))
-            offset = V.add(offset, V.multiply(V.loadInts(sums + group &* V.width), scale))
-        }
-        let sum = V.subtract(scaled, V.times32(offset))
         let scale = V.loadFloats(panels.scales + index &* V.width)
         let d = V.multiply(rows.lanes(first.half(at: 208), last.half(at: 208)), scale)
-        totals = V.add(totals, V.multiply(d, V.float(sum)))
+        acc.add(scale: d) { k in
+            var lane = V.zeroInts()
+            for m in 0..<8 {
+                let group = 8 &* m &+ k, scaleIndex = 2 &* m &+ k / 4
+                // Groups 8m ..< 8m + 8 (`PairGroups` reads eight groups from its offset).
+                let weights = rows.groups(block: block, offset: 32 &* m)
+                let products = V.dotBytes(V.zeroInts(), weights.group(k), V.loadInts(panels.quants(index, group: group)))
+                let words = rows.lanes(Int32(firstScales[scaleIndex]) & 0xFFFF, Int32(lastScales[scaleIndex]) & 0xFFFF)
+                lane = V.dotWords(lane, products, words)
+            }
+            let offset = V.add(
+                V.multiply(V.loadInts(sums + 2 &* k &* V.width), rows.lanes(Int32(firstScales[2 &* k]), Int32(lastScales[2 &* k]))),
+                V.multiply(V.loadInts(sums + (2 &* k &+ 1) &* V.width),
+                           rows.lanes(Int32(firstScales[2 &* k &+ 1]), Int32(lastScales[2 &* k &+ 1]))))
+            return V.subtract(lane, V.times32(offset))
+        }
     }
-    return totals
+    return acc.sum()
 }
 #endif
