@@ -15,8 +15,13 @@ public struct TransformerRecipe: Sendable {
     public var activation: FeedForwardActivation = .swiGLU
     /// Multiplies token embeddings (gemma3: √embedding_length).
     public var embeddingScale: Float? = nil
-    /// Multiplies queries before attention (1/√head_dimension unless the architecture says).
+    /// Multiplies each query · key score (1/√head_dimension unless the architecture says).
     public var attentionScale: Float
+    /// Multiplies the queries themselves before they are rounded to binary16 to meet the keys
+    /// (gemma3, whose graph scales Q with `ggml_scale` and leaves the score unscaled): nil for
+    /// none. The same factor on the score instead rounds differently once a scaled query is a
+    /// binary16 subnormal.
+    public var queryScale: Float? = nil
 }
 
 /// One layer's weights. Optional parts are present only for architectures that have them.

@@ -210,7 +210,8 @@ public final class TransformerModel: @unchecked Sendable {
         let headDimension = hp.headDimension
         let groupSize = hp.headCount / hp.headCountKV
         let keyRow = hp.keyLength
-        let scale = recipe.attentionScale
+        // x * 1 is x: no query scale costs nothing.
+        let scale = recipe.attentionScale, queryScale = recipe.queryScale ?? 1
         pool.parallelFor(n * hp.headCount) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * headDimension) { scratch in
                 let q = scratch.baseAddress!
@@ -227,7 +228,7 @@ public final class TransformerModel: @unchecked Sendable {
                     let first = window.map { max(0, position - $0 + 1) } ?? 0
                     let query = b.query + (t * hp.headCount + h) * headDimension
                     for d in 0..<headDimension {
-                        q[d] = halfToFloat(floatToHalf(query[d]))
+                        q[d] = halfToFloat(floatToHalf(query[d] * queryScale))
                         accumulator[d] = 0
                     }
                     var maximum = -Float.infinity

@@ -41,7 +41,8 @@ enum Gemma3: Architecture {
         let recipe = TransformerRecipe(
             activation: .geGLU,
             embeddingScale: Float(hp.embeddingLength).squareRoot(),
-            attentionScale: 1 / Float(queryScaleDimension).squareRoot())
+            attentionScale: 1,
+            queryScale: 1 / Float(queryScaleDimension).squareRoot())
         return try TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
     }
 
