@@ -36,9 +36,24 @@ extension WeightMatrix {
 
     /// Y = X W^T with X already quantised (in `format.Activation`): y holds `x.rows` rows of
     /// `rows` floats.
-    public func multiply(_ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>, pool: ThreadPool? = nil) {
+    ///
+    /// `groupedRows` (nil, or one flag per activation row) marks the rows llama.cpp multiplies
+    /// four at a time: its x86 build repacks Q4_K weights and rounds such rows per pair of
+    /// sub-blocks (`ggml_gemm_q4_K_8x8_q8_K`), the others per super-block (`ggml_gemv_…`).
+    /// Other formats round the same either way and ignore it.
+    public func multiply(
+        _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>, pool: ThreadPool? = nil,
+        groupedRows: [Bool]? = nil
+    ) {
         checkOperands(x, y)
-        multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool)
+        require(groupedRows == nil || groupedRows!.count == x.rows, "\(name): \(groupedRows!.count) row flags for \(x.rows) rows")
+        if let groupedRows, groupedRows.contains(true) {
+            groupedRows.withUnsafeBufferPointer { flags in
+                multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, groupedRows: flags.baseAddress)
+            }
+        } else {
+            multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, groupedRows: nil)
+        }
     }
 
     /// Scalar reference twin of `multiply`: one thread, `dotReference` for every output.
@@ -74,7 +89,7 @@ extension QuantizedActivations {
 /// one dynamic call per row into the format's specialised kernel).
 private func multiplyFast<F: QuantFormat>(
     _ format: F.Type, weights: WeightMatrix, activations: QuantizedActivations,
-    output: UnsafeMutablePointer<Float>, pool: ThreadPool?
+    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, groupedRows: UnsafePointer<Bool>?
 ) {
     let rows = weights.rows, columns = weights.columns, batch = activations.rows
     let w = weights.data, rowBytes = weights.rowByteCount
@@ -82,6 +97,13 @@ private func multiplyFast<F: QuantFormat>(
     let parallel = pool.map { $0.threadCount > 1 } == true && rows * rowBytes * batch >= minimumParallelBytes
 
     #if HEARTH_AVX512_VNNI
+    if let panelKernel = F.self as? any KQuantPanelKernel.Type, batch >= panelKernel.panelsPayFromBatch || groupedRows != nil {
+        panelKernel.multiplyPanels(
+            weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
+            groupedRows: groupedRows)
+        return
+    }
     if batch == 1, let vnni = F.self as? any VNNIBlock32.Type {
         vnni.multiplyBatch(
             weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
@@ -98,12 +120,6 @@ private func multiplyFast<F: QuantFormat>(
     }
 
     #if HEARTH_AVX512_VNNI
-    if let panelKernel = F.self as? any KQuantPanelKernel.Type, batch >= panelKernel.panelsPayFromBatch {
-        panelKernel.multiplyPanels(
-            weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
-        return
-    }
     if let vnni = F.self as? any VNNIBlock32.Type {
         vnni.multiplyBatch(
             weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,

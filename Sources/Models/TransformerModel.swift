@@ -129,9 +129,10 @@ public final class TransformerModel: @unchecked Sendable {
         }
 
         let rows = RowMap(segments: segments, rows: n)
+        let (grouped, lastGrouped) = Self.groupedRows(segments: segments, rows: n, logitRows: logitRows)
         for layer in 0..<hp.blockCount {
-            attentionBlock(layer: layer, batch: n, rows: rows)
-            feedForwardBlock(layer: layer, batch: n)
+            attentionBlock(layer: layer, batch: n, rows: rows, grouped: grouped)
+            feedForwardBlock(layer: layer, batch: n, grouped: layer == hp.blockCount - 1 ? lastGrouped : grouped)
         }
         for segment in segments { segment.cache.advance(by: segment.count) }
 
@@ -146,16 +147,34 @@ public final class TransformerModel: @unchecked Sendable {
         return logits
     }
 
-    private func attentionBlock(layer: Int, batch n: Int, rows: RowMap) {
+    /// The rows llama.cpp would multiply four at a time (its repacked Q4_K kernels round those
+    /// differently): within each sequence's rows, all but the last count % 4. In the last layer
+    /// llama.cpp keeps only the rows whose logits are wanted before the feed-forward block, so
+    /// there the grouping is of those rows (nil when no row is grouped). Grouping within each
+    /// sequence keeps a sequence's results independent of the others in its batch.
+    static func groupedRows(segments: [Segment], rows: Int, logitRows: [Int]) -> (layers: [Bool]?, last: [Bool]?) {
+        var grouped = [Bool](repeating: false, count: rows)
+        var lastGrouped = grouped
+        let wanted = Set(logitRows)
+        for segment in segments {
+            for offset in 0..<(segment.count - segment.count % 4) { grouped[segment.firstRow + offset] = true }
+            let outputs = (segment.firstRow..<segment.firstRow + segment.count).filter { wanted.contains($0) }
+            for row in outputs.prefix(outputs.count - outputs.count % 4) { lastGrouped[row] = true }
+        }
+        if logitRows.isEmpty { lastGrouped = grouped }
+        return (grouped.contains(true) ? grouped : nil, lastGrouped.contains(true) ? lastGrouped : nil)
+    }
+
+    private func attentionBlock(layer: Int, batch n: Int, rows: RowMap, grouped: [Bool]?) {
         let hp = hyperparameters
         let w = weights.layers[layer]
         let b = buffers
         let embedding = hp.embeddingLength
         normRows(b.hidden, weight: w.attentionNorm, rows: n, width: embedding, into: b.normed)
 
-        w.query.apply(b.normed, batch: n, into: b.query, scratch: b.arena, pool: pool)
-        w.key.apply(b.normed, batch: n, into: b.key, scratch: b.arena, pool: pool)
-        w.value.apply(b.normed, batch: n, into: b.value, scratch: b.arena, pool: pool)
+        w.query.apply(b.normed, batch: n, into: b.query, scratch: b.arena, pool: pool, groupedRows: grouped)
+        w.key.apply(b.normed, batch: n, into: b.key, scratch: b.arena, pool: pool, groupedRows: grouped)
+        w.value.apply(b.normed, batch: n, into: b.value, scratch: b.arena, pool: pool, groupedRows: grouped)
 
         let headDimension = hp.headDimension
         if let queryNorm = w.queryNorm {
@@ -189,7 +208,7 @@ public final class TransformerModel: @unchecked Sendable {
 
         attend(layer: layer, batch: n, rows: rows, window: sliding ? hp.slidingWindow : nil)
 
-        w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool)
+        w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool, groupedRows: grouped)
         if let post = w.postAttentionNorm {
             normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
         }
@@ -258,14 +277,14 @@ public final class TransformerModel: @unchecked Sendable {
         }
     }
 
-    private func feedForwardBlock(layer: Int, batch n: Int) {
+    private func feedForwardBlock(layer: Int, batch n: Int, grouped: [Bool]?) {
         let hp = hyperparameters
         let w = weights.layers[layer]
         let b = buffers
         let embedding = hp.embeddingLength
         normRows(b.hidden, weight: w.feedForwardNorm, rows: n, width: embedding, into: b.normed)
-        w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool)
-        w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool)
+        w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool, groupedRows: grouped)
+        w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool, groupedRows: grouped)
         // Element-wise, so the threads split it (a prompt chunk's activations are megabytes).
         let activation = recipe.activation
         let gateBase = b.gate, upBase = b.up
@@ -279,7 +298,7 @@ public final class TransformerModel: @unchecked Sendable {
             case .geGLU: GeluHalfTable.geglu(gate: gate, up: up, into: activated)
             }
         }
-        w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool)
+        w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool, groupedRows: grouped)
         if let post = w.postFeedForwardNorm {
             normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
         }

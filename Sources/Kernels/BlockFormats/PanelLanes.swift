@@ -35,6 +35,8 @@ protocol PanelLanes {
     static func multiply(_ a: Floats, _ b: Floats) -> Floats
     /// a * b + c, rounded once.
     static func multiplyAdd(_ a: Floats, _ b: Floats, _ c: Floats) -> Floats
+    /// `a` in the lanes whose bit is set in `mask`, `b` in the others.
+    static func select(_ mask: UInt16, _ a: Floats, _ b: Floats) -> Floats
     /// Stores all lanes at `p`.
     static func store(_ x: Floats, _ p: UnsafeMutablePointer<Float>)
 }
@@ -63,6 +65,7 @@ enum Lanes16: PanelLanes {
     @inline(__always) static func subtract(_ a: __m512, _ b: __m512) -> __m512 { _mm512_sub_ps(a, b) }
     @inline(__always) static func multiply(_ a: __m512, _ b: __m512) -> __m512 { _mm512_mul_ps(a, b) }
     @inline(__always) static func multiplyAdd(_ a: __m512, _ b: __m512, _ c: __m512) -> __m512 { _mm512_fmadd_ps(a, b, c) }
+    @inline(__always) static func select(_ mask: UInt16, _ a: __m512, _ b: __m512) -> __m512 { _mm512_mask_blend_ps(mask, b, a) }
     @inline(__always) static func store(_ x: __m512, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: x, as: __m512.self)
     }
@@ -96,6 +99,9 @@ enum TwoLanes16: PanelLanes {
     @inline(__always) static func multiply(_ a: Floats, _ b: Floats) -> Floats { (_mm512_mul_ps(a.0, b.0), _mm512_mul_ps(a.1, b.1)) }
     @inline(__always) static func multiplyAdd(_ a: Floats, _ b: Floats, _ c: Floats) -> Floats {
         (_mm512_fmadd_ps(a.0, b.0, c.0), _mm512_fmadd_ps(a.1, b.1, c.1))
+    }
+    @inline(__always) static func select(_ mask: UInt16, _ a: Floats, _ b: Floats) -> Floats {
+        (_mm512_mask_blend_ps(mask, b.0, a.0), _mm512_mask_blend_ps(mask, b.1, a.1))
     }
     /// The first result's 16 lanes at `p`, the second's after them.
     @inline(__always) static func store(_ x: Floats, _ p: UnsafeMutablePointer<Float>) {

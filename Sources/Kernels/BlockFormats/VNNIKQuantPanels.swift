@@ -22,7 +22,8 @@ protocol KQuantPanelKernel: QuantFormat {
     /// runs code specialised for the format).
     static func multiplyPanels(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool)
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        groupedRows: UnsafePointer<Bool>?)
     /// A weight row's quants as unsigned bytes, 256 per super-block, in element order.
     static func unpackRow(_ row: UnsafeRawPointer, blocks: Int, into unpacked: UnsafeMutablePointer<UInt8>)
     /// The weight rows `rows` (one, two, or a mirrored pair), already unpacked, with one panel.
@@ -40,14 +41,30 @@ struct ActivationPanels {
     let scales: UnsafeMutablePointer<Float>
     /// [panel][block][16 partial sums][width rows]: Q8_K's 16-value sums, widened.
     let sums: UnsafeMutablePointer<Int32>
+    /// [panel]: the lanes whose rows llama.cpp multiplies in groups of four (`groupedRows`).
+    let groupedLanes: [UInt16]
 
     /// `mirrored`: one 16-row panel of up to 8 rows, row r in lanes r and r + 8, for two weight
     /// rows at once (`MirroredPairRows`).
-    init(_ activations: UnsafeRawPointer, rowBytes: Int, rows: Int, columns: Int, width: Int, mirrored: Bool = false) {
+    init(
+        _ activations: UnsafeRawPointer, rowBytes: Int, rows: Int, columns: Int, width: Int, mirrored: Bool = false,
+        groupedRows: UnsafePointer<Bool>? = nil
+    ) {
         precondition(!mirrored || (width == 16 && rows <= 8), "a mirrored panel holds up to 8 rows twice")
         self.width = width
         blocks = columns / 256
         panels = (rows + width - 1) / width
+        var groupedLanes = [UInt16](repeating: 0, count: panels)
+        if let groupedRows {
+            for row in 0..<rows where groupedRows[row] {
+                if mirrored {
+                    groupedLanes[0] |= UInt16(1) << row | UInt16(1) << (row &+ 8)
+                } else {
+                    groupedLanes[row / width] |= UInt16(1) << (row % width)
+                }
+            }
+        }
+        self.groupedLanes = groupedLanes
         let panelBlocks = panels * blocks
         quants = allocatePanelStorage(Int8.self, count: panelBlocks * 256 * width)
         scales = allocatePanelStorage(Float.self, count: panelBlocks * width)
@@ -116,9 +133,10 @@ func panelProducts<G: PanelWeightGroups>(_ weights: G, _ panelQuants: UnsafeRawP
 func multiplyKQuantPanels<F: KQuantPanelKernel>(
     _ format: F.Type, sixteenRowsOf weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-    pool: ThreadPool?, parallel: Bool
+    pool: ThreadPool?, parallel: Bool, groupedRows: UnsafePointer<Bool>?
 ) {
-    let panels = ActivationPanels(activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16)
+    let panels = ActivationPanels(
+        activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, groupedRows: groupedRows)
     defer { panels.deallocate() }
     let blocks = panels.blocks
     let work = { (range: Range<Int>) in
@@ -160,9 +178,11 @@ func multiplyKQuantPanels<F: KQuantPanelKernel>(
 func multiplyKQuantMirroredPairs<F: KQuantPanelKernel>(
     _ format: F.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-    pool: ThreadPool?, parallel: Bool
+    pool: ThreadPool?, parallel: Bool, groupedRows: UnsafePointer<Bool>?
 ) {
-    let panels = ActivationPanels(activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, mirrored: true)
+    let panels = ActivationPanels(
+        activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, mirrored: true,
+        groupedRows: groupedRows)
     defer { panels.deallocate() }
     let blocks = panels.blocks
     // Scratch: the two rows unpacked, 64 bytes to spare for `PairGroups`' 32-byte reads.
@@ -182,18 +202,19 @@ func multiplyKQuantMirroredPairs<F: KQuantPanelKernel>(
 @inline(__always)
 func multiplyKQuantPanels<F: KQuantPanelKernel>(
     _ format: F.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-    activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+    activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+    groupedRows: UnsafePointer<Bool>?
 ) {
     forEachPanelWidth(batch: batch, { first, count in
         multiplyKQuantPanels(
             F.self, sixteenRowsOf: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
-            output: output + first &* rows, pool: pool, parallel: parallel)
+            output: output + first &* rows, pool: pool, parallel: parallel, groupedRows: groupedRows.map { $0 + first })
     }, { first, count in
         multiplyKQuantMirroredPairs(
             F.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
-            output: output + first &* rows, pool: pool, parallel: parallel)
+            output: output + first &* rows, pool: pool, parallel: parallel, groupedRows: groupedRows.map { $0 + first })
     })
 }
 
@@ -201,11 +222,13 @@ extension Q4_K: KQuantPanelKernel {
     static var panelsPayFromBatch: Int { 6 }
     static func multiplyPanels(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        groupedRows: UnsafePointer<Bool>?
     ) {
         multiplyKQuantPanels(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
+            groupedRows: groupedRows)
     }
     @inline(__always)
     static func panelRow<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
@@ -228,44 +251,65 @@ extension Q4_K: KQuantPanelKernel {
 }
 
 /// One Q4_K weight row with one panel: the single-row `dot`'s operations in each lane (exact
-/// super-block sums; products and minimums in two accumulators, one fused multiply-add each).
+/// super-block sums; products and minimums in two accumulators, one fused multiply-add each per
+/// super-block, as `ggml_gemv_q4_K_8x8_q8_K`). The panel's grouped lanes instead take one fused
+/// multiply-add per pair of sub-blocks, as `ggml_gemm_q4_K_8x8_q8_K` does for the rows llama.cpp
+/// multiplies four at a time; both are kept and each lane takes its own.
 @inline(__always)
 func panelRowQ4K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
     typealias V = R.V
     var products = V.zeroFloats(), minimumTotals = V.zeroFloats()
+    var pairProducts = V.zeroFloats(), pairMinimums = V.zeroFloats()
+    let grouped = panels.groupedLanes[panel] != 0
     for block in 0..<panels.blocks {
         let first = rows.first + block &* 144, last = rows.last + block &* 144
         let index = panel &* panels.blocks &+ block
         let sums = panels.sums + index &* 16 &* V.width
+        let scale = V.loadFloats(panels.scales + index &* V.width)
+        let d = V.multiply(rows.lanes(first.half(at: 0), last.half(at: 0)), scale)
+        let dmin = V.multiply(rows.lanes(first.half(at: 2), last.half(at: 2)), scale)
         var scaled = V.zeroInts(), minimums = V.zeroInts()
+        var pairScaled = V.zeroInts(), pairMinimum = V.zeroInts()
         for subBlock in 0..<8 {
             let (scale, minimum) = kQuantScaleAndMin(first.bytes(at: 4), subBlock)
             let (lastScale, lastMinimum) = kQuantScaleAndMin(last.bytes(at: 4), subBlock)
             let products = panelProducts(
                 rows.groups(block: block, offset: 32 &* subBlock), panels.quants(index, group: 8 &* subBlock), groups: 8)
-            scaled = V.add(scaled, V.multiply(products, rows.lanes(scale, lastScale)))
+            let subScaled = V.multiply(products, rows.lanes(scale, lastScale))
             let activationSums = V.add(
                 V.loadInts(sums + 2 &* subBlock &* V.width), V.loadInts(sums + (2 &* subBlock &+ 1) &* V.width))
-            minimums = V.add(minimums, V.multiply(activationSums, rows.lanes(minimum, lastMinimum)))
+            let subMinimum = V.multiply(activationSums, rows.lanes(minimum, lastMinimum))
+            scaled = V.add(scaled, subScaled)
+            minimums = V.add(minimums, subMinimum)
+            if grouped {
+                pairScaled = V.add(pairScaled, subScaled)
+                pairMinimum = V.add(pairMinimum, subMinimum)
+                if subBlock & 1 == 1 {
+                    pairProducts = V.multiplyAdd(V.float(pairScaled), d, pairProducts)
+                    pairMinimums = V.multiplyAdd(V.float(pairMinimum), dmin, pairMinimums)
+                    pairScaled = V.zeroInts()
+                    pairMinimum = V.zeroInts()
+                }
+            }
         }
-        let scale = V.loadFloats(panels.scales + index &* V.width)
-        let d = V.multiply(rows.lanes(first.half(at: 0), last.half(at: 0)), scale)
-        let dmin = V.multiply(rows.lanes(first.half(at: 2), last.half(at: 2)), scale)
         products = V.multiplyAdd(V.float(scaled), d, products)
         minimumTotals = V.multiplyAdd(V.float(minimums), dmin, minimumTotals)
     }
-    return V.subtract(products, minimumTotals)
+    let single = V.subtract(products, minimumTotals)
+    return grouped ? V.select(panels.groupedLanes[panel], V.subtract(pairProducts, pairMinimums), single) : single
 }
 
 extension Q6_K: KQuantPanelKernel {
     static var panelsPayFromBatch: Int { 6 }
     static func multiplyPanels(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        groupedRows: UnsafePointer<Bool>?
     ) {
         multiplyKQuantPanels(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
+            groupedRows: groupedRows)
     }
     @inline(__always)
     static func panelRow<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
