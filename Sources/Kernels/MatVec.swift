@@ -156,3 +156,12 @@ private func multiplyFast<F: QuantFormat>(
     }
     if parallel, let pool { pool.parallelFor(rows, grain: weightRowTile, work) } else { work(0..<rows) }
 }
+
+/// True when the quantised products run in the float operations of llama.cpp's x86 kernels
+/// (`vec_dot`, tinyBLAS, the repacked Q4_K gemv/gemm): the AVX-512 VNNI kernels of a release
+/// build. Other builds sum the same integers but round the floats in their own order.
+#if HEARTH_AVX512_VNNI
+public let productsRoundAsLlamaCppX86 = true
+#else
+public let productsRoundAsLlamaCppX86 = false
+#endif

@@ -1,4 +1,5 @@
 import Engine
+import Kernels
 import Foundation
 import Models
 import Sampling
@@ -46,7 +47,9 @@ struct GreedyCase: Decodable {
             }
         }
         print("\(name): \(identical)/\(cases.count) greedy continuations identical to llama.cpp")
-        // Measured: 3–9 of 12 identical for 32 tokens; a wrong model diverges at once and by far.
-        #expect(identical >= 3, "\(identical)/\(cases.count) identical")
+        // Measured with the kernels in llama.cpp's x86 float order: 12 / 9 / 11 / 10 of 12
+        // (smollm2 / gemma3 / qwen0.5b / qwen1.5b); in another order, 3–9 of 12. A wrong model
+        // diverges at once and by far.
+        #expect(identical >= (productsRoundAsLlamaCppX86 ? 8 : 3), "\(identical)/\(cases.count) identical")
     }
 }
