@@ -37,22 +37,21 @@ extension WeightMatrix {
     /// Y = X W^T with X already quantised (in `format.Activation`): y holds `x.rows` rows of
     /// `rows` floats.
     ///
-    /// `groupedRows` (nil, or one flag per activation row) marks the rows llama.cpp multiplies
-    /// four at a time: its x86 build repacks Q4_K weights and rounds such rows per pair of
-    /// sub-blocks (`ggml_gemm_q4_K_8x8_q8_K`), the others per super-block (`ggml_gemv_…`).
-    /// Other formats round the same either way and ignore it.
+    /// `rowOrders` (nil, or one per activation row) says how llama.cpp would round each row's
+    /// products where that depends on the batch (see `RowOrder`); formats whose rounding never
+    /// depends on it ignore it.
     public func multiply(
         _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>, pool: ThreadPool? = nil,
-        groupedRows: [Bool]? = nil
+        rowOrders: [RowOrder]? = nil
     ) {
         checkOperands(x, y)
-        require(groupedRows == nil || groupedRows!.count == x.rows, "\(name): \(groupedRows!.count) row flags for \(x.rows) rows")
-        if let groupedRows, groupedRows.contains(true) {
-            groupedRows.withUnsafeBufferPointer { flags in
-                multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, groupedRows: flags.baseAddress)
+        require(rowOrders == nil || rowOrders!.count == x.rows, "\(name): \(rowOrders!.count) row orders for \(x.rows) rows")
+        if let rowOrders, rowOrders.contains(where: { !$0.isEmpty }) {
+            rowOrders.withUnsafeBufferPointer { orders in
+                multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, rowOrders: orders.baseAddress)
             }
         } else {
-            multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, groupedRows: nil)
+            multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, rowOrders: nil)
         }
     }
 
@@ -89,7 +88,7 @@ extension QuantizedActivations {
 /// one dynamic call per row into the format's specialised kernel).
 private func multiplyFast<F: QuantFormat>(
     _ format: F.Type, weights: WeightMatrix, activations: QuantizedActivations,
-    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, groupedRows: UnsafePointer<Bool>?
+    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, rowOrders: UnsafePointer<RowOrder>?
 ) {
     let rows = weights.rows, columns = weights.columns, batch = activations.rows
     let w = weights.data, rowBytes = weights.rowByteCount
@@ -97,11 +96,11 @@ private func multiplyFast<F: QuantFormat>(
     let parallel = pool.map { $0.threadCount > 1 } == true && rows * rowBytes * batch >= minimumParallelBytes
 
     #if HEARTH_AVX512_VNNI
-    if let panelKernel = F.self as? any KQuantPanelKernel.Type, batch >= panelKernel.panelsPayFromBatch || groupedRows != nil {
+    if let panelKernel = F.self as? any KQuantPanelKernel.Type, batch >= panelKernel.panelsPayFromBatch || rowOrders != nil {
         panelKernel.multiplyPanels(
             weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
             activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
-            groupedRows: groupedRows)
+            rowOrders: rowOrders)
         return
     }
     if batch == 1, let vnni = F.self as? any VNNIBlock32.Type {
@@ -155,6 +154,20 @@ private func multiplyFast<F: QuantFormat>(
         }
     }
     if parallel, let pool { pool.parallelFor(rows, grain: weightRowTile, work) } else { work(0..<rows) }
+}
+
+/// How llama.cpp's x86 build rounds one activation row's products where that depends on the
+/// batch the row is in (it picks kernels by batch size).
+public struct RowOrder: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// One of the first n - n % 4 rows of a batch, which llama.cpp's repacked Q4_K product takes
+    /// four at a time (`ggml_gemm_q4_K_8x8_q8_K`: one fused multiply-add per pair of sub-blocks;
+    /// the other rows `ggml_gemv_…`: one per super-block).
+    public static let groupedInFours = RowOrder(rawValue: 1)
+    /// A row of a batch of 8 or more: llama.cpp multiplies Q6_K (not repacked) with its tiled
+    /// kernel there, (sum · d_w) · d_a added per super-block, not `vec_dot`'s eight lanes.
+    public static let inBatchOfEight = RowOrder(rawValue: 2)
 }
 
 /// True when the quantised products run in the float operations of llama.cpp's x86 kernels

@@ -9,16 +9,16 @@ extension Linear {
     /// Inputs are quantised to the weight format's activation format once per row (into a
     /// buffer the arena keeps between calls), then each weight row is dotted with every
     /// activation row while it is in cache.
-    /// `groupedRows`: the rows llama.cpp would multiply four at a time (see `WeightMatrix.multiply`).
+    /// `rowOrders`: how llama.cpp would round each row's products (see `RowOrder`).
     func apply(
         _ input: UnsafePointer<Float>, batch: Int, into output: UnsafeMutablePointer<Float>,
-        scratch: ScratchArena, pool: ThreadPool, groupedRows: [Bool]? = nil
+        scratch: ScratchArena, pool: ThreadPool, rowOrders: [RowOrder]? = nil
     ) {
         let activations = scratch.activations(for: matrix, batch: batch)
         activations.quantize(UnsafeBufferPointer(start: input, count: batch * columns), rows: batch, pool: pool)
         matrix.multiply(
             activations, into: UnsafeMutableBufferPointer(start: output, count: batch * rows), pool: pool,
-            groupedRows: groupedRows.map { Array($0.prefix(batch)) })
+            rowOrders: rowOrders.map { Array($0.prefix(batch)) })
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for index in 0..<batch {

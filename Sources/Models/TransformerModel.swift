@@ -129,10 +129,10 @@ public final class TransformerModel: @unchecked Sendable {
         }
 
         let rows = RowMap(segments: segments, rows: n)
-        let (grouped, lastGrouped) = Self.groupedRows(segments: segments, rows: n, logitRows: logitRows)
+        let (orders, lastOrders) = Self.rowOrders(segments: segments, rows: n, logitRows: logitRows)
         for layer in 0..<hp.blockCount {
-            attentionBlock(layer: layer, batch: n, rows: rows, grouped: grouped)
-            feedForwardBlock(layer: layer, batch: n, grouped: layer == hp.blockCount - 1 ? lastGrouped : grouped)
+            attentionBlock(layer: layer, batch: n, rows: rows, orders: orders)
+            feedForwardBlock(layer: layer, batch: n, orders: layer == hp.blockCount - 1 ? lastOrders : orders)
         }
         for segment in segments { segment.cache.advance(by: segment.count) }
 
@@ -147,34 +147,40 @@ public final class TransformerModel: @unchecked Sendable {
         return logits
     }
 
-    /// The rows llama.cpp would multiply four at a time (its repacked Q4_K kernels round those
-    /// differently): within each sequence's rows, all but the last count % 4. In the last layer
-    /// llama.cpp keeps only the rows whose logits are wanted before the feed-forward block, so
-    /// there the grouping is of those rows (nil when no row is grouped). Grouping within each
-    /// sequence keeps a sequence's results independent of the others in its batch.
-    static func groupedRows(segments: [Segment], rows: Int, logitRows: [Int]) -> (layers: [Bool]?, last: [Bool]?) {
-        var grouped = [Bool](repeating: false, count: rows)
-        var lastGrouped = grouped
+    /// How llama.cpp would round each row's products (`RowOrder`): it picks kernels by batch
+    /// size, so within each sequence's rows all but the last count % 4 are grouped in fours, and
+    /// all are in a batch of eight when there are 8 or more. In the last layer llama.cpp keeps
+    /// only the rows whose logits are wanted before the feed-forward block, so there the orders
+    /// follow those rows. Deciding per sequence keeps a sequence's results independent of the
+    /// others in its batch. Nil when every row is a single row's order.
+    static func rowOrders(segments: [Segment], rows: Int, logitRows: [Int]) -> (layers: [RowOrder]?, last: [RowOrder]?) {
+        var orders = [RowOrder](repeating: [], count: rows)
+        var lastOrders = orders
         let wanted = Set(logitRows)
-        for segment in segments {
-            for offset in 0..<(segment.count - segment.count % 4) { grouped[segment.firstRow + offset] = true }
-            let outputs = (segment.firstRow..<segment.firstRow + segment.count).filter { wanted.contains($0) }
-            for row in outputs.prefix(outputs.count - outputs.count % 4) { lastGrouped[row] = true }
+        func mark(_ members: [Int], into target: inout [RowOrder]) {
+            for row in members.prefix(members.count - members.count % 4) { target[row].insert(.groupedInFours) }
+            if members.count >= 8 { for row in members { target[row].insert(.inBatchOfEight) } }
         }
-        if logitRows.isEmpty { lastGrouped = grouped }
-        return (grouped.contains(true) ? grouped : nil, lastGrouped.contains(true) ? lastGrouped : nil)
+        for segment in segments {
+            let members = Array(segment.firstRow..<segment.firstRow + segment.count)
+            mark(members, into: &orders)
+            mark(members.filter { wanted.contains($0) }, into: &lastOrders)
+        }
+        if logitRows.isEmpty { lastOrders = orders }
+        let isSingle = { (orders: [RowOrder]) in orders.allSatisfy(\.isEmpty) }
+        return (isSingle(orders) ? nil : orders, isSingle(lastOrders) ? nil : lastOrders)
     }
 
-    private func attentionBlock(layer: Int, batch n: Int, rows: RowMap, grouped: [Bool]?) {
+    private func attentionBlock(layer: Int, batch n: Int, rows: RowMap, orders: [RowOrder]?) {
         let hp = hyperparameters
         let w = weights.layers[layer]
         let b = buffers
         let embedding = hp.embeddingLength
         normRows(b.hidden, weight: w.attentionNorm, rows: n, width: embedding, into: b.normed)
 
-        w.query.apply(b.normed, batch: n, into: b.query, scratch: b.arena, pool: pool, groupedRows: grouped)
-        w.key.apply(b.normed, batch: n, into: b.key, scratch: b.arena, pool: pool, groupedRows: grouped)
-        w.value.apply(b.normed, batch: n, into: b.value, scratch: b.arena, pool: pool, groupedRows: grouped)
+        w.query.apply(b.normed, batch: n, into: b.query, scratch: b.arena, pool: pool, rowOrders: orders)
+        w.key.apply(b.normed, batch: n, into: b.key, scratch: b.arena, pool: pool, rowOrders: orders)
+        w.value.apply(b.normed, batch: n, into: b.value, scratch: b.arena, pool: pool, rowOrders: orders)
 
         let headDimension = hp.headDimension
         if let queryNorm = w.queryNorm {
@@ -208,7 +214,7 @@ public final class TransformerModel: @unchecked Sendable {
 
         attend(layer: layer, batch: n, rows: rows, window: sliding ? hp.slidingWindow : nil)
 
-        w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool, groupedRows: grouped)
+        w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool, rowOrders: orders)
         if let post = w.postAttentionNorm {
             normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
         }
@@ -277,14 +283,14 @@ public final class TransformerModel: @unchecked Sendable {
         }
     }
 
-    private func feedForwardBlock(layer: Int, batch n: Int, grouped: [Bool]?) {
+    private func feedForwardBlock(layer: Int, batch n: Int, orders: [RowOrder]?) {
         let hp = hyperparameters
         let w = weights.layers[layer]
         let b = buffers
         let embedding = hp.embeddingLength
         normRows(b.hidden, weight: w.feedForwardNorm, rows: n, width: embedding, into: b.normed)
-        w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool, groupedRows: grouped)
-        w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool, groupedRows: grouped)
+        w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool, rowOrders: orders)
+        w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool, rowOrders: orders)
         // Element-wise, so the threads split it (a prompt chunk's activations are megabytes).
         let activation = recipe.activation
         let gateBase = b.gate, upBase = b.up
@@ -298,7 +304,7 @@ public final class TransformerModel: @unchecked Sendable {
             case .geGLU: GeluHalfTable.geglu(gate: gate, up: up, into: activated)
             }
         }
-        w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool, groupedRows: grouped)
+        w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool, rowOrders: orders)
         if let post = w.postFeedForwardNorm {
             normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
         }

@@ -23,7 +23,7 @@ protocol KQuantPanelKernel: QuantFormat {
     static func multiplyPanels(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
         activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
-        groupedRows: UnsafePointer<Bool>?)
+        rowOrders: UnsafePointer<RowOrder>?)
     /// A weight row's quants as unsigned bytes, 256 per super-block, in element order.
     static func unpackRow(_ row: UnsafeRawPointer, blocks: Int, into unpacked: UnsafeMutablePointer<UInt8>)
     /// The weight rows `rows` (one, two, or a mirrored pair), already unpacked, with one panel.
@@ -41,30 +41,32 @@ struct ActivationPanels {
     let scales: UnsafeMutablePointer<Float>
     /// [panel][block][16 partial sums][width rows]: Q8_K's 16-value sums, widened.
     let sums: UnsafeMutablePointer<Int32>
-    /// [panel]: the lanes whose rows llama.cpp multiplies in groups of four (`groupedRows`).
+    /// [panel]: the lanes whose rows are `RowOrder.groupedInFours`.
     let groupedLanes: [UInt16]
+    /// [panel]: the lanes whose rows are `RowOrder.inBatchOfEight`.
+    let tiledLanes: [UInt16]
 
     /// `mirrored`: one 16-row panel of up to 8 rows, row r in lanes r and r + 8, for two weight
     /// rows at once (`MirroredPairRows`).
     init(
         _ activations: UnsafeRawPointer, rowBytes: Int, rows: Int, columns: Int, width: Int, mirrored: Bool = false,
-        groupedRows: UnsafePointer<Bool>? = nil
+        rowOrders: UnsafePointer<RowOrder>? = nil
     ) {
         precondition(!mirrored || (width == 16 && rows <= 8), "a mirrored panel holds up to 8 rows twice")
         self.width = width
         blocks = columns / 256
         panels = (rows + width - 1) / width
-        var groupedLanes = [UInt16](repeating: 0, count: panels)
-        if let groupedRows {
-            for row in 0..<rows where groupedRows[row] {
-                if mirrored {
-                    groupedLanes[0] |= UInt16(1) << row | UInt16(1) << (row &+ 8)
-                } else {
-                    groupedLanes[row / width] |= UInt16(1) << (row % width)
-                }
+        var groupedLanes = [UInt16](repeating: 0, count: panels), tiledLanes = groupedLanes
+        if let rowOrders {
+            for row in 0..<rows {
+                let panel = mirrored ? 0 : row / width
+                let lanes = mirrored ? UInt16(1) << row | UInt16(1) << (row &+ 8) : UInt16(1) << (row % width)
+                if rowOrders[row].contains(.groupedInFours) { groupedLanes[panel] |= lanes }
+                if rowOrders[row].contains(.inBatchOfEight) { tiledLanes[panel] |= lanes }
             }
         }
         self.groupedLanes = groupedLanes
+        self.tiledLanes = tiledLanes
         let panelBlocks = panels * blocks
         quants = allocatePanelStorage(Int8.self, count: panelBlocks * 256 * width)
         scales = allocatePanelStorage(Float.self, count: panelBlocks * width)
@@ -133,10 +135,10 @@ func panelProducts<G: PanelWeightGroups>(_ weights: G, _ panelQuants: UnsafeRawP
 func multiplyKQuantPanels<F: KQuantPanelKernel>(
     _ format: F.Type, sixteenRowsOf weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-    pool: ThreadPool?, parallel: Bool, groupedRows: UnsafePointer<Bool>?
+    pool: ThreadPool?, parallel: Bool, rowOrders: UnsafePointer<RowOrder>?
 ) {
     let panels = ActivationPanels(
-        activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, groupedRows: groupedRows)
+        activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, rowOrders: rowOrders)
     defer { panels.deallocate() }
     let blocks = panels.blocks
     let work = { (range: Range<Int>) in
@@ -178,11 +180,11 @@ func multiplyKQuantPanels<F: KQuantPanelKernel>(
 func multiplyKQuantMirroredPairs<F: KQuantPanelKernel>(
     _ format: F.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-    pool: ThreadPool?, parallel: Bool, groupedRows: UnsafePointer<Bool>?
+    pool: ThreadPool?, parallel: Bool, rowOrders: UnsafePointer<RowOrder>?
 ) {
     let panels = ActivationPanels(
         activations, rowBytes: activationBytes, rows: batch, columns: columns, width: 16, mirrored: true,
-        groupedRows: groupedRows)
+        rowOrders: rowOrders)
     defer { panels.deallocate() }
     let blocks = panels.blocks
     // Scratch: the two rows unpacked, 64 bytes to spare for `PairGroups`' 32-byte reads.
@@ -203,18 +205,18 @@ func multiplyKQuantMirroredPairs<F: KQuantPanelKernel>(
 func multiplyKQuantPanels<F: KQuantPanelKernel>(
     _ format: F.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
     activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
-    groupedRows: UnsafePointer<Bool>?
+    rowOrders: UnsafePointer<RowOrder>?
 ) {
     forEachPanelWidth(batch: batch, { first, count in
         multiplyKQuantPanels(
             F.self, sixteenRowsOf: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
-            output: output + first &* rows, pool: pool, parallel: parallel, groupedRows: groupedRows.map { $0 + first })
+            output: output + first &* rows, pool: pool, parallel: parallel, rowOrders: rowOrders.map { $0 + first })
     }, { first, count in
         multiplyKQuantMirroredPairs(
             F.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
-            output: output + first &* rows, pool: pool, parallel: parallel, groupedRows: groupedRows.map { $0 + first })
+            output: output + first &* rows, pool: pool, parallel: parallel, rowOrders: rowOrders.map { $0 + first })
     })
 }
 
@@ -223,12 +225,12 @@ extension Q4_K: KQuantPanelKernel {
     static func multiplyPanels(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
         activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
-        groupedRows: UnsafePointer<Bool>?
+        rowOrders: UnsafePointer<RowOrder>?
     ) {
         multiplyKQuantPanels(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
             activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
-            groupedRows: groupedRows)
+            rowOrders: rowOrders)
     }
     @inline(__always)
     static func panelRow<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
@@ -304,12 +306,12 @@ extension Q6_K: KQuantPanelKernel {
     static func multiplyPanels(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
         activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
-        groupedRows: UnsafePointer<Bool>?
+        rowOrders: UnsafePointer<RowOrder>?
     ) {
         multiplyKQuantPanels(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
             activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
-            groupedRows: groupedRows)
+            rowOrders: rowOrders)
     }
     @inline(__always)
     static func panelRow<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
@@ -345,13 +347,19 @@ extension Q6_K: KQuantPanelKernel {
 func panelRowQ6K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: Int) -> R.V.Floats {
     typealias V = R.V
     var acc = LaneAccumulators<V>()
+    // Rows of batches of 8 or more: llama.cpp's tiled kernel, (sum · d_w) · d_a fused into one
+    // accumulator per super-block.
+    let tiled = panels.tiledLanes[panel]
+    var tiledTotals = V.zeroFloats()
     for block in 0..<panels.blocks {
         let first = rows.first + block &* 210, last = rows.last + block &* 210
         let firstScales = first.signedBytes(at: 192), lastScales = last.signedBytes(at: 192)
         let index = panel &* panels.blocks &+ block
         let sums = panels.sums + index &* 16 &* V.width
         let scale = V.loadFloats(panels.scales + index &* V.width)
-        let d = V.multiply(rows.lanes(first.half(at: 208), last.half(at: 208)), scale)
+        let weightScale = rows.lanes(first.half(at: 208), last.half(at: 208))
+        let d = V.multiply(weightScale, scale)
+        var blockSum = V.zeroInts()
         acc.add(scale: d) { k in
             var lane = V.zeroInts()
             for m in 0..<8 {
@@ -366,9 +374,12 @@ func panelRowQ6K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: I
                 V.multiply(V.loadInts(sums + 2 &* k &* V.width), rows.lanes(Int32(firstScales[2 &* k]), Int32(lastScales[2 &* k]))),
                 V.multiply(V.loadInts(sums + (2 &* k &+ 1) &* V.width),
                            rows.lanes(Int32(firstScales[2 &* k &+ 1]), Int32(lastScales[2 &* k &+ 1]))))
-            return V.subtract(lane, V.times32(offset))
+            let exact = V.subtract(lane, V.times32(offset))
+            if tiled != 0 { blockSum = V.add(blockSum, exact) }
+            return exact
         }
+        if tiled != 0 { tiledTotals = V.multiplyAdd(V.multiply(V.float(blockSum), weightScale), scale, tiledTotals) }
     }
-    return acc.sum()
+    return tiled != 0 ? V.select(tiled, tiledTotals, acc.sum()) : acc.sum()
 }
 #endif
