@@ -45,6 +45,8 @@ struct ActivationPanels {
     let groupedLanes: [UInt16]
     /// [panel]: the lanes whose rows are `RowOrder.inBatchOfEight`.
     let tiledLanes: [UInt16]
+    /// [panel]: the lanes that hold a row (the others are padding).
+    let occupiedLanes: [UInt16]
 
     /// `mirrored`: one 16-row panel of up to 8 rows, row r in lanes r and r + 8, for two weight
     /// rows at once (`MirroredPairRows`).
@@ -56,17 +58,17 @@ struct ActivationPanels {
         self.width = width
         blocks = columns / 256
         panels = (rows + width - 1) / width
-        var groupedLanes = [UInt16](repeating: 0, count: panels), tiledLanes = groupedLanes
-        if let rowOrders {
-            for row in 0..<rows {
-                let panel = mirrored ? 0 : row / width
-                let lanes = mirrored ? UInt16(1) << row | UInt16(1) << (row &+ 8) : UInt16(1) << (row % width)
-                if rowOrders[row].contains(.groupedInFours) { groupedLanes[panel] |= lanes }
-                if rowOrders[row].contains(.inBatchOfEight) { tiledLanes[panel] |= lanes }
-            }
+        var groupedLanes = [UInt16](repeating: 0, count: panels), tiledLanes = groupedLanes, occupiedLanes = groupedLanes
+        for row in 0..<rows {
+            let panel = mirrored ? 0 : row / width
+            let lanes = mirrored ? UInt16(1) << row | UInt16(1) << (row &+ 8) : UInt16(1) << (row % width)
+            occupiedLanes[panel] |= lanes
+            if let rowOrders, rowOrders[row].contains(.groupedInFours) { groupedLanes[panel] |= lanes }
+            if let rowOrders, rowOrders[row].contains(.inBatchOfEight) { tiledLanes[panel] |= lanes }
         }
         self.groupedLanes = groupedLanes
         self.tiledLanes = tiledLanes
+        self.occupiedLanes = occupiedLanes
         let panelBlocks = panels * blocks
         quants = allocatePanelStorage(Int8.self, count: panelBlocks * 256 * width)
         scales = allocatePanelStorage(Float.self, count: panelBlocks * width)
@@ -349,7 +351,7 @@ func panelRowQ6K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: I
     var acc = LaneAccumulators<V>()
     // Rows of batches of 8 or more: llama.cpp's tiled kernel, (sum · d_w) · d_a fused into one
     // accumulator per super-block.
-    let tiled = panels.tiledLanes[panel]
+    let tiled = panels.tiledLanes[panel], onlyTiled = tiled != 0 && tiled == panels.occupiedLanes[panel]
     var tiledTotals = V.zeroFloats()
     for block in 0..<panels.blocks {
         let first = rows.first + block &* 210, last = rows.last + block &* 210
@@ -359,6 +361,21 @@ func panelRowQ6K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: I
         let scale = V.loadFloats(panels.scales + index &* V.width)
         let weightScale = rows.lanes(first.half(at: 208), last.half(at: 208))
         let d = V.multiply(weightScale, scale)
+        if onlyTiled {
+            // Every row in the tiled order: the super-block's exact sum is all it needs (a
+            // `vpmulld` per sixteen values instead of a `vpdpwssd` per four).
+            var scaled = V.zeroInts(), offset = V.zeroInts()
+            for group in 0..<16 {
+                let groupScale = rows.lanes(Int32(firstScales[group]), Int32(lastScales[group]))
+                let products = panelProducts(
+                    rows.groups(block: block, offset: 16 &* group), panels.quants(index, group: 4 &* group), groups: 4)
+                scaled = V.add(scaled, V.multiply(products, groupScale))
+                offset = V.add(offset, V.multiply(V.loadInts(sums + group &* V.width), groupScale))
+            }
+            let sum = V.subtract(scaled, V.times32(offset))
+            tiledTotals = V.multiplyAdd(V.multiply(V.float(sum), weightScale), scale, tiledTotals)
+            continue
+        }
         var blockSum = V.zeroInts()
         acc.add(scale: d) { k in
             var lane = V.zeroInts()
@@ -380,6 +397,7 @@ func panelRowQ6K<R: PanelRows>(_ rows: R, _ panels: ActivationPanels, _ panel: I
         }
         if tiled != 0 { tiledTotals = V.multiplyAdd(V.multiply(V.float(blockSum), weightScale), scale, tiledTotals) }
     }
+    if onlyTiled { return tiledTotals }
     return tiled != 0 ? V.select(tiled, tiledTotals, acc.sum()) : acc.sum()
 }
 #endif
