@@ -55,7 +55,7 @@ let package = Package(
         // Layer 3: a loaded model (weights + tokenizer), sessions, generation, perplexity.
         .target(
             name: "Engine",
-            dependencies: ["GGUF", "Models", "Tokenizers", "Sampling", "Templates", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["GGUF", "Kernels", "Models", "Tokenizers", "Sampling", "Templates", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // Layer 3: device profiles, measured bandwidth, fit and speed prediction.
@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "Store", "GGUF", "Templates", "Sampling",
+                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,4 +1,5 @@
 import GGUF
+import Kernels
 import Models
 import Tokenizers
 
@@ -16,9 +17,12 @@ public final class LoadedModel: Sendable {
     /// The chat format, or why the file's template cannot be used (raw completion still works).
     private let chatFormatResult: Result<ChatFormat, EngineError>
 
-    public init(path: String, threads: Int) throws {
+    /// `productOrder`: the float order of the quantised products (`ProductOrder`; `hearth serve`
+    /// uses `.blockSums`, everything else llama.cpp's).
+    public init(path: String, threads: Int, productOrder: ProductOrder = .llamaCpp) throws {
         file = try GGUFFile(path: path)
         model = try TransformerModel.load(file, threads: threads)
+        model.productOrder = productOrder
         tokenizer = try Tokenizer(vocabulary: Vocabulary(file: file))
         guard tokenizer.vocabularySize == model.hyperparameters.vocabularySize else {
             throw EngineError.invalidKey(

@@ -42,16 +42,17 @@ extension WeightMatrix {
     /// depends on it ignore it.
     public func multiply(
         _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>, pool: ThreadPool? = nil,
-        rowOrders: [RowOrder]? = nil
+        order: ProductOrder = .llamaCpp, rowOrders: [RowOrder]? = nil
     ) {
         checkOperands(x, y)
         require(rowOrders == nil || rowOrders!.count == x.rows, "\(name): \(rowOrders!.count) row orders for \(x.rows) rows")
-        if let rowOrders, rowOrders.contains(where: { !$0.isEmpty }) {
+        if order == .llamaCpp, let rowOrders, rowOrders.contains(where: { !$0.isEmpty }) {
             rowOrders.withUnsafeBufferPointer { orders in
-                multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, rowOrders: orders.baseAddress)
+                multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, order: order,
+                             rowOrders: orders.baseAddress)
             }
         } else {
-            multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, rowOrders: nil)
+            multiplyFast(format, weights: self, activations: x, output: y.baseAddress!, pool: pool, order: order, rowOrders: nil)
         }
     }
 
@@ -88,7 +89,7 @@ extension QuantizedActivations {
 /// one dynamic call per row into the format's specialised kernel).
 private func multiplyFast<F: QuantFormat>(
     _ format: F.Type, weights: WeightMatrix, activations: QuantizedActivations,
-    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, rowOrders: UnsafePointer<RowOrder>?
+    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, order: ProductOrder, rowOrders: UnsafePointer<RowOrder>?
 ) {
     let rows = weights.rows, columns = weights.columns, batch = activations.rows
     let w = weights.data, rowBytes = weights.rowByteCount
@@ -106,7 +107,7 @@ private func multiplyFast<F: QuantFormat>(
     if batch == 1, let vnni = F.self as? any VNNIBlock32.Type {
         vnni.multiplyBatch(
             weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
-            activationBytes: activationBytes, batch: 1, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: 1, output: output, pool: pool, parallel: parallel, order: order)
         return
     }
     #endif
@@ -122,7 +123,7 @@ private func multiplyFast<F: QuantFormat>(
     if let vnni = F.self as? any VNNIBlock32.Type {
         vnni.multiplyBatch(
             weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel, order: order)
         return
     }
     #endif
@@ -154,6 +155,18 @@ private func multiplyFast<F: QuantFormat>(
         }
     }
     if parallel, let pool { pool.parallelFor(rows, grain: weightRowTile, work) } else { work(0..<rows) }
+}
+
+/// The float operations of the AVX-512 VNNI products (other builds have one order of their own).
+public enum ProductOrder: Sendable {
+    /// llama.cpp's x86 operations, kernel for kernel, as it chooses them by batch size
+    /// (`RowOrder`): logits equal llama.cpp's, greedy output is llama-simple's.
+    case llamaCpp
+    /// The 32-value formats' block products summed exactly and rounded once per block: batched
+    /// products (several sequences decoding together) do about half the float work, and a row's
+    /// result never depends on its batch at all. K-quants round as in `llamaCpp`, one row at a
+    /// time. What `hearth serve` uses.
+    case blockSums
 }
 
 /// How llama.cpp's x86 build rounds one activation row's products where that depends on the

@@ -12,13 +12,13 @@ extension Linear {
     /// `rowOrders`: how llama.cpp would round each row's products (see `RowOrder`).
     func apply(
         _ input: UnsafePointer<Float>, batch: Int, into output: UnsafeMutablePointer<Float>,
-        scratch: ScratchArena, pool: ThreadPool, rowOrders: [RowOrder]? = nil
+        scratch: ScratchArena, pool: ThreadPool, order: ProductOrder, rowOrders: [RowOrder]? = nil
     ) {
         let activations = scratch.activations(for: matrix, batch: batch)
         activations.quantize(UnsafeBufferPointer(start: input, count: batch * columns), rows: batch, pool: pool)
         matrix.multiply(
             activations, into: UnsafeMutableBufferPointer(start: output, count: batch * rows), pool: pool,
-            rowOrders: rowOrders.map { Array($0.prefix(batch)) })
+            order: order, rowOrders: rowOrders.map { Array($0.prefix(batch)) })
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for index in 0..<batch {

@@ -26,6 +26,10 @@ public final class TransformerModel: @unchecked Sendable {
     let lock = NSLock()
     private var buffers: ForwardBuffers
 
+    /// The float order of the quantised products (`ProductOrder`): llama.cpp's by default; set
+    /// before the first forward pass.
+    public var productOrder: ProductOrder = .llamaCpp
+
     /// Most tokens processed in one pass; longer inputs are split so scratch stays bounded.
     public static let maximumBatch = 128
 
@@ -129,7 +133,8 @@ public final class TransformerModel: @unchecked Sendable {
         }
 
         let rows = RowMap(segments: segments, rows: n)
-        let (orders, lastOrders) = Self.rowOrders(segments: segments, rows: n, logitRows: logitRows)
+        let (orders, lastOrders) = productOrder == .llamaCpp
+            ? Self.rowOrders(segments: segments, rows: n, logitRows: logitRows) : (nil, nil)
         for layer in 0..<hp.blockCount {
             attentionBlock(layer: layer, batch: n, rows: rows, orders: orders)
             feedForwardBlock(layer: layer, batch: n, orders: layer == hp.blockCount - 1 ? lastOrders : orders)
@@ -142,7 +147,8 @@ public final class TransformerModel: @unchecked Sendable {
         }
         var logits = [Float](repeating: 0, count: logitRows.count * hp.vocabularySize)
         logits.withUnsafeMutableBufferPointer { out in
-            weights.output.apply(b.normed, batch: logitRows.count, into: out.baseAddress!, scratch: b.arena, pool: pool)
+            weights.output.apply(
+                b.normed, batch: logitRows.count, into: out.baseAddress!, scratch: b.arena, pool: pool, order: productOrder)
         }
         return logits
     }
@@ -178,9 +184,9 @@ public final class TransformerModel: @unchecked Sendable {
         let embedding = hp.embeddingLength
         normRows(b.hidden, weight: w.attentionNorm, rows: n, width: embedding, into: b.normed)
 
-        w.query.apply(b.normed, batch: n, into: b.query, scratch: b.arena, pool: pool, rowOrders: orders)
-        w.key.apply(b.normed, batch: n, into: b.key, scratch: b.arena, pool: pool, rowOrders: orders)
-        w.value.apply(b.normed, batch: n, into: b.value, scratch: b.arena, pool: pool, rowOrders: orders)
+        w.query.apply(b.normed, batch: n, into: b.query, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
+        w.key.apply(b.normed, batch: n, into: b.key, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
+        w.value.apply(b.normed, batch: n, into: b.value, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
 
         let headDimension = hp.headDimension
         if let queryNorm = w.queryNorm {
@@ -214,7 +220,7 @@ public final class TransformerModel: @unchecked Sendable {
 
         attend(layer: layer, batch: n, rows: rows, window: sliding ? hp.slidingWindow : nil)
 
-        w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool, rowOrders: orders)
+        w.output.apply(b.attention, batch: n, into: b.projected, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
         if let post = w.postAttentionNorm {
             normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
         }
@@ -289,8 +295,8 @@ public final class TransformerModel: @unchecked Sendable {
         let b = buffers
         let embedding = hp.embeddingLength
         normRows(b.hidden, weight: w.feedForwardNorm, rows: n, width: embedding, into: b.normed)
-        w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool, rowOrders: orders)
-        w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool, rowOrders: orders)
+        w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
+        w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
         // Element-wise, so the threads split it (a prompt chunk's activations are megabytes).
         let activation = recipe.activation
         let gateBase = b.gate, upBase = b.up
@@ -304,7 +310,7 @@ public final class TransformerModel: @unchecked Sendable {
             case .geGLU: GeluHalfTable.geglu(gate: gate, up: up, into: activated)
             }
         }
-        w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool, rowOrders: orders)
+        w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
         if let post = w.postFeedForwardNorm {
             normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
         }

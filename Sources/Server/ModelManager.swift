@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import GGUF
 import HTTPTypes
+import Kernels
 import Store
 
 /// A model in memory with its scheduler: `--parallel` slots, each with its own KV cache, that
@@ -147,7 +148,7 @@ actor ModelManager {
             throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "model '\(installed.name)' does not fit in memory: \(error)")
         }
         do {
-            loaded = try LoadedModel(path: installed.path, threads: configuration.threads)
+            loaded = try LoadedModel(path: installed.path, threads: configuration.threads, productOrder: configuration.productOrder)
             let scheduler = try BatchScheduler(model: loaded, configuration: .init(
                 slots: slots, contextLength: configuration.contextLength, maxQueue: configuration.maxQueue,
                 prefixCacheBytes: configuration.prefixCacheBytes))

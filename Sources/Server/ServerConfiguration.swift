@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// How `hearth serve` runs; every field has been validated by the command line before it
 /// gets here.
@@ -24,6 +25,10 @@ public struct ServerConfiguration: Sendable {
     public var prefixCacheBytes = 256 << 20
     /// Origins allowed to call from a browser (CORS); none by default.
     public var allowedOrigins: Set<String> = []
+    /// The float order of the models' quantised products: block sums by default, which let
+    /// sequences decoding together share the work at about half the float cost of llama.cpp's
+    /// order (`--llamacpp-rounding` picks `.llamaCpp`, whose logits equal llama.cpp's).
+    public var productOrder: ProductOrder = .blockSums
     /// Forward-pass threads of each loaded model.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Largest request body accepted (413 beyond).

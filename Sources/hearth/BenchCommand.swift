@@ -30,6 +30,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also measure batched decode: this many sequences (each after a 128-token prompt) decode --tg tokens together, one forward pass per step, as llama-batched-bench's S_TG.")
     var parallel: Int = 1
 
+    @Flag(name: .customLong("block-sums"), help: "Multiply in `hearth serve`'s float order (block sums) instead of llama.cpp's.")
+    var blockSums = false
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -46,7 +49,7 @@ struct BenchCommand: AsyncParsableCommand {
         let store = try ModelStore(root: ModelStore.defaultRoot())
         let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let loaded = try LoadedModel(path: located.path, threads: threadCount)
+        let loaded = try LoadedModel(path: located.path, threads: threadCount, productOrder: blockSums ? .blockSums : .llamaCpp)
         let result = try loaded.benchmark(promptTokens: pp, generatedTokens: tg, repetitions: reps)
         let parallelRates = parallel > 1
             ? try loaded.benchmarkParallelGeneration(sequences: parallel, contextTokens: 128, generatedTokens: tg, repetitions: reps)

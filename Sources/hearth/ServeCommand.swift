@@ -2,6 +2,7 @@ import Advisor
 import ArgumentParser
 import Foundation
 import Hummingbird
+import Kernels
 import Server
 import Store
 
@@ -50,6 +51,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Threads per model's forward pass (default: all cores).")
     var threads: Int?
 
+    @Flag(name: .customLong("llamacpp-rounding"), help: "Round every product as llama.cpp does (logits equal llama.cpp's; sequences decoding together cost more).")
+    var llamaCppRounding = false
+
     @Flag(name: .customLong("insecure-no-auth"), help: "Allow a non-loopback bind without an API key.")
     var insecureNoAuth = false
 
@@ -81,6 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxQueue = maxQueue
         configuration.allowedOrigins = Set(allowedOrigins)
         configuration.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
         configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }
 
         if !configuration.isLoopback && configuration.apiKey == nil {

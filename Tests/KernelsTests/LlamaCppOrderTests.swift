@@ -75,3 +75,30 @@ import Testing
         }
     }
 }
+
+/// `ProductOrder.blockSums` (what `hearth serve` uses): every batched row equals the same row
+/// multiplied alone, bit for bit, at every panel shape, and stays within rounding of the reference.
+@Suite struct BlockSumOrderTests {
+    @Test(arguments: ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q6_K"], [2, 3, 8, 11, 17, 33])
+    func batchedRowsEqualSingleRows(_ name: String, batch: Int) throws {
+        try LlamaCppOrderTests.withProduct(name, rows: 19, batch: batch) { matrix, activations, _, _ in
+            var batched = [Float](repeating: .nan, count: batch * matrix.rows)
+            batched.withUnsafeMutableBufferPointer { matrix.multiply(activations, into: $0, pool: ThreadPool(threads: 2), order: .blockSums) }
+            var reference = [Float](repeating: .nan, count: batch * matrix.rows)
+            reference.withUnsafeMutableBufferPointer { matrix.multiplyReference(activations, into: $0) }
+            // The same floats `withProduct` quantised, one row at a time.
+            let x = randomFloats(batch * matrix.columns, seed: 302)
+            let single = try QuantizedActivations(for: matrix, capacity: 1)
+            for b in 0..<batch {
+                x[b * matrix.columns..<(b + 1) * matrix.columns].withUnsafeBufferPointer { single.quantize($0, rows: 1) }
+                var alone = [Float](repeating: .nan, count: matrix.rows)
+                alone.withUnsafeMutableBufferPointer { matrix.multiply(single, into: $0, order: .blockSums) }
+                for r in 0..<matrix.rows {
+                    let value = batched[b * matrix.rows + r]
+                    #expect(value.bitPattern == alone[r].bitPattern, "\(name) row \(r) of batch \(b)")
+                    #expect(abs(value - reference[b * matrix.rows + r]) <= 1e-3 * max(1, abs(reference[b * matrix.rows + r])))
+                }
+            }
+        }
+    }
+}

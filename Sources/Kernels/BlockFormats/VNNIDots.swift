@@ -60,7 +60,8 @@ protocol VNNIBlock32: QuantFormat {
     /// existential, runs code specialised for the format).
     static func multiplyBatch(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool)
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        order: ProductOrder)
 }
 
 /// Activation quants start after `d` (Q8_0) or after `d` and `s` (Q8_1).
@@ -131,12 +132,14 @@ func vnniDot32<F: VNNIBlock32>(
 func multiplyVNNI32<F: VNNIBlock32>(
     _ format: F.Type, weights w: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations a: UnsafeRawPointer, activationBytes: Int, batch: Int,
-    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+    output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool, order: ProductOrder
 ) {
+    let blockSums = order == .blockSums
     if batch >= panelsPayFromBatch32 {
         multiplyPanels32(
             F.self, weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
+            blockSums: blockSums)
         return
     }
     let blocks = columns / 32, aBytes = F.Activation.bytesPerBlock
@@ -153,9 +156,13 @@ func multiplyVNNI32<F: VNNIBlock32>(
     let work = { (range: Range<Int>) in
         for r in range {
             for b in 0..<batch {
-                output[b &* rows &+ r] = vnniDot32(
-                    F.self, w + r &* rowBytes, a + b &* activationBytes, count: columns,
-                    activationScales: scales + b &* blocks, activationSums: sums + b &* blocks)
+                output[b &* rows &+ r] = blockSums
+                    ? vnniDot32BlockSums(
+                        F.self, w + r &* rowBytes, a + b &* activationBytes, count: columns,
+                        activationScales: scales + b &* blocks, activationSums: sums + b &* blocks)
+                    : vnniDot32(
+                        F.self, w + r &* rowBytes, a + b &* activationBytes, count: columns,
+                        activationScales: scales + b &* blocks, activationSums: sums + b &* blocks)
             }
         }
     }
@@ -165,11 +172,12 @@ func multiplyVNNI32<F: VNNIBlock32>(
 extension Q4_0: VNNIBlock32 {
     static func multiplyBatch(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        order: ProductOrder
     ) {
         multiplyVNNI32(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel, order: order)
     }
     static var quantsAreSigned: Bool { true }
     @inline(__always)
@@ -181,11 +189,12 @@ extension Q4_0: VNNIBlock32 {
 extension Q4_1: VNNIBlock32 {
     static func multiplyBatch(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        order: ProductOrder
     ) {
         multiplyVNNI32(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel, order: order)
     }
     static var quantsAreSigned: Bool { false }
     @inline(__always)
@@ -195,11 +204,12 @@ extension Q4_1: VNNIBlock32 {
 extension Q5_0: VNNIBlock32 {
     static func multiplyBatch(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        order: ProductOrder
     ) {
         multiplyVNNI32(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel, order: order)
     }
     static var quantsAreSigned: Bool { true }
     /// Nibble + 16 * fifth bit - 16: subtract 16 where the fifth bit is clear.
@@ -213,11 +223,12 @@ extension Q5_0: VNNIBlock32 {
 extension Q5_1: VNNIBlock32 {
     static func multiplyBatch(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        order: ProductOrder
     ) {
         multiplyVNNI32(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel, order: order)
     }
     static var quantsAreSigned: Bool { false }
     @inline(__always)
@@ -230,11 +241,12 @@ extension Q5_1: VNNIBlock32 {
 extension Q8_0: VNNIBlock32 {
     static func multiplyBatch(
         weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int, activations: UnsafeRawPointer,
-        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool
+        activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool?, parallel: Bool,
+        order: ProductOrder
     ) {
         multiplyVNNI32(
             Self.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns, activations: activations,
-            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel)
+            activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel, order: order)
     }
     static var quantsAreSigned: Bool { true }
     @inline(__always)

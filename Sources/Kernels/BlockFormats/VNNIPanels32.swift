@@ -31,6 +31,8 @@ struct ActivationPanels32 {
     /// [panel][block][8 groups][width rows]: -128 * the sum of the row's four quants of the group
     /// (for signed weight formats, whose quants meet these as w + 128).
     let starts: UnsafeMutablePointer<Int32>
+    /// [panel][block][width rows]: -128 * the sum of all the row's block quants (block-sum order).
+    let blockStarts: UnsafeMutablePointer<Int32>
 
     /// `mirrored`: one 16-row panel of up to 8 rows, row r in lanes r and r + 8, for two weight
     /// rows at once (`mirroredPairRow32`).
@@ -47,10 +49,12 @@ struct ActivationPanels32 {
         scales = allocatePanelStorage(Float.self, count: panelBlocks * width)
         sums = allocatePanelStorage(Float.self, count: panelBlocks * width)
         starts = allocatePanelStorage(Int32.self, count: panelBlocks * 8 * width)
+        blockStarts = allocatePanelStorage(Int32.self, count: panelBlocks * width)
         quants.initialize(repeating: 0, count: panelBlocks * 32 * width)
         scales.initialize(repeating: 0, count: panelBlocks * width)
         sums.initialize(repeating: 0, count: panelBlocks * width)
         starts.initialize(repeating: 0, count: panelBlocks * 8 * width)
+        blockStarts.initialize(repeating: 0, count: panelBlocks * width)
         let groupBytes = 4 &* width
         for row in 0..<rows {
             if mirrored {
@@ -68,12 +72,15 @@ struct ActivationPanels32 {
                 let index = panel &* blocks &+ block
                 let q = a.signedBytes(at: quantsOffset)
                 let out = quants + (index &* 8 &* groupBytes &+ lane &* 4)
+                var blockSum: Int32 = 0
                 for group in 0..<8 {
                     let target = out + group &* groupBytes, source = q + group &* 4
                     target[0] = source[0]; target[1] = source[1]; target[2] = source[2]; target[3] = source[3]
                     let sum = Int32(source[0]) &+ Int32(source[1]) &+ Int32(source[2]) &+ Int32(source[3])
                     starts[(index &* 8 &+ group) &* width &+ lane] = -128 &* sum
+                    blockSum &+= sum
                 }
+                blockStarts[index &* width &+ lane] = -128 &* blockSum
                 scales[index &* width &+ lane] = a.half(at: 0)
                 if quantsOffset == 4 { sums[index &* width &+ lane] = a.half(at: 2) }
             }
@@ -81,7 +88,7 @@ struct ActivationPanels32 {
     }
 
     func deallocate() {
-        quants.deallocate(); scales.deallocate(); sums.deallocate(); starts.deallocate()
+        quants.deallocate(); scales.deallocate(); sums.deallocate(); starts.deallocate(); blockStarts.deallocate()
     }
 }
 
@@ -142,11 +149,31 @@ struct DecodedRow32 {
 @inline(__always)
 func panelRow32<F: VNNIBlock32, R: PanelRows>(
     _ format: F.Type, _ rows: R, _ decodedFirst: DecodedRow32, _ decodedLast: DecodedRow32,
-    _ panels: ActivationPanels32, _ panel: Int
+    _ panels: ActivationPanels32, _ panel: Int, blockSums: Bool
 ) -> R.V.Floats {
     typealias V = R.V
     let first = panel &* panels.blocks, blocks = panels.blocks
     let blockBytes = 32 &* V.width, groupBytes = 4 &* V.width
+    if blockSums {
+        // Each block's exact integer sum (two chains of `vpdpbusd`), converted once.
+        let products = accumulateBlockSums32(V.self, blocks: blocks) { block in
+            let weights = rows.groups(block: 0, offset: block &* 32)
+            let index = first &+ block
+            let a = UnsafeRawPointer(panels.quants + index &* blockBytes)
+            var even = F.quantsAreSigned ? V.loadInts(panels.blockStarts + index &* V.width) : V.zeroInts(), odd = V.zeroInts()
+            for group in stride(from: 0, to: 8, by: 2) {
+                even = V.dotBytes(even, weights.group(group), V.loadInts(a + group &* groupBytes))
+                odd = V.dotBytes(odd, weights.group(group &+ 1), V.loadInts(a + (group &* groupBytes &+ groupBytes)))
+            }
+            let scale = V.multiply(
+                rows.lanes(decodedFirst.scales[block], decodedLast.scales[block]), V.loadFloats(panels.scales + index &* V.width))
+            return (V.float(V.add(even, odd)), scale)
+        }
+        if F.quantsAreSigned { return products }
+        return V.add(products, panelMinimumTermBlockSums(V.self, panels, panel) { block in
+            rows.lanes((rows.first + block &* F.bytesPerBlock).half(at: 2), (rows.last + block &* F.bytesPerBlock).half(at: 2))
+        })
+    }
     var acc = LaneAccumulators<V>()
     for block in 0..<blocks {
         // Lane g of the block for each row: an exact integer sum of four products (`vpdpbusd`
@@ -175,7 +202,7 @@ func panelRow32<F: VNNIBlock32, R: PanelRows>(
 /// instruction on this machine, so it does half the work per instruction).
 @inline(__always)
 func mirroredPairRow32<F: VNNIBlock32>(
-    _ format: F.Type, _ rowA: UnsafeRawPointer, _ rowB: UnsafeRawPointer, _ panels: ActivationPanels32
+    _ format: F.Type, _ rowA: UnsafeRawPointer, _ rowB: UnsafeRawPointer, _ panels: ActivationPanels32, blockSums: Bool
 ) -> __m512 {
     typealias V = Lanes16
     let blocks = panels.blocks
@@ -189,6 +216,30 @@ func mirroredPairRow32<F: VNNIBlock32>(
     @inline(__always)
     func halves(_ a: Float, _ b: Float) -> __m512 {
         unsafeBitCast(SIMD16<Float>(lowHalf: SIMD8(repeating: a), highHalf: SIMD8(repeating: b)), to: __m512.self)
+    }
+    if blockSums {
+        @inline(__always)
+        func product(_ block: Int) -> (__m512, __m512) {
+            let a = UnsafeRawPointer(panels.quants + block &* 512)
+            let blockA = rowA + block &* F.bytesPerBlock, blockB = rowB + block &* F.bytesPerBlock
+            let w = unsafeBitCast(SIMD16<Int32>(
+                lowHalf: unsafeBitCast(_mm256_xor_si256(F.quants(blockA), offset), to: SIMD8<Int32>.self),
+                highHalf: unsafeBitCast(_mm256_xor_si256(F.quants(blockB), offset), to: SIMD8<Int32>.self)), to: __m512i.self)
+            var even = F.quantsAreSigned ? V.loadInts(panels.blockStarts + block &* 16) : V.zeroInts(), odd = V.zeroInts()
+            for group in stride(from: 0, to: 8, by: 2) {
+                even = V.dotBytes(even, _mm512_permutexvar_epi32(groupIndex(Int32(truncatingIfNeeded: group)), w),
+                                  V.loadInts(a + group &* 64))
+                odd = V.dotBytes(odd, _mm512_permutexvar_epi32(groupIndex(Int32(truncatingIfNeeded: group &+ 1)), w),
+                                 V.loadInts(a + (group &+ 1) &* 64))
+            }
+            let scale = V.multiply(halves(blockA.half(at: 0), blockB.half(at: 0)), V.loadFloats(panels.scales + block &* 16))
+            return (V.float(V.add(even, odd)), scale)
+        }
+        let products = accumulateBlockSums32(V.self, blocks: blocks, product)
+        if F.quantsAreSigned { return products }
+        return V.add(products, panelMinimumTermBlockSums(V.self, panels, 0) { block in
+            halves((rowA + block &* F.bytesPerBlock).half(at: 2), (rowB + block &* F.bytesPerBlock).half(at: 2))
+        })
     }
     var acc = LaneAccumulators<V>()
     for block in 0..<blocks {
@@ -215,7 +266,7 @@ func mirroredPairRow32<F: VNNIBlock32>(
 func multiplyMirroredPairs32<F: VNNIBlock32>(
     _ format: F.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-    pool: ThreadPool?, parallel: Bool
+    pool: ThreadPool?, parallel: Bool, blockSums: Bool
 ) {
     let panels = ActivationPanels32(
         activations, rowBytes: activationBytes, rows: batch, columns: columns, blockBytes: F.Activation.bytesPerBlock,
@@ -224,7 +275,7 @@ func multiplyMirroredPairs32<F: VNNIBlock32>(
     forEachMirroredPair(
         weights: weights, rows: rows, rowBytes: rowBytes, batch: batch, output: output, pool: pool, parallel: parallel,
         scratchBytes: 0
-    ) { rowA, rowB, _ in mirroredPairRow32(F.self, rowA, rowB, panels) }
+    ) { rowA, rowB, _ in mirroredPairRow32(F.self, rowA, rowB, panels, blockSums: blockSums) }
 }
 
 /// `minimumTerm` for each row of a panel: m_w * s_a added block by block with one fused
@@ -247,7 +298,7 @@ func panelMinimumTerm<F: VNNIBlock32, V: PanelLanes>(
 func multiplyPanels32<F: VNNIBlock32>(
     _ format: F.Type, sixteenRowsOf weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-    pool: ThreadPool?, parallel: Bool
+    pool: ThreadPool?, parallel: Bool, blockSums: Bool
 ) {
     let panels = ActivationPanels32(
         activations, rowBytes: activationBytes, rows: batch, columns: columns, blockBytes: F.Activation.bytesPerBlock,
@@ -268,7 +319,7 @@ func multiplyPanels32<F: VNNIBlock32>(
                 decodedB.decode(F.self, rowB, blocks: panels.blocks)
                 let two = TwoRows(first: rowA, last: rowB, unpackedFirst: decodedA.quants, unpackedLast: decodedB.quants)
                 for panel in 0..<panels.panels {
-                    TwoLanes16.store(panelRow32(F.self, two, decodedA, decodedB, panels, panel), lanes)
+                    TwoLanes16.store(panelRow32(F.self, two, decodedA, decodedB, panels, panel, blockSums: blockSums), lanes)
                     let first = panel &* 16
                     for lane in 0..<min(16, batch &- first) {
                         output[(first &+ lane) &* rows &+ r] = lanes[lane]
@@ -282,7 +333,7 @@ func multiplyPanels32<F: VNNIBlock32>(
                 decodedA.decode(F.self, row, blocks: panels.blocks)
                 let single = SingleRow<Lanes16>(first: row, unpacked: decodedA.quants)
                 for panel in 0..<panels.panels {
-                    let results = panelRow32(F.self, single, decodedA, decodedA, panels, panel)
+                    let results = panelRow32(F.self, single, decodedA, decodedA, panels, panel, blockSums: blockSums)
                     let first = panel &* 16
                     storePanelLanes(Lanes16.self, results, valid: min(16, batch &- first), output + (first &* rows &+ r), stride: rows)
                 }
@@ -298,18 +349,18 @@ func multiplyPanels32<F: VNNIBlock32>(
 func multiplyPanels32<F: VNNIBlock32>(
     _ format: F.Type, weights: UnsafeRawPointer, rows: Int, rowBytes: Int, columns: Int,
     activations: UnsafeRawPointer, activationBytes: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-    pool: ThreadPool?, parallel: Bool
+    pool: ThreadPool?, parallel: Bool, blockSums: Bool
 ) {
     forEachPanelWidth(batch: batch, { first, count in
         multiplyPanels32(
             F.self, sixteenRowsOf: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
-            output: output + first &* rows, pool: pool, parallel: parallel)
+            output: output + first &* rows, pool: pool, parallel: parallel, blockSums: blockSums)
     }, { first, count in
         multiplyMirroredPairs32(
             F.self, weights: weights, rows: rows, rowBytes: rowBytes, columns: columns,
             activations: activations + first &* activationBytes, activationBytes: activationBytes, batch: count,
-            output: output + first &* rows, pool: pool, parallel: parallel)
+            output: output + first &* rows, pool: pool, parallel: parallel, blockSums: blockSums)
     })
 }
 #endif
