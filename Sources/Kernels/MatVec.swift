@@ -97,6 +97,23 @@ private func multiplyFast<F: QuantFormat>(
     let parallel = pool.map { $0.threadCount > 1 } == true && rows * rowBytes * batch >= minimumParallelBytes
 
     #if HEARTH_AVX512_VNNI
+    if order == .blockSums, F.self == Q6_K.self {
+        // Q6_K in the tiled order for every row: one rounding per super-block.
+        if batch == 1 {
+            let work = { (range: Range<Int>) in
+                for r in range { output[r] = Q6_K.dotTiledOrder(w + r &* rowBytes, a, count: columns) }
+            }
+            if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
+        } else {
+            [RowOrder](repeating: .inBatchOfEight, count: batch).withUnsafeBufferPointer { orders in
+                Q6_K.multiplyPanels(
+                    weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
+                    activationBytes: activationBytes, batch: batch, output: output, pool: pool, parallel: parallel,
+                    rowOrders: orders.baseAddress)
+            }
+        }
+        return
+    }
     if let panelKernel = F.self as? any KQuantPanelKernel.Type, batch >= panelKernel.panelsPayFromBatch || rowOrders != nil {
         panelKernel.multiplyPanels(
             weights: w, rows: rows, rowBytes: rowBytes, columns: columns, activations: a,
@@ -162,10 +179,11 @@ public enum ProductOrder: Sendable {
     /// llama.cpp's x86 operations, kernel for kernel, as it chooses them by batch size
     /// (`RowOrder`): logits equal llama.cpp's, greedy output is llama-simple's.
     case llamaCpp
-    /// The 32-value formats' block products summed exactly and rounded once per block: batched
-    /// products (several sequences decoding together) do about half the float work, and a row's
-    /// result never depends on its batch at all. K-quants round as in `llamaCpp`, one row at a
-    /// time. What `hearth serve` uses.
+    /// The 32-value formats' block products summed exactly and rounded once per block, Q6_K's
+    /// once per super-block (llama.cpp's tiled-kernel order, for every row), Q4_K as llama.cpp
+    /// multiplies one row: batched products (several sequences decoding together) do about half
+    /// the float work, and a row's result never depends on its batch at all. What `hearth serve`
+    /// uses.
     case blockSums
 }
 

@@ -81,7 +81,7 @@ import Testing
 @Suite struct BlockSumOrderTests {
     @Test(arguments: ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q6_K"], [2, 3, 8, 11, 17, 33])
     func batchedRowsEqualSingleRows(_ name: String, batch: Int) throws {
-        try LlamaCppOrderTests.withProduct(name, rows: 19, batch: batch) { matrix, activations, _, _ in
+        try LlamaCppOrderTests.withProduct(name, rows: 19, batch: batch) { matrix, activations, weights, rowBytes in
             var batched = [Float](repeating: .nan, count: batch * matrix.rows)
             batched.withUnsafeMutableBufferPointer { matrix.multiply(activations, into: $0, pool: ThreadPool(threads: 2), order: .blockSums) }
             var reference = [Float](repeating: .nan, count: batch * matrix.rows)
@@ -96,6 +96,11 @@ import Testing
                 for r in 0..<matrix.rows {
                     let value = batched[b * matrix.rows + r]
                     #expect(value.bitPattern == alone[r].bitPattern, "\(name) row \(r) of batch \(b)")
+                    if name == "Q6_K" && productsRoundAsLlamaCppX86 {
+                        let tiled = Q6_K.dotLlamaCppOrderReference(
+                            weights + r * rowBytes, activations.row(b), count: matrix.columns, tiled: true)
+                        #expect(value.bitPattern == tiled.bitPattern, "Q6_K row \(r) of batch \(b): tiled order")
+                    }
                     #expect(abs(value - reference[b * matrix.rows + r]) <= 1e-3 * max(1, abs(reference[b * matrix.rows + r])))
                 }
             }

@@ -246,6 +246,21 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
         #endif
     }
 
+    #if HEARTH_AVX512_VNNI
+    /// `dot` in llama.cpp's tiled-kernel order (`RowOrder.inBatchOfEight`): each super-block's
+    /// exact sum times d_w, fused with d_a into one accumulator. `ProductOrder.blockSums` uses it
+    /// for every row: one rounding per super-block, and its panels need no per-lane work.
+    static func dotTiledOrder(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for block in 0..<count / 256 {
+            let w = weights + block &* 210, a = activations + block &* 292
+            let sum = horizontalSum(vnniScaledLanes(w, a))
+            total = total.addingProduct(Float(sum) * w.half(at: 208), a.q8KScale)
+        }
+        return total
+    }
+    #endif
+
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 210, a = activations + block &* 292
