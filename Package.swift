@@ -48,6 +48,12 @@ let package = Package(
         .target(name: "Tokenizers"),
         .target(name: "Sampling"),
         .target(name: "Templates"),
+        .target(name: "JSON"),
+
+        // Layer 1½: constrained decoding (JSON Schema, GBNF, regex → token masks) over JSON values.
+        .target(name: "Grammar", dependencies: ["JSON"]),
+        // Tool-call formats per model family: found from the chat template, parsed from output.
+        .target(name: "ToolCalls", dependencies: ["JSON", "Grammar", "Templates"]),
 
         // Layer 2: architectures over shared blocks, bound to memory-mapped weights.
         .target(name: "Models", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelFlags),
@@ -55,7 +61,7 @@ let package = Package(
         // Layer 3: a loaded model (weights + tokenizer), sessions, generation, perplexity.
         .target(
             name: "Engine",
-            dependencies: ["GGUF", "Kernels", "Models", "Tokenizers", "Sampling", "Templates", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["GGUF", "Kernels", "Models", "Tokenizers", "Sampling", "Templates", "Grammar", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // Layer 3: device profiles, measured bandwidth, fit and speed prediction.
@@ -76,7 +82,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling",
+                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -86,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "hearth",
             dependencies: [
-                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server",
+                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server", "JSON", "Grammar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -97,13 +103,16 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "Sampling", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "JSON"]),
+        .testTarget(name: "ToolCallsTests", dependencies: ["ToolCalls", "Grammar", "JSON", "Templates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "GGUF"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AdvisorTests", dependencies: ["Advisor", "GGUF"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Store", "Engine", "GGUF",
+                "Server", "Store", "Engine", "GGUF", "JSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Sampling
 
 /// llama-bench's two measurements for one model.
 public struct BenchmarkResult: Sendable, Codable {
@@ -94,5 +95,46 @@ extension LoadedModel {
         }
         _ = try timeRun()
         return try (0..<repetitions).map { _ in Double(sequences * generatedTokens) / (try timeRun()) }
+    }
+}
+
+/// Decode speed with and without a grammar on the same prompt, and the time each constrained
+/// token spent in sampling and the grammar.
+public struct ConstrainedBenchmarkResult: Sendable {
+    /// Tokens/s generating freely, per repetition.
+    public var freeRates: [Double] = []
+    /// Tokens/s generating under the grammar, per repetition.
+    public var constrainedRates: [Double] = []
+    /// Per constrained token, over all repetitions: seconds sampling and checking the grammar.
+    public var constrainedSamplingSeconds: [Double] = []
+    /// Tokens generated per constrained repetition (the grammar may end the output early).
+    public var constrainedTokens: [Int] = []
+}
+
+extension LoadedModel {
+    /// Generates up to `maxTokens` after `prompt` freely and under `constraint`, alternating, one
+    /// warm-up of each first. Sampled with `sampling` (a fixed seed keeps repetitions comparable).
+    public func benchmarkConstrained(
+        prompt: [Int32], constraint: GenerationConstraint, sampling: SamplingParameters, maxTokens: Int, repetitions: Int
+    ) throws -> ConstrainedBenchmarkResult {
+        guard repetitions >= 1 else { throw EngineError.invalidOption("--reps", "must be ≥ 1, got \(repetitions)") }
+        guard maxTokens >= 1 else { throw EngineError.invalidOption("--tg", "--schema needs --tg ≥ 1") }
+        let session = try makeSession(contextLength: prompt.count + maxTokens + 1)
+        func run(_ constraint: GenerationConstraint?) throws -> GenerationResult {
+            session.reset()
+            return try session.generate(prompt: prompt, options: GenerationOptions(maxTokens: maxTokens, sampling: sampling, constraint: constraint))
+        }
+        _ = try run(nil)
+        _ = try run(constraint)
+        var result = ConstrainedBenchmarkResult()
+        for _ in 0..<repetitions {
+            let free = try run(nil)
+            result.freeRates.append(free.generationTokensPerSecond)
+            let constrained = try run(constraint)
+            result.constrainedRates.append(constrained.generationTokensPerSecond)
+            result.constrainedSamplingSeconds += constrained.constrainedSamplingSeconds
+            result.constrainedTokens.append(constrained.tokens.count)
+        }
+        return result
     }
 }

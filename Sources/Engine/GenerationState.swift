@@ -1,4 +1,5 @@
 import Foundation
+import Grammar
 import Sampling
 import Tokenizers
 
@@ -22,6 +23,12 @@ struct GenerationState {
     private var stopMatcher: StopMatcher
     private var pendingLogprobs: [TokenLogprob] = []
     private(set) var result = GenerationResult()
+    /// Where the output stands in its grammar, once the grammar holds.
+    private var matcher: GrammarMatcher?
+    /// A grammar waiting for one of its triggers to appear in the output.
+    private var waitingConstraint: GenerationConstraint?
+    /// The output's bytes since the last position a trigger could still start at.
+    private var triggerWindow: [UInt8] = []
 
     init(prompt: [Int32], options: GenerationOptions, model: LoadedModel) throws {
         if let count = options.logprobs, !(0...20).contains(count) {
@@ -40,6 +47,13 @@ struct GenerationState {
         result.promptTokens = prompt.count
         // Penalties look at the prompt too, as llama.cpp's do.
         for token in prompt { sampler.accept(token) }
+        if let constraint = options.constraint {
+            if constraint.triggers.isEmpty {
+                matcher = GrammarMatcher(grammar: constraint.grammar, vocabulary: model.tokenVocabulary)
+            } else {
+                waitingConstraint = constraint
+            }
+        }
     }
 
     mutating func setTimings(prompt: Double? = nil, generation: Double? = nil, reused: Int? = nil) {
@@ -55,7 +69,20 @@ struct GenerationState {
             return finish(.length, after: "")
         }
         let distribution = options.logprobs.map { _ in Session.logSoftmax(logits) }
-        let token = sampler.sample(logits: &logits)
+        let token: Int32
+        if let matcher {
+            let started = DispatchTime.now().uptimeNanoseconds
+            // The grammar allows nothing the vocabulary can write: end rather than break it.
+            guard let allowed = sampler.sample(logits: &logits, constraint: MatcherConstraint(matcher: matcher)) else {
+                return finish(.stop, after: "")
+            }
+            token = allowed
+            self.matcher?.accept(token)
+            // Sampling and the grammar together; the sampler alone is a small part of it.
+            result.constrainedSamplingSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        } else {
+            token = sampler.sample(logits: &logits)
+        }
         if tokenizer.isEndOfGeneration(token) { return finish(.stop, after: "") }
         if let distribution, let count = options.logprobs {
             let described = model.describe(token, in: distribution, alternatives: count)
@@ -64,11 +91,34 @@ struct GenerationState {
         }
         result.tokens.append(token)
         sampler.accept(token)
+        if waitingConstraint != nil { watchForTrigger(token) }
         let fed = stopMatcher.feed(decoder.append(token))
         if fed.stopped { return finish(.stop, after: fed.text) }
+        // A complete match that nothing can extend: the answer is whole without another pass.
+        if let matcher, matcher.mustEnd { return finish(.stop, after: fed.text) }
         // The token must go into the cache before the next step: no room ends here.
         if cached + 1 > capacity { return finish(.length, after: fed.text) }
         return .next(token, piece(fed.text))
+    }
+
+    /// Switches the waiting grammar on when the output now contains one of its triggers; the
+    /// grammar then reads the output from the trigger's first byte.
+    private mutating func watchForTrigger(_ token: Int32) {
+        guard let constraint = waitingConstraint else { return }
+        triggerWindow.append(contentsOf: tokenizer.piece(token))
+        for trigger in constraint.triggers {
+            let needle = Array(trigger.utf8)
+            guard let start = triggerWindow.firstRange(of: needle)?.lowerBound else { continue }
+            var started = GrammarMatcher(grammar: constraint.grammar, vocabulary: model.tokenVocabulary)
+            // A token that runs past the trigger into text the grammar refuses leaves the output free.
+            if started.accept(bytes: triggerWindow[start...]) { matcher = started }
+            waitingConstraint = nil
+            triggerWindow = []
+            return
+        }
+        // Keep only what could still be the start of a trigger.
+        let longest = constraint.triggers.map(\.utf8.count).max() ?? 0
+        if triggerWindow.count > longest { triggerWindow.removeFirst(triggerWindow.count - longest) }
     }
 
     /// Ends without delivering anything more (the client went away).
@@ -89,4 +139,11 @@ struct GenerationState {
         defer { pendingLogprobs.removeAll() }
         return GeneratedPiece(text: text, logprobs: pendingLogprobs)
     }
+}
+
+/// The sampler's view of a grammar position.
+private struct MatcherConstraint: TokenConstraint {
+    let matcher: GrammarMatcher
+    func allows(_ token: Int32) -> Bool { matcher.allows(token) }
+    func maskLogits(_ logits: inout [Float]) { matcher.maskLogits(&logits) }
 }

@@ -1,4 +1,6 @@
+import Foundation
 import GGUF
+import Grammar
 import Kernels
 import Models
 import Tokenizers
@@ -40,6 +42,22 @@ public final class LoadedModel: Sendable {
 
     /// How conversations are written for this model; throws when its template is unusable.
     public func chatFormat() throws -> ChatFormat { try chatFormatResult.get() }
+
+    /// The vocabulary as the bytes each token writes, for grammar-constrained decoding: built
+    /// on first use (most models never see a grammar) and shared by every sequence after.
+    public var tokenVocabulary: TokenVocabulary {
+        vocabularyLock.lock()
+        defer { vocabularyLock.unlock() }
+        if let built = builtVocabulary { return built }
+        let pieces: [[UInt8]?] = (0..<tokenizer.vocabularySize).map { id in
+            tokenizer.isControl(Int32(id)) ? nil : tokenizer.piece(Int32(id))
+        }
+        let built = TokenVocabulary(pieces: pieces, endOfGeneration: tokenizer.endOfGenerationTokenIDs)
+        builtVocabulary = built
+        return built
+    }
+    private let vocabularyLock = NSLock()
+    private nonisolated(unsafe) var builtVocabulary: TokenVocabulary?
 
     /// The context the model was trained for.
     public var trainedContextLength: Int { model.hyperparameters.contextLength }

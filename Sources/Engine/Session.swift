@@ -1,4 +1,5 @@
 import Foundation
+import Grammar
 import Models
 import Sampling
 import Tokenizers
@@ -14,12 +15,30 @@ public struct GenerationOptions: Sendable {
     /// When set, each generated token reports its log-probability and this many most likely
     /// alternatives (0...20), from the model's distribution before sampling.
     public var logprobs: Int? = nil
+    /// A grammar the output must match (structured output, tool calls), or nil.
+    public var constraint: GenerationConstraint? = nil
 
-    public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [], logprobs: Int? = nil) {
+    public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [], logprobs: Int? = nil,
+                constraint: GenerationConstraint? = nil) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
         self.logprobs = logprobs
+        self.constraint = constraint
+    }
+}
+
+/// A grammar the generated text must match. With no triggers it holds from the first token;
+/// with triggers the text is free until one of them appears in the output, and from there on
+/// (the trigger included) the grammar holds — how tool calls are kept valid while the model
+/// may also answer in prose.
+public struct GenerationConstraint: Sendable {
+    public var grammar: Grammar
+    public var triggers: [String]
+
+    public init(grammar: Grammar, triggers: [String] = []) {
+        self.grammar = grammar
+        self.triggers = triggers
     }
 }
 
@@ -59,6 +78,9 @@ public struct GenerationResult: Sendable {
     public var finishReason: FinishReason = .length
     /// Every generated token's log-probability, when asked for (`GenerationOptions.logprobs`).
     public var logprobs: [TokenLogprob] = []
+    /// Under a grammar: seconds each token spent being sampled and checked against it (the
+    /// full mask is computed only when the first draw is refused).
+    public var constrainedSamplingSeconds: [Double] = []
 
     public var promptTokensPerSecond: Double {
         promptSeconds > 0 ? Double(promptTokens - reusedPromptTokens) / promptSeconds : 0

@@ -50,6 +50,27 @@ public struct Sampler: Sendable {
     public mutating func sample(logits: inout [Float]) -> Int32 {
         precondition(logits.count == vocabularySize, "logits count \(logits.count) ≠ vocabulary size \(vocabularySize)")
         applyPenalties(to: &logits)
+        return choose(logits)
+    }
+
+    /// Draws the next token among those `constraint` allows. The token is drawn from the whole
+    /// distribution first and only checked; when the constraint refuses it, the refused tokens'
+    /// logits become -infinity and the chain runs again. Drawing t from p and redrawing from p
+    /// restricted to the allowed set A when t ∉ A picks t ∈ A with probability p(t)/p(A), the
+    /// same as masking first, but the full mask is computed only on a refusal. Returns nil when
+    /// the constraint allows no token at all.
+    public mutating func sample(logits: inout [Float], constraint: some TokenConstraint) -> Int32? {
+        precondition(logits.count == vocabularySize, "logits count \(logits.count) ≠ vocabulary size \(vocabularySize)")
+        applyPenalties(to: &logits)
+        let first = choose(logits)
+        if logits[Int(first)].isFinite, constraint.allows(first) { return first }
+        constraint.maskLogits(&logits)
+        let second = choose(logits)
+        return logits[Int(second)].isFinite ? second : nil
+    }
+
+    /// Greedy or the truncation chain and a draw, over already-penalised logits.
+    private mutating func choose(_ logits: [Float]) -> Int32 {
         if parameters.temperature <= 0 || parameters.topK == 1 {
             return Self.argmax(logits)
         }
@@ -164,6 +185,15 @@ public struct Sampler: Sendable {
         }
         return candidates[candidates.count - 1].token
     }
+}
+
+/// Restricts which tokens may be drawn (a grammar). The sampler asks about the token it drew
+/// first and computes the full mask only when that token is refused.
+public protocol TokenConstraint {
+    /// Whether `token` may come next.
+    func allows(_ token: Int32) -> Bool
+    /// Sets the logit of every token that may not come next to -infinity.
+    func maskLogits(_ logits: inout [Float])
 }
 
 /// A bounded min-heap that keeps the K largest candidates offered to it.

@@ -1,8 +1,10 @@
+import JSON
 import Engine
 import Foundation
 import HTTPTypes
 import NIOCore
 import Sampling
+import ToolCalls
 
 /// What a route asks the engine for, after its JSON has been validated.
 struct GenerationRequest: Sendable {
@@ -14,24 +16,46 @@ struct GenerationRequest: Sendable {
     var maxTokens: Int?
     /// Completes when the client's connection closes: the generation is then cancelled.
     var connectionClosed: EventLoopFuture<Void>? = nil
-    /// Turns the request into prompt tokens once the model is loaded (chat template or raw).
-    var prompt: @Sendable (LoadedModel) throws -> [Int32]
+    /// Turns the request into prompt tokens (and any grammar and tool-call parser) once the
+    /// model is loaded; runs off the event loop.
+    var prepare: @Sendable (LoadedModel) throws -> PreparedPrompt
+
+    init(model: String, keepAlive: Duration?? = nil, options: GenerationOptions, maxTokens: Int?,
+         connectionClosed: EventLoopFuture<Void>? = nil, prepare: @escaping @Sendable (LoadedModel) throws -> PreparedPrompt) {
+        self.model = model
+        self.keepAlive = keepAlive
+        self.options = options
+        self.maxTokens = maxTokens
+        self.connectionClosed = connectionClosed
+        self.prepare = prepare
+    }
+
+    /// A request whose prompt is only tokens (no grammar, no tools).
+    init(model: String, keepAlive: Duration?? = nil, options: GenerationOptions, maxTokens: Int?,
+         connectionClosed: EventLoopFuture<Void>? = nil, prompt: @escaping @Sendable (LoadedModel) throws -> [Int32]) {
+        self.init(model: model, keepAlive: keepAlive, options: options, maxTokens: maxTokens, connectionClosed: connectionClosed) { loaded in
+            PreparedPrompt(tokens: try prompt(loaded))
+        }
+    }
 }
 
 /// A generation queued in a model's scheduler; holds the model loaded until it ends.
 final class ActiveGeneration: Sendable {
     let instance: ModelInstance
     let promptTokens: Int
+    /// Reads tool calls out of the output, when the request offered tools.
+    let toolParser: ToolCallParser?
     let events: AsyncStream<SchedulerEvent>
     let ticket: GenerationTicket
     let started: ContinuousClock.Instant
     let metrics: ServerMetrics
     private let released = LockedFlag()
 
-    init(instance: ModelInstance, promptTokens: Int, events: AsyncStream<SchedulerEvent>, ticket: GenerationTicket,
-         started: ContinuousClock.Instant, metrics: ServerMetrics) {
+    init(instance: ModelInstance, promptTokens: Int, toolParser: ToolCallParser?, events: AsyncStream<SchedulerEvent>,
+         ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics) {
         self.instance = instance
         self.promptTokens = promptTokens
+        self.toolParser = toolParser
         self.events = events
         self.ticket = ticket
         self.started = started
@@ -105,14 +129,22 @@ extension HearthServer {
         let started = ContinuousClock.now
         let instance = try await models.acquire(request.model, keepAlive: request.keepAlive)
         do {
-            let prompt: [Int32]
+            let prepared: PreparedPrompt
             do {
-                prompt = try request.prompt(instance.loaded)
+                let loaded = instance.loaded
+                prepared = try await offload {
+                    let prepared = try request.prepare(loaded)
+                    // The vocabulary's byte table is built once per model, here rather than on the
+                    // scheduler's thread where it would hold up every sequence's next step.
+                    if prepared.constraint != nil { _ = loaded.tokenVocabulary }
+                    return prepared
+                }
             } catch let error as APIError {
                 throw error
             } catch {
                 throw APIError.badRequest("cannot build the prompt: \(error)", parameter: "messages")
             }
+            let prompt = prepared.tokens
             guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty", parameter: "prompt") }
             let context = instance.scheduler.contextLength
             guard prompt.count < context else {
@@ -121,6 +153,7 @@ extension HearthServer {
                     parameter: "messages")
             }
             var options = request.options
+            options.constraint = prepared.constraint
             // Clamp to the context left after the prompt.
             options.maxTokens = min(request.maxTokens ?? Int.max, context - prompt.count)
             let (events, continuation) = AsyncStream<SchedulerEvent>.makeStream(bufferingPolicy: .unbounded)
@@ -142,7 +175,7 @@ extension HearthServer {
                 throw APIError.badRequest("\(error)", parameter: "messages")
             }
             request.connectionClosed?.whenComplete { _ in ticket.cancel() }
-            return ActiveGeneration(instance: instance, promptTokens: prompt.count, events: events, ticket: ticket,
+            return ActiveGeneration(instance: instance, promptTokens: prompt.count, toolParser: prepared.toolParser, events: events, ticket: ticket,
                                     started: started, metrics: metrics)
         } catch {
             instance.usage.end()

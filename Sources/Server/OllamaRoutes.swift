@@ -1,3 +1,4 @@
+import JSON
 import Engine
 import Foundation
 import GGUF
@@ -6,6 +7,7 @@ import NIOCore
 import Sampling
 import Store
 import Templates
+import ToolCalls
 
 /// Ollama's API: tags, show, chat, generate, ps, version, pull, delete, embed.
 extension HearthServer {
@@ -125,19 +127,29 @@ extension HearthServer {
     }
 
     static let unsupportedOllamaFields: [String: String] = [
-        "format": "structured output needs constrained decoding, which Hearth does not have yet",
-        "tools": "tool calling needs constrained decoding, which Hearth does not have yet",
         "images": "Hearth's models read text only", "template": "the model's own chat template is always used",
         "context": "the deprecated context array is not supported; send the conversation as messages",
         "suffix": "fill-in-the-middle is not supported yet", "think": "no reasoning models are served yet",
         "logprobs": "use the OpenAI routes for logprobs", "top_logprobs": "use the OpenAI routes for logprobs",
     ]
 
+    /// `format`: absent or "" (free text), "json" (any JSON object), or a JSON Schema.
+    static func ollamaFormat(_ value: JSONValue?) throws(APIError) -> ResponseFormat? {
+        switch value {
+        case nil, .string("")?: return nil
+        case .string("json")?: return .jsonObject
+        case .string(let other)?: throw APIError.invalidField("format", "expected \"json\" or a JSON Schema object, got '\(other)'")
+        case .object?: return .schema(value!)
+        case let other?: throw APIError.invalidField("format", "expected \"json\" or a JSON Schema object, got \(other.typeName)")
+        }
+    }
+
     // MARK: chat and generate
 
     func ollamaChat(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "messages", "stream", "options", "keep_alive"], unsupported: Self.unsupportedOllamaFields)
+        try fields.rejectUnknown(known: ["model", "messages", "stream", "options", "keep_alive", "format", "tools"],
+                                 unsupported: Self.unsupportedOllamaFields)
         let model = try fields.requiredString("model")
         let keep = try keepAlive(fields)
         let (options, maxTokens) = try ollamaOptions(fields.value("options"))
@@ -150,39 +162,66 @@ extension HearthServer {
                                        "message": .object(["role": "assistant", "content": ""]),
                                        "done_reason": "load", "done": true]))
         }
-        let messages = try Self.ollamaMessages(list)
-        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens, connectionClosed: closed) { loaded in
-            let format = try loaded.chatFormat()
-            return format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true))
+        let turns = try Self.ollamaTurns(list)
+        let plan = try await offload { () throws(APIError) -> ChatPlan in
+            let tools = try ToolFields.tools(fields.value("tools"))
+            let format = try Self.ollamaFormat(fields.value("format"))
+            _ = try format?.grammar(field: "format")
+            return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: .auto, parallel: true),
+                            responseFormat: format, responseFormatField: "format")
         }
-        return try await ollamaRespond(request, stream: stream) { text in
-            [("message", .object(["role": "assistant", "content": .string(text)]))]
+        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens,
+                                        connectionClosed: closed, prepare: plan.prepare)
+        return try await ollamaRespond(request, stream: stream, chat: true) { text, calls in
+            var message: JSONObject = ["role": "assistant", "content": .string(text)]
+            if !calls.isEmpty {
+                message["tool_calls"] = .array(calls.enumerated().map { index, call in
+                    .object(["id": .string(call.id),
+                             "function": .object(["index": .int(index), "name": .string(call.name), "arguments": call.arguments])])
+                })
+            }
+            return [("message", .object(message))]
         }
     }
 
-    static func ollamaMessages(_ list: [JSONValue]) throws(APIError) -> [TemplateValue] {
+    /// Ollama messages → chat turns: assistant `tool_calls` (arguments as objects) and `tool`
+    /// messages (`tool_name` says which call they answer).
+    static func ollamaTurns(_ list: [JSONValue]) throws(APIError) -> [ChatTurn] {
         guard list.count <= 10_000 else { throw APIError.invalidField("messages", "at most 10000 messages") }
-        var result: [TemplateValue] = []
+        var turns: [ChatTurn] = []
         for (index, message) in list.enumerated() {
-            let fields = try RequestFields(message, path: "messages[\(index)].")
-            try fields.rejectUnknown(known: ["role", "content"], unsupported: [
-                "images": "Hearth's models read text only", "tool_calls": "tool calling is not supported yet",
-                "thinking": "no reasoning models are served yet", "tool_name": "tool calling is not supported yet",
+            let path = "messages[\(index)]"
+            let fields = try RequestFields(message, path: path + ".")
+            try fields.rejectUnknown(known: ["role", "content", "tool_calls", "tool_name", "tool_call_id"], unsupported: [
+                "images": "Hearth's models read text only", "thinking": "no reasoning models are served yet",
             ])
             let role = try fields.requiredString("role")
-            guard ["system", "user", "assistant"].contains(role) else {
-                throw APIError.invalidField("messages[\(index)].role", "expected system, user or assistant, got '\(role)'")
+            guard ["system", "user", "assistant", "tool"].contains(role) else {
+                throw APIError.invalidField(path + ".role", "expected system, user, assistant or tool, got '\(role)'")
             }
             let content = try fields.string("content") ?? ""
-            result.append(.object(TemplateObject([("role", .string(role)), ("content", .string(content))])))
+            let calls = try ToolFields.calls(fields.value("tool_calls"), field: path + ".tool_calls")
+            if !calls.isEmpty && role != "assistant" {
+                throw APIError.invalidField(path + ".tool_calls", "only assistant messages carry tool calls")
+            }
+            switch role {
+            case "tool":
+                let callID = try fields.string("tool_call_id")
+                turns.append(.toolResult(content: content, callID: callID,
+                                         name: try fields.string("tool_name") ?? ToolFields.callName(callID, in: turns)))
+            case "assistant" where !calls.isEmpty:
+                turns.append(.toolCalls(content: content.isEmpty ? nil : content, calls: calls))
+            default:
+                turns.append(.plain(role: role, content: content, name: nil))
+            }
         }
-        return result
+        return turns
     }
 
     func ollamaGenerate(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "prompt", "system", "raw", "stream", "options", "keep_alive"],
-                                 unsupported: Self.unsupportedOllamaFields)
+        try fields.rejectUnknown(known: ["model", "prompt", "system", "raw", "stream", "options", "keep_alive", "format"],
+                                 unsupported: Self.unsupportedOllamaFields.merging(["tools": "tools need /api/chat"]) { $1 })
         let model = try fields.requiredString("model")
         let keep = try keepAlive(fields)
         let (options, maxTokens) = try ollamaOptions(fields.value("options"))
@@ -197,27 +236,30 @@ extension HearthServer {
             return Reply.json(.object(["model": .string(model), "created_at": .string(Self.timestamp(Date())),
                                        "response": "", "done_reason": "load", "done": true]))
         }
+        let grammar = try await offload { () throws(APIError) in try Self.ollamaFormat(fields.value("format"))?.grammar(field: "format") }
         let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens, connectionClosed: closed) { loaded in
-            if raw { return loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true) }
+            let constraint = grammar.map { GenerationConstraint(grammar: $0) }
+            if raw { return PreparedPrompt(tokens: loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true), constraint: constraint) }
             var messages: [TemplateValue] = []
             if let system { messages.append(.object(TemplateObject([("role", .string("system")), ("content", .string(system))]))) }
             messages.append(.object(TemplateObject([("role", .string("user")), ("content", .string(prompt))])))
             let format = try loaded.chatFormat()
-            return format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true))
+            return PreparedPrompt(tokens: format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true)), constraint: constraint)
         }
-        return try await ollamaRespond(request, stream: stream) { text in [("response", .string(text))] }
+        return try await ollamaRespond(request, stream: stream, chat: false) { text, _ in [("response", .string(text))] }
     }
 
     /// Runs a generation and answers in Ollama's shape: NDJSON lines while streaming, then a
-    /// final line with `done: true` and the counts (nanoseconds, as Ollama reports them).
-    func ollamaRespond(_ request: GenerationRequest, stream: Bool,
-                       content: @escaping @Sendable (String) -> [(String, JSONValue)]) async throws -> Response {
+    /// final line with `done: true` and the counts (nanoseconds, as Ollama reports them). Tool
+    /// calls go out whole, each in the line after it completes, as Ollama sends them.
+    func ollamaRespond(_ request: GenerationRequest, stream: Bool, chat: Bool,
+                       content: @escaping @Sendable (String, [ToolCall]) -> [(String, JSONValue)]) async throws -> Response {
         let active = try await startGeneration(request)
         let model = request.model
         let started = active.started
-        @Sendable func line(_ text: String, result: GenerationResult?) -> JSONValue {
+        @Sendable func line(_ text: String, calls: [ToolCall] = [], result: GenerationResult?) -> JSONValue {
             let head: [(String, JSONValue)] = [("model", .string(model)), ("created_at", .string(Self.timestamp(Date())))]
-            var object = JSONObject(head + content(text))
+            var object = JSONObject(head + content(text, calls))
             object["done"] = .bool(result != nil)
             if let result {
                 let nanoseconds = { (seconds: Double) in JSONValue.int(Int(seconds * 1e9)) }
@@ -233,12 +275,35 @@ extension HearthServer {
         }
         if !stream {
             let result = try await active.run { _ in }
-            return Reply.json(line(result.text, result: result))
+            guard var parser = active.toolParser else { return Reply.json(line(result.text, result: result)) }
+            _ = parser.feed(result.text)
+            _ = parser.finish()
+            return Reply.json(line(parser.content, calls: parser.calls, result: result))
         }
         return Reply.stream(contentType: "application/x-ndjson") { send in
-            let result = try await active.run { piece in
-                try await send(line(piece.text, result: nil).serialized + "\n")
+            let parser = LockedParser(active.toolParser)
+            var delivered = 0
+            func deliver(_ events: [ToolCallEvent]) async throws {
+                for event in events {
+                    switch event {
+                    case .content(let text): try await send(line(text, result: nil).serialized + "\n")
+                    case .callFinished:
+                        let calls = parser.calls
+                        guard calls.count > delivered else { continue }
+                        try await send(line("", calls: Array(calls[delivered...]), result: nil).serialized + "\n")
+                        delivered = calls.count
+                    case .callStarted, .arguments: break
+                    }
+                }
             }
+            let result = try await active.run { piece in
+                if let events = parser.feed(piece.text) {
+                    try await deliver(events)
+                } else {
+                    try await send(line(piece.text, result: nil).serialized + "\n")
+                }
+            }
+            try await deliver(parser.finish() ?? [])
             try await send(line("", result: result).serialized + "\n")
         }
     }
@@ -264,7 +329,7 @@ extension HearthServer {
             "modelfile": .string("FROM \(installed.path)\n"), "parameters": "",
             "template": .string(file["tokenizer.chat_template"]?.asString ?? ""),
             "details": Self.details(path: installed.path), "model_info": .object(info),
-            "capabilities": ["completion", "embedding"], "modified_at": .string(Self.timestamp(installed.modified)),
+            "capabilities": ["completion", "tools", "embedding"], "modified_at": .string(Self.timestamp(installed.modified)),
         ]))
     }
 

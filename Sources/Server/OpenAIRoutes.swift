@@ -1,3 +1,4 @@
+import JSON
 import Engine
 import Foundation
 import Hummingbird
@@ -79,106 +80,15 @@ extension HearthServer {
     }
 
     static let unsupportedOpenAIFields: [String: String] = [
-        "tools": "tool calling needs constrained decoding, which Hearth does not have yet",
-        "tool_choice": "tool calling needs constrained decoding, which Hearth does not have yet",
-        "functions": "function calling needs constrained decoding, which Hearth does not have yet",
-        "function_call": "function calling needs constrained decoding, which Hearth does not have yet",
-        "response_format": "structured output needs constrained decoding, which Hearth does not have yet",
+        "functions": "the deprecated 'functions' field is not supported; send 'tools'",
+        "function_call": "the deprecated 'function_call' field is not supported; send 'tool_choice'",
         "logit_bias": "logit bias is not implemented",
         "audio": "audio output is not supported", "modalities": "only text is supported",
         "prediction": "predicted outputs are not supported", "reasoning_effort": "no reasoning models are served yet",
-        "web_search_options": "web search is not supported", "parallel_tool_calls": "tool calling is not supported yet",
+        "web_search_options": "web search is not supported",
         "echo": "echo is not supported", "suffix": "fill-in-the-middle is not supported yet", "best_of": "best_of is not supported",
         "service_tier": "there is one tier: this machine",
     ]
-
-    // MARK: chat completions
-
-    func chatCompletions(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
-        let fields = try RequestFields(body)
-        try fields.rejectUnknown(
-            known: ["model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-                    "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "stream", "stream_options", "n",
-                    "user", "metadata", "store"],
-            unsupported: Self.unsupportedOpenAIFields)
-        let model = try fields.requiredString("model")
-        let messages = try Self.chatMessages(fields.value("messages"))
-        let wantsLogprobs = try fields.bool("logprobs") ?? false
-        let topLogprobs = try fields.int("top_logprobs", in: 0...20)
-        if topLogprobs != nil && !wantsLogprobs { throw APIError.invalidField("top_logprobs", "requires 'logprobs': true") }
-        let sampling = try openAISampling(fields, logprobs: wantsLogprobs ? (topLogprobs ?? 0) : nil)
-        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens, connectionClosed: closed) { loaded in
-            let format = try loaded.chatFormat()
-            return format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true))
-        }
-        let active = try await startGeneration(request)
-        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
-        let created = JSONValue.int(Int(Date().timeIntervalSince1970))
-        if !sampling.stream {
-            let result = try await active.run { _ in }
-            let choice: JSONObject = [
-                "index": 0,
-                "message": .object(["role": "assistant", "content": .string(result.text)]),
-                "logprobs": wantsLogprobs ? Self.chatLogprobs(result.logprobs) : .null,
-                "finish_reason": .string(Self.finishReason(result)),
-            ]
-            return Reply.json(.object([
-                "id": .string(String(id)), "object": "chat.completion", "created": created, "model": .string(model),
-                "choices": [.object(choice)], "usage": Self.usage(result),
-            ]))
-        }
-        return Reply.stream(contentType: "text/event-stream") { send in
-            func chunk(_ delta: JSONValue, finish: JSONValue = .null, logprobs: JSONValue = .null) -> String {
-                let object: JSONValue = .object([
-                    "id": .string(String(id)), "object": "chat.completion.chunk", "created": created, "model": .string(model),
-                    "choices": [.object(["index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish])],
-                ])
-                return "data: \(object.serialized)\n\n"
-            }
-            try await send(chunk(.object(["role": "assistant", "content": ""])))
-            let result = try await active.run { piece in
-                try await send(chunk(.object(["content": .string(piece.text)]),
-                                     logprobs: wantsLogprobs ? Self.chatLogprobs(piece.logprobs) : .null))
-            }
-            try await send(chunk(.object([:]), finish: .string(Self.finishReason(result))))
-            if sampling.includeUsage {
-                let usage: JSONValue = .object([
-                    "id": .string(String(id)), "object": "chat.completion.chunk", "created": created, "model": .string(model),
-                    "choices": [], "usage": Self.usage(result),
-                ])
-                try await send("data: \(usage.serialized)\n\n")
-            }
-            try await send("data: [DONE]\n\n")
-        }
-    }
-
-    /// OpenAI messages → template values; content may be a string or a list of text parts.
-    static func chatMessages(_ value: JSONValue?) throws(APIError) -> [TemplateValue] {
-        guard case .array(let messages)? = value else {
-            throw APIError.invalidField("messages", value == nil ? "is required" : "expected an array of messages")
-        }
-        guard !messages.isEmpty else { throw APIError.invalidField("messages", "must not be empty") }
-        guard messages.count <= 10_000 else { throw APIError.invalidField("messages", "at most 10000 messages") }
-        var result: [TemplateValue] = []
-        for (index, message) in messages.enumerated() {
-            let fields = try RequestFields(message, path: "messages[\(index)].")
-            try fields.rejectUnknown(known: ["role", "content", "name"], unsupported: [
-                "tool_calls": "tool calling needs constrained decoding, which Hearth does not have yet",
-                "tool_call_id": "tool calling is not supported yet", "function_call": "function calling is not supported",
-                "audio": "audio is not supported", "refusal": "refusals are not supported",
-            ])
-            let role = try fields.requiredString("role")
-            guard ["system", "developer", "user", "assistant", "tool"].contains(role) else {
-                throw APIError.invalidField("messages[\(index)].role", "expected system, developer, user or assistant, got '\(role)'")
-            }
-            if role == "tool" { throw APIError.unsupported("messages[\(index)].role", "tool messages need tool calling") }
-            let content = try textContent(fields.value("content"), field: "messages[\(index)].content")
-            var object = TemplateObject([("role", .string(role == "developer" ? "system" : role)), ("content", .string(content))])
-            if let name = try fields.string("name") { object = TemplateObject(object.pairs + [("name", .string(name))]) }
-            result.append(.object(object))
-        }
-        return result
-    }
 
     /// A string, or a list of `{"type": "text", "text": …}` parts joined by newlines.
     static func textContent(_ value: JSONValue?, field: String) throws(APIError) -> String {

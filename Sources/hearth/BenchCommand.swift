@@ -1,9 +1,12 @@
+import JSON
 import Advisor
 import ArgumentParser
 import Engine
 import Foundation
 import GGUF
+import Grammar
 import Kernels
+import Sampling
 import Store
 
 /// `hearth bench MODEL`: llama-bench's pp and tg tests, and the decode roofline.
@@ -33,6 +36,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(name: .customLong("block-sums"), help: "Multiply in `hearth serve`'s float order (block sums) instead of llama.cpp's.")
     var blockSums = false
 
+    @Option(help: "Also measure decoding under a JSON Schema (a file): tokens/s with and without the grammar on the same prompt, and the time per token spent sampling under it (p50/p99).")
+    var schema: String?
+
+    @Option(name: .customLong("temp"), help: "Temperature for the --schema runs (0 = greedy).")
+    var temperature: Float = 0.8
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -54,6 +63,7 @@ struct BenchCommand: AsyncParsableCommand {
         let parallelRates = parallel > 1
             ? try loaded.benchmarkParallelGeneration(sequences: parallel, contextTokens: 128, generatedTokens: tg, repetitions: reps)
             : []
+        let schemaResult = try schema.map { try benchmarkSchema($0, loaded: loaded) }
         let (parallelMean, parallelDeviation) = Self.meanAndDeviation(parallelRates)
         let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
         let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)
@@ -75,6 +85,14 @@ struct BenchCommand: AsyncParsableCommand {
                 object["parallel_tg_tps"] = parallelMean
                 object["parallel_tg_tps_stddev"] = parallelDeviation
             }
+            if let schemaResult {
+                let times = schemaResult.constrainedSamplingSeconds.sorted()
+                object["schema_free_tps"] = Self.meanAndDeviation(schemaResult.freeRates).0
+                object["schema_constrained_tps"] = Self.meanAndDeviation(schemaResult.constrainedRates).0
+                object["schema_sampling_ms_p50"] = Self.percentile(times, 0.5) * 1e3
+                object["schema_sampling_ms_p99"] = Self.percentile(times, 0.99) * 1e3
+                object["schema_temperature"] = Double(temperature)
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
@@ -85,6 +103,15 @@ struct BenchCommand: AsyncParsableCommand {
         if parallel > 1 {
             print(String(format: "tg%-5d x%d %8.2f ± %.2f tokens/s in all (%d sequences decoding together, %.2f× one)",
                          tg, parallel, parallelMean, parallelDeviation, parallel, tgMean > 0 ? parallelMean / tgMean : 0))
+        }
+        if let schemaResult {
+            let (free, freeDeviation) = Self.meanAndDeviation(schemaResult.freeRates)
+            let (constrained, constrainedDeviation) = Self.meanAndDeviation(schemaResult.constrainedRates)
+            let times = schemaResult.constrainedSamplingSeconds.sorted()
+            print(String(format: "schema (temp %.2f): free %.2f ± %.2f tokens/s, under the grammar %.2f ± %.2f tokens/s (%.2f×, %@ tokens); sampling + grammar per token p50 %.3f ms, p99 %.3f ms",
+                         temperature, free, freeDeviation, constrained, constrainedDeviation, free > 0 ? constrained / free : 0,
+                         schemaResult.constrainedTokens.map(String.init).joined(separator: "/"),
+                         Self.percentile(times, 0.5) * 1e3, Self.percentile(times, 0.99) * 1e3))
         }
         print(String(format: "roofline: %.1f MB of weights per token, read bandwidth %.1f GB/s → at most %.1f tokens/s (tg at %.0f%%)",
                      Double(weightBytes) / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
@@ -105,6 +132,31 @@ struct BenchCommand: AsyncParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("warning: bench result not saved for `hearth fit`: \(error)\n".utf8))
         }
+    }
+
+    /// Decodes a request for JSON matching the schema in `path`, with and without its grammar.
+    private func benchmarkSchema(_ path: String, loaded: LoadedModel) throws -> ConstrainedBenchmarkResult {
+        let text = try RunCommand.readText(path, option: "--schema")
+        let grammar: Grammar
+        do {
+            grammar = try Grammar.jsonSchema(try JSONParser.parse(Array(text.utf8)))
+        } catch {
+            throw ValidationErrorMessage("--schema \(path): \(error)")
+        }
+        let format = try loaded.chatFormat()
+        let request = "Reply with one JSON object that matches this JSON Schema, and nothing else:\n\(text)"
+        let prompt = format.tokens(forRendered: try format.render([.user(request)], addGenerationPrompt: true))
+        var sampling = SamplingParameters()
+        sampling.temperature = temperature
+        sampling.seed = 42
+        try sampling.validate()
+        return try loaded.benchmarkConstrained(prompt: prompt, constraint: GenerationConstraint(grammar: grammar), sampling: sampling,
+                                               maxTokens: max(tg, 1), repetitions: reps)
+    }
+
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
     }
 
     static func meanAndDeviation(_ values: [Double]) -> (Double, Double) {

@@ -1,3 +1,4 @@
+import JSON
 import Advisor
 import ArgumentParser
 import Foundation

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Grammar
+import JSON
 import Sampling
 import Store
 
@@ -45,12 +47,55 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print timings after each answer in the interactive chat.")
     var verbose = false
 
+    @Option(help: "Constrain the answer: `json` (any JSON object) or a JSON Schema file.")
+    var format: String?
+
+    @Option(help: "Constrain the answer with a GBNF grammar file (llama.cpp's format).")
+    var grammar: String?
+
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("-n must be ≥ 0, got \(maxTokens)") }
         guard ctx > 0 else { throw ValidationError("--ctx must be > 0, got \(ctx)") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if raw && system != nil { throw ValidationError("--system has no meaning with --raw (no chat template is used)") }
         try sampling.parameters().validate()
+        if format != nil && grammar != nil { throw ValidationError("--format and --grammar are two constraints; give one") }
+    }
+
+    /// The grammar `--format` or `--grammar` asks for; compiled before the model loads, so a
+    /// bad schema or grammar fails fast.
+    func constraint() throws -> GenerationConstraint? {
+        do {
+            if let grammar {
+                return GenerationConstraint(grammar: try Grammar(gbnf: try Self.readText(grammar, option: "--grammar")))
+            }
+            guard let format else { return nil }
+            if format == "json" { return GenerationConstraint(grammar: Grammar.jsonObject()) }
+            let text = try Self.readText(format, option: "--format")
+            let schema: JSONValue
+            do {
+                schema = try JSONParser.parse(Array(text.utf8))
+            } catch {
+                throw ValidationErrorMessage("--format \(format): not JSON: \(error)")
+            }
+            return GenerationConstraint(grammar: try Grammar.jsonSchema(schema))
+        } catch let error as GrammarError {
+            throw ValidationErrorMessage("\(grammar != nil ? "--grammar" : "--format"): \(error)")
+        }
+    }
+
+    static func readText(_ path: String, option: String) throws -> String {
+        let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+        // Schemas and grammars are small; a huge file is a mistake, not an input.
+        if let size = attributes?[.size] as? Int, size > 4 << 20 {
+            throw ValidationErrorMessage("\(option) \(path): \(size) bytes; at most 4 MiB")
+        }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ValidationErrorMessage("\(option) \(path): cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw ValidationErrorMessage("\(option) \(path): not UTF-8 text") }
+        return text
     }
 
     func run() async throws {
@@ -60,12 +105,13 @@ struct RunCommand: AsyncParsableCommand {
             prompt = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         }
         if raw && prompt == nil { throw ValidationErrorMessage("--raw needs a PROMPT (or text on stdin)") }
+        let constraint = try constraint()
 
         let store = try ModelStore(root: ModelStore.defaultRoot())
         let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
         let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let session = try loaded.makeSession(contextLength: ctx)
-        let options = GenerationOptions(maxTokens: maxTokens, sampling: try sampling.parameters())
+        let options = GenerationOptions(maxTokens: maxTokens, sampling: try sampling.parameters(), constraint: constraint)
 
         if raw, let prompt {
             let tokens = loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)

@@ -195,4 +195,47 @@ import Sampling
         var matcher = StopMatcher(stops: [""])
         #expect(matcher.feed("abc") == .init(text: "abc", stopped: false))
     }
+
+    /// Allows only the tokens of a set, counting how often the full mask is asked for.
+    final class SetConstraint: TokenConstraint {
+        let allowed: Set<Int32>
+        var masks = 0
+        init(_ allowed: Set<Int32>) { self.allowed = allowed }
+        func allows(_ token: Int32) -> Bool { allowed.contains(token) }
+        func maskLogits(_ logits: inout [Float]) {
+            masks += 1
+            for index in logits.indices where !allowed.contains(Int32(index)) { logits[index] = -.infinity }
+        }
+    }
+
+    @Test func constraintMasksOnlyWhenTheDrawIsRefused() throws {
+        var sampler = try Sampler(parameters: .greedy, vocabularySize: 16)
+        let permissive = SetConstraint([3, 7])
+        var values = logits()
+        #expect(sampler.sample(logits: &values, constraint: permissive) == 3)
+        #expect(permissive.masks == 0)
+        let strict = SetConstraint([1, 9])
+        values = logits()
+        #expect(sampler.sample(logits: &values, constraint: strict) == 1)
+        #expect(strict.masks == 1)
+        values = logits()
+        #expect(sampler.sample(logits: &values, constraint: SetConstraint([])) == nil)
+    }
+
+    /// Draw-then-check gives the masked distribution: p(t) / p(allowed) for each allowed t.
+    @Test func constrainedDrawsFollowTheMaskedDistribution() throws {
+        let parameters = SamplingParameters(temperature: 1, topK: 0, topP: 1, minP: 0, seed: 99)
+        var sampler = try Sampler(parameters: parameters, vocabularySize: 16)
+        let constraint = SetConstraint([7, 1])
+        var counts: [Int32: Int] = [:]
+        let draws = 20_000
+        for _ in 0..<draws {
+            var values = logits()
+            counts[sampler.sample(logits: &values, constraint: constraint)!, default: 0] += 1
+        }
+        #expect(Set(counts.keys) == [7, 1])
+        // exp(3.5) / (exp(3.5) + exp(2)) ≈ 0.818
+        let share = Double(counts[7] ?? 0) / Double(draws)
+        #expect(abs(share - 0.818) < 0.02)
+    }
 }

@@ -388,10 +388,12 @@ class OpenAIClientTests(ServerTestCase):
     def test_error_bad_temperature(self):
         self.assertBadRequest("temperature", temperature=-1)
 
-    def test_error_tools_unsupported(self):
+    def test_error_tool_schema_unenforceable(self):
+        # A keyword the grammar cannot enforce is refused, naming where it is, never skipped.
         tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
-        self.assertBadRequest("tools", tools=tools)
+                                                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                                  "if": {"required": ["city"]}}}}]
+        self.assertBadRequest("tools[0].function.parameters", tools=tools)
 
     def test_error_max_tokens_too_large(self):
         self.assertBadRequest("max_tokens", max_tokens=2**31)

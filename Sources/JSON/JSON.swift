@@ -17,7 +17,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// The JSON type name used in error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -283,7 +283,7 @@ extension JSONValue {
         return output
     }
 
-    func write(to output: inout String) {
+    public func write(to output: inout String) {
         switch self {
         case .null: output += "null"
         case .bool(let value): output += value ? "true" : "false"
@@ -313,7 +313,7 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ value: String, to output: inout String) {
+    public static func writeString(_ value: String, to output: inout String) {
         output += "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -1,0 +1,207 @@
+import Engine
+import Foundation
+import Hummingbird
+import JSON
+import NIOCore
+import ToolCalls
+
+/// `POST /v1/chat/completions`: messages (with tool calls and tool results), structured output
+/// (`response_format`) and tools, answered whole or streamed as OpenAI streams them.
+extension HearthServer {
+    func chatCompletions(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
+        let fields = try RequestFields(body)
+        try fields.rejectUnknown(
+            known: ["model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
+                    "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "stream", "stream_options", "n",
+                    "user", "metadata", "store", "response_format", "tools", "tool_choice", "parallel_tool_calls"],
+            unsupported: Self.unsupportedOpenAIFields)
+        let model = try fields.requiredString("model")
+        let turns = try Self.chatTurns(fields.value("messages"))
+        let wantsLogprobs = try fields.bool("logprobs") ?? false
+        let topLogprobs = try fields.int("top_logprobs", in: 0...20)
+        if topLogprobs != nil && !wantsLogprobs { throw APIError.invalidField("top_logprobs", "requires 'logprobs': true") }
+        let sampling = try openAISampling(fields, logprobs: wantsLogprobs ? (topLogprobs ?? 0) : nil)
+        let plan = try await offload { () throws(APIError) -> ChatPlan in
+            let tools = try ToolFields.tools(fields.value("tools"))
+            let choice = try ToolFields.choice(fields.value("tool_choice"), tools: tools)
+            let parallel = try fields.bool("parallel_tool_calls") ?? true
+            let format = try Self.responseFormat(fields.value("response_format"))
+            // Compiled once here so a schema Hearth cannot enforce is refused before a model loads.
+            _ = try format?.grammar(field: "response_format.json_schema.schema")
+            return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: choice, parallel: parallel),
+                            responseFormat: format, responseFormatField: "response_format.json_schema.schema")
+        }
+        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
+                                        connectionClosed: closed, prepare: plan.prepare)
+        let active = try await startGeneration(request)
+        let id = String("chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24))
+        let created = JSONValue.int(Int(Date().timeIntervalSince1970))
+        if !sampling.stream {
+            let result = try await active.run { _ in }
+            var content = result.text
+            var calls: [ToolCall] = []
+            if var parser = active.toolParser {
+                _ = parser.feed(result.text)
+                _ = parser.finish()
+                content = parser.content
+                calls = parser.calls
+            }
+            var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !content.isEmpty ? .string(content) : .null]
+            if !calls.isEmpty { message["tool_calls"] = .array(calls.enumerated().map { Self.openAIToolCall($1) }) }
+            message["refusal"] = .null
+            let choice: JSONObject = [
+                "index": 0, "message": .object(message),
+                "logprobs": wantsLogprobs ? Self.chatLogprobs(result.logprobs) : .null,
+                "finish_reason": .string(Self.finishReason(result, calledTools: !calls.isEmpty)),
+            ]
+            return Reply.json(.object([
+                "id": .string(id), "object": "chat.completion", "created": created, "model": .string(model),
+                "choices": [.object(choice)], "usage": Self.usage(result),
+            ]))
+        }
+        return Reply.stream(contentType: "text/event-stream") { send in
+            func chunk(_ delta: JSONValue, finish: JSONValue = .null, logprobs: JSONValue = .null) -> String {
+                let object: JSONValue = .object([
+                    "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                    "choices": [.object(["index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish])],
+                ])
+                return "data: \(object.serialized)\n\n"
+            }
+            func deliver(_ events: [ToolCallEvent], logprobs: JSONValue) async throws {
+                var logprobs = logprobs
+                for event in events {
+                    switch event {
+                    case .content(let text):
+                        try await send(chunk(.object(["content": .string(text)]), logprobs: logprobs))
+                        logprobs = .null
+                    case .callStarted(let index, let callID, let name):
+                        try await send(chunk(.object(["tool_calls": [.object([
+                            "index": .int(index), "id": .string(callID), "type": "function",
+                            "function": .object(["name": .string(name), "arguments": ""]),
+                        ])]])))
+                    case .arguments(let index, let fragment):
+                        try await send(chunk(.object(["tool_calls": [.object([
+                            "index": .int(index), "function": .object(["arguments": .string(fragment)]),
+                        ])]])))
+                    case .callFinished:
+                        break
+                    }
+                }
+            }
+            try await send(chunk(.object(["role": "assistant", "content": ""])))
+            let parser = LockedParser(active.toolParser)
+            let result = try await active.run { piece in
+                let logprobs = wantsLogprobs ? Self.chatLogprobs(piece.logprobs) : .null
+                if let events = parser.feed(piece.text) {
+                    try await deliver(events, logprobs: logprobs)
+                } else {
+                    try await send(chunk(.object(["content": .string(piece.text)]), logprobs: logprobs))
+                }
+            }
+            try await deliver(parser.finish() ?? [], logprobs: .null)
+            try await send(chunk(.object([:]), finish: .string(Self.finishReason(result, calledTools: parser.calledTools))))
+            if sampling.includeUsage {
+                let usage: JSONValue = .object([
+                    "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                    "choices": [], "usage": Self.usage(result),
+                ])
+                try await send("data: \(usage.serialized)\n\n")
+            }
+            try await send("data: [DONE]\n\n")
+        }
+    }
+
+    static func openAIToolCall(_ call: ToolCall) -> JSONValue {
+        .object(["id": .string(call.id), "type": "function",
+                 "function": .object(["name": .string(call.name), "arguments": .string(call.arguments.serialized)])])
+    }
+
+    static func finishReason(_ result: GenerationResult, calledTools: Bool) -> String {
+        if result.finishReason == .length { return "length" }
+        return calledTools ? "tool_calls" : "stop"
+    }
+
+    /// `response_format`: absent, `{"type": "text"}`, `{"type": "json_object"}`, or
+    /// `{"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}}`.
+    static func responseFormat(_ value: JSONValue?) throws(APIError) -> ResponseFormat? {
+        guard let value else { return nil }
+        let fields = try RequestFields(value, path: "response_format.")
+        try fields.rejectUnknown(known: ["type", "json_schema"])
+        switch try fields.requiredString("type") {
+        case "text": return nil
+        case "json_object": return .jsonObject
+        case "json_schema":
+            guard let schemaValue = fields.value("json_schema") else { throw .invalidField("response_format.json_schema", "is required") }
+            let schemaFields = try RequestFields(schemaValue, path: "response_format.json_schema.")
+            try schemaFields.rejectUnknown(known: ["name", "schema", "strict", "description"])
+            _ = try schemaFields.string("name")
+            _ = try schemaFields.bool("strict")
+            _ = try schemaFields.string("description")
+            // A json_schema without a schema asks for JSON of any shape: an object, as json_object.
+            guard let schema = schemaFields.value("schema") else { return .jsonObject }
+            return .schema(schema)
+        case let other:
+            throw .invalidField("response_format.type", "expected 'text', 'json_object' or 'json_schema', got '\(other)'")
+        }
+    }
+
+    /// OpenAI messages → chat turns; content may be a string or a list of text parts; assistant
+    /// messages may carry `tool_calls`, and `tool` messages answer them by `tool_call_id`.
+    static func chatTurns(_ value: JSONValue?) throws(APIError) -> [ChatTurn] {
+        guard case .array(let messages)? = value else {
+            throw APIError.invalidField("messages", value == nil ? "is required" : "expected an array of messages")
+        }
+        guard !messages.isEmpty else { throw APIError.invalidField("messages", "must not be empty") }
+        guard messages.count <= 10_000 else { throw APIError.invalidField("messages", "at most 10000 messages") }
+        var turns: [ChatTurn] = []
+        for (index, message) in messages.enumerated() {
+            let path = "messages[\(index)]"
+            let fields = try RequestFields(message, path: path + ".")
+            try fields.rejectUnknown(known: ["role", "content", "name", "tool_calls", "tool_call_id", "refusal"], unsupported: [
+                "function_call": "the deprecated 'function_call' is not supported; send 'tool_calls'",
+                "audio": "audio is not supported",
+            ])
+            let role = try fields.requiredString("role")
+            guard ["system", "developer", "user", "assistant", "tool"].contains(role) else {
+                throw APIError.invalidField(path + ".role", "expected system, developer, user, assistant or tool, got '\(role)'")
+            }
+            let content = try textContent(fields.value("content"), field: path + ".content")
+            let name = try fields.string("name")
+            let calls = try ToolFields.calls(fields.value("tool_calls"), field: path + ".tool_calls")
+            if !calls.isEmpty && role != "assistant" {
+                throw APIError.invalidField(path + ".tool_calls", "only assistant messages carry tool calls")
+            }
+            switch role {
+            case "tool":
+                let callID = try fields.string("tool_call_id")
+                turns.append(.toolResult(content: content, callID: callID, name: name ?? ToolFields.callName(callID, in: turns)))
+            case "assistant" where !calls.isEmpty:
+                turns.append(.toolCalls(content: content.isEmpty ? nil : content, calls: calls))
+            default:
+                turns.append(.plain(role: role == "developer" ? "system" : role, content: content, name: name))
+            }
+        }
+        return turns
+    }
+}
+
+/// The stream's tool-call parser, used from the piece callback and after it.
+final class LockedParser: @unchecked Sendable {
+    private let lock = NSLock()
+    private var parser: ToolCallParser?
+
+    init(_ parser: ToolCallParser?) { self.parser = parser }
+
+    /// nil when the request offered no tools (every piece is content).
+    func feed(_ text: String) -> [ToolCallEvent]? {
+        lock.withLock { parser == nil ? nil : parser!.feed(text) }
+    }
+
+    func finish() -> [ToolCallEvent]? {
+        lock.withLock { parser == nil ? nil : parser!.finish() }
+    }
+
+    var calledTools: Bool { lock.withLock { !(parser?.calls.isEmpty ?? true) } }
+
+    var calls: [ToolCall] { lock.withLock { parser?.calls ?? [] } }
+}

@@ -1,0 +1,267 @@
+import Engine
+import Foundation
+import Grammar
+import JSON
+import Templates
+import ToolCalls
+
+/// A chat message as the APIs send it, before the model's template decides how tool calls and
+/// tool results are written.
+enum ChatTurn: Sendable {
+    /// system, user, or assistant without calls.
+    case plain(role: String, content: String, name: String?)
+    /// An assistant turn that called tools (its text, if any, came first).
+    case toolCalls(content: String?, calls: [ToolCall])
+    /// The result of a call.
+    case toolResult(content: String, callID: String?, name: String?)
+}
+
+/// What the output must look like: a JSON Schema, any JSON object, or free text.
+enum ResponseFormat: Sendable {
+    case jsonObject
+    case schema(JSONValue)
+
+    /// Compiles the grammar; a schema Hearth cannot enforce is a 400 naming the keyword's path.
+    func grammar(field: String) throws(APIError) -> Grammar {
+        switch self {
+        case .jsonObject: return Grammar.jsonObject()
+        case .schema(let schema):
+            do {
+                return try Grammar.jsonSchema(schema)
+            } catch {
+                throw APIError.invalidField(field, "\(error)")
+            }
+        }
+    }
+}
+
+/// The tools a request offers and how the model may use them.
+struct ToolRequest: Sendable {
+    var tools: [ToolDefinition]
+    var choice: ToolChoice
+    var parallel: Bool
+
+    /// Whether the output may hold calls.
+    var isActive: Bool { !tools.isEmpty && choice != .none }
+}
+
+/// Everything a chat request asks of the output, turned into a prompt, a constraint and a
+/// parser once the model (and so its chat template) is known.
+struct ChatPlan: Sendable {
+    var turns: [ChatTurn]
+    var tools: ToolRequest?
+    var responseFormat: ResponseFormat?
+    var responseFormatField: String
+
+    /// The prompt tokens, the grammar (if any) and the tool-call parser (when calls may come).
+    func prepare(_ loaded: LoadedModel) throws -> PreparedPrompt {
+        let chat = try loaded.chatFormat()
+        let format = ToolFormatCache.shared.format(for: chat.template)
+        var extra: [String: TemplateValue] = [:]
+        var turns = self.turns
+        let calling = tools?.isActive == true ? tools : nil
+        if let calling {
+            if format.templateRendersTools {
+                extra["tools"] = format.templateTools(calling.tools)
+            } else {
+                turns = Self.addingSystemText(format.systemPrompt(for: calling.tools), to: turns)
+            }
+        }
+        let messages = turns.map { turn -> TemplateValue in
+            switch turn {
+            case .plain(let role, let content, let name):
+                var pairs: [(String, TemplateValue)] = [("role", .string(role)), ("content", .string(content))]
+                if let name { pairs.append(("name", .string(name))) }
+                return .object(TemplateObject(pairs))
+            case .toolCalls(let content, let calls):
+                return format.templateRendersTools
+                    ? format.assistantMessage(content: content, calls: calls)
+                    : format.plainAssistantMessage(content: content, calls: calls)
+            case .toolResult(let content, let callID, let name):
+                return format.templateRendersTools
+                    ? format.toolResultMessage(content: content, callID: callID, name: name)
+                    : format.plainToolResultMessage(content: content, name: name)
+            }
+        }
+        let tokens = chat.tokens(forRendered: try chat.render(messages, addGenerationPrompt: true, extra: extra))
+        guard let calling else {
+            let constraint = try responseFormat.map { GenerationConstraint(grammar: try $0.grammar(field: responseFormatField)) }
+            return PreparedPrompt(tokens: tokens, constraint: constraint, toolParser: nil)
+        }
+        let toolConstraint: ToolConstraint?
+        do {
+            if calling.choice == .auto, let responseFormat {
+                // Calls or the structured answer, from the first token: neither request is dropped.
+                var schema: JSONValue?
+                if case .schema(let value) = responseFormat { schema = value }
+                toolConstraint = try format.constraint(tools: calling.tools, parallel: calling.parallel, orAnswer: schema)
+            } else {
+                toolConstraint = try format.constraint(tools: calling.tools, choice: calling.choice, parallel: calling.parallel)
+            }
+        } catch {
+            throw APIError.invalidField("tools", "\(error)")
+        }
+        return PreparedPrompt(
+            tokens: tokens, constraint: toolConstraint.map { GenerationConstraint(grammar: $0.grammar, triggers: $0.triggers) },
+            toolParser: format.makeParser(tools: calling.tools))
+    }
+
+    /// Puts `text` at the end of the system message, or adds a system message holding it.
+    static func addingSystemText(_ text: String, to turns: [ChatTurn]) -> [ChatTurn] {
+        var turns = turns
+        if case .plain("system", let content, let name)? = turns.first {
+            turns[0] = .plain(role: "system", content: content.isEmpty ? text : content + "\n\n" + text, name: name)
+        } else {
+            turns.insert(.plain(role: "system", content: text, name: nil), at: 0)
+        }
+        return turns
+    }
+}
+
+/// A request turned into tokens, with what the output must match and how to read calls out of it.
+struct PreparedPrompt: Sendable {
+    var tokens: [Int32]
+    var constraint: GenerationConstraint?
+    var toolParser: ToolCallParser?
+}
+
+/// Reading `tools`, `tool_choice` and tool calls out of requests (OpenAI's and Ollama's shapes).
+enum ToolFields {
+    /// Function names as OpenAI allows them.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64
+            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "_" || $0 == "-" || $0 == "." }
+    }
+
+    /// `tools`: `[{"type": "function", "function": {"name", "description", "parameters", "strict"}}]`.
+    /// Each tool's parameters must compile to a grammar (checked here, before any model loads).
+    static func tools(_ value: JSONValue?) throws(APIError) -> [ToolDefinition] {
+        guard let value else { return [] }
+        guard case .array(let list) = value else { throw .invalidField("tools", "expected a list of tools, got \(value.typeName)") }
+        guard list.count <= 128 else { throw .invalidField("tools", "at most 128 tools, got \(list.count)") }
+        var tools: [ToolDefinition] = []
+        for (index, item) in list.enumerated() {
+            let path = "tools[\(index)]"
+            let fields = try RequestFields(item, path: path + ".")
+            try fields.rejectUnknown(known: ["type", "function"])
+            let type = try fields.string("type") ?? "function"
+            guard type == "function" else { throw .unsupported(path + ".type", "only function tools, got '\(type)'") }
+            guard let function = fields.value("function") else { throw .invalidField(path + ".function", "is required") }
+            let functionFields = try RequestFields(function, path: path + ".function.")
+            try functionFields.rejectUnknown(known: ["name", "description", "parameters", "strict"])
+            let name = try functionFields.requiredString("name")
+            guard isValidName(name) else {
+                throw .invalidField(path + ".function.name", "must be 1 to 64 letters, digits, '_', '-' or '.', got '\(name)'")
+            }
+            guard !tools.contains(where: { $0.name == name }) else { throw .invalidField(path + ".function.name", "'\(name)' is offered twice") }
+            _ = try functionFields.bool("strict")
+            var parameters = functionFields.value("parameters") ?? .object(["type": "object", "properties": .object([:])])
+            if case .object(let object) = parameters, object.pairs.isEmpty {
+                parameters = .object(["type": "object", "properties": .object([:])])
+            }
+            do {
+                _ = try GBNFBuilder().addSchema(parameters, name: "arguments")
+            } catch {
+                throw .invalidField(path + ".function.parameters", "\(error)")
+            }
+            tools.append(ToolDefinition(name: name, description: try functionFields.string("description"), parameters: parameters))
+        }
+        return tools
+    }
+
+    /// `tool_choice`: "none", "auto", "required", or `{"type": "function", "function": {"name"}}`.
+    static func choice(_ value: JSONValue?, tools: [ToolDefinition]) throws(APIError) -> ToolChoice {
+        switch value {
+        case nil: return .auto
+        case .string("none")?: return .none
+        case .string("auto")?: return .auto
+        case .string("required")?, .string("any")?:
+            guard !tools.isEmpty else { throw .invalidField("tool_choice", "'required' needs at least one tool in 'tools'") }
+            return .required
+        case .string(let other)?: throw .invalidField("tool_choice", "expected 'none', 'auto', 'required' or a function, got '\(other)'")
+        case .object?:
+            let fields = try RequestFields(value!, path: "tool_choice.")
+            try fields.rejectUnknown(known: ["type", "function"])
+            let type = try fields.string("type") ?? "function"
+            guard type == "function" else { throw .unsupported("tool_choice.type", "only functions, got '\(type)'") }
+            guard let function = fields.value("function") else { throw .invalidField("tool_choice.function", "is required") }
+            let name = try RequestFields(function, path: "tool_choice.function.").requiredString("name")
+            guard tools.contains(where: { $0.name == name }) else {
+                throw .invalidField("tool_choice.function.name", "'\(name)' is not one of the tools offered")
+            }
+            return .function(name)
+        case let other?: throw .invalidField("tool_choice", "expected a string or an object, got \(other.typeName)")
+        }
+    }
+
+    /// A call's arguments: OpenAI sends them as a JSON string, Ollama as an object.
+    static func arguments(_ value: JSONValue?, field: String) throws(APIError) -> JSONValue {
+        switch value {
+        case nil: return .object([:])
+        case .object?: return value!
+        case .string(let text)?:
+            if text.trimmingCharacters(in: .whitespaces).isEmpty { return .object([:]) }
+            guard let parsed = try? JSONParser.parse(Array(text.utf8)), case .object = parsed else {
+                throw .invalidField(field, "expected a JSON object (as a string), got '\(text.prefix(80))'")
+            }
+            return parsed
+        case let other?: throw .invalidField(field, "expected an object or a JSON string, got \(other.typeName)")
+        }
+    }
+
+    /// `tool_calls` on an assistant message, in either API's shape.
+    static func calls(_ value: JSONValue?, field: String) throws(APIError) -> [ToolCall] {
+        guard let value else { return [] }
+        guard case .array(let list) = value else { throw .invalidField(field, "expected a list of calls, got \(value.typeName)") }
+        var calls: [ToolCall] = []
+        for (index, item) in list.enumerated() {
+            let path = "\(field)[\(index)]"
+            let fields = try RequestFields(item, path: path + ".")
+            try fields.rejectUnknown(known: ["id", "type", "function", "index"])
+            guard let function = fields.value("function") else { throw .invalidField(path + ".function", "is required") }
+            let functionFields = try RequestFields(function, path: path + ".function.")
+            try functionFields.rejectUnknown(known: ["name", "arguments", "index"])
+            let name = try functionFields.requiredString("name")
+            let arguments = try arguments(functionFields.value("arguments"), field: path + ".function.arguments")
+            calls.append(ToolCall(id: try fields.string("id") ?? "call_\(index)", name: name, arguments: arguments))
+        }
+        return calls
+    }
+
+    /// The name of the call `callID` answers, from the conversation so far.
+    static func callName(_ callID: String?, in turns: [ChatTurn]) -> String? {
+        guard let callID else { return nil }
+        for turn in turns.reversed() {
+            if case .toolCalls(_, let calls) = turn, let call = calls.first(where: { $0.id == callID }) { return call.name }
+        }
+        return nil
+    }
+}
+
+/// Each template's tool-call format, found once: detection renders the template several times.
+final class ToolFormatCache: @unchecked Sendable {
+    static let shared = ToolFormatCache()
+    private let lock = NSLock()
+    private var formats: [String: ToolCallFormat] = [:]
+
+    func format(for template: ChatTemplate) -> ToolCallFormat {
+        if let known = lock.withLock({ formats[template.source] }) { return known }
+        let detected = ToolCallFormat.detect(template: template)
+        lock.withLock {
+            // A handful of models per server; the bound only guards against a store of thousands.
+            if formats.count >= 64 { formats.removeAll() }
+            formats[template.source] = detected
+        }
+        return detected
+    }
+}
+
+/// CPU work a request needs (template rendering, tokenising, grammar compilation) runs on
+/// Dispatch's pool, not on the event loop or Swift's cooperative threads.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async {
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}
