@@ -15,7 +15,7 @@ public final class GBNFBuilder {
     /// string, number, value…) are added once, however many schemas are added.
     public func addSchema(_ schema: JSONValue, name: String) throws(GrammarError) -> String {
         var converter = JSONSchemaConverter(builder: self, name: uniqueName(name), document: schema)
-        return try converter.convert()
+        return try LargeStack.run { () throws(GrammarError) -> String in try converter.convert() }
     }
 
     /// Adds (or replaces) a rule written in GBNF; returns its name.

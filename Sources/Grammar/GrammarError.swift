@@ -33,7 +33,8 @@ enum GrammarLimits {
     static let maximumNesting = 100
     /// Distinct parser stacks alive at once. Ambiguous grammars can multiply stacks; past this
     /// the byte that would create them is refused, deterministically, instead of slowing down.
-    static let maximumStacks = 2_048
+    /// Large enough for the largest enum (each value starts as one stack).
+    static let maximumStacks = 8_192
     /// Depth of one parser stack (nested rule calls still open). Deeper recursion, e.g.
     /// 1,000 unclosed brackets, is refused so a state never grows without bound.
     static let maximumStackDepth = 1_000

@@ -95,6 +95,10 @@ struct JSONSchemaConverter {
     }
 
     private mutating func objectSchema(_ schema: JSONObject, path: String, depth: Int) throws(GrammarError) -> String {
+        // Merges re-enter here without passing through `expression`, so the bound is checked again.
+        guard depth <= GrammarLimits.maximumSchemaDepth else {
+            throw error(path, "schema nested deeper than \(GrammarLimits.maximumSchemaDepth) levels (or allOf/$ref expanding without end)")
+        }
         for key in schema.keys where !Self.annotations.contains(key) && !Self.supported.contains(key) {
             throw error("\(path).\(key)", "keyword '\(key)' cannot be enforced by a grammar")
         }
@@ -113,12 +117,12 @@ struct JSONSchemaConverter {
             if siblings.isEmpty { return try refRule(pointer, path: "\(path).$ref") }
             // Keywords next to $ref constrain too: the same as allOf of the target and them.
             let merged = try merge([.object(schema)], path: path)
-            return try objectSchema(merged, path: path, depth: depth)
+            return try objectSchema(merged, path: path, depth: depth + Self.mergeDepthCost)
         }
         if let allOf = schema["allOf"] {
             guard case .array(let branches) = allOf, !branches.isEmpty else { throw error("\(path).allOf", "must be a non-empty array") }
             let merged = try merge([.object(schema)], path: path)
-            return try objectSchema(merged, path: path, depth: depth)
+            return try objectSchema(merged, path: path, depth: depth + Self.mergeDepthCost)
         }
         for keyword in ["anyOf", "oneOf"] {
             guard let value = schema[keyword] else { continue }
@@ -169,6 +173,10 @@ struct JSONSchemaConverter {
         if allTypes.count == 6 && alternatives.count == 6 { return builder.shared("json-value-0") }
         return Self.choice(alternatives)
     }
+
+    /// A merge re-enters the converter with bigger frames than plain nesting (and a `$ref` to an
+    /// enclosing schema can make it repeat), so it counts as several levels of depth.
+    static let mergeDepthCost = 4
 
     static let allTypeNames = ["object", "array", "string", "number", "boolean", "null"]
 

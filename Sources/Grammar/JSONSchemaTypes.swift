@@ -11,6 +11,14 @@ extension JSONSchemaConverter {
         }
     }
 
+    /// `expression` as a rule name: itself when it already is one, else a new rule.
+    func named(_ hint: String, _ expression: String) throws(GrammarError) -> String {
+        let isName = !expression.isEmpty && expression.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+        }
+        return isName ? expression : try rule(hint, expression)
+    }
+
     // MARK: Objects
 
     mutating func objectTypeSchema(_ schema: JSONObject, path: String, depth: Int) throws(GrammarError) -> String {
@@ -134,7 +142,8 @@ extension JSONSchemaConverter {
         case .bool(false)?: items = nil
         case let value?:
             if case .array = value { throw error("\(path).items", "an array of schemas is draft-04 tuple syntax; use prefixItems") }
-            items = try expression(value, path: "\(path).items", depth: depth + 1)
+            // Named, since the list uses it twice: inlined, nested arrays would double per level.
+            items = try named("items", expression(value, path: "\(path).items", depth: depth + 1))
         }
         let minimum = try nonNegativeInteger(schema, "minItems", path: path) ?? 0
         var maximum = try nonNegativeInteger(schema, "maxItems", path: path)

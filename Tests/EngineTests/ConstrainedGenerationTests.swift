@@ -44,7 +44,8 @@ import Testing
         let greedy = try generate(model, request, constraint: constraint, sampling: .greedy)
         #expect(greedy.finishReason == .stop, "\(greedy.text)")
         try checkPerson(greedy.text)
-        #expect(greedy.constrainedSamplingSeconds.count == greedy.tokens.count)
+        // One entry per drawn token, the end-of-generation token included when one was drawn.
+        #expect((greedy.tokens.count...greedy.tokens.count + 1).contains(greedy.constrainedSamplingSeconds.count))
         for seed: UInt64 in [1, 2, 3] {
             let sampled = try generate(model, request, constraint: constraint,
                                        sampling: SamplingParameters(temperature: 1.0, topK: 0, topP: 1, minP: 0, seed: seed))
@@ -53,19 +54,20 @@ import Testing
         }
     }
 
-    /// A lazy grammar leaves the text free until its trigger, then holds from the trigger on.
+    /// A lazy grammar leaves the text free until its trigger, then holds from the trigger on:
+    /// qwen2.5-coder opens a code fence for any code request, and from the fence the grammar
+    /// writes a fixed program and ends the answer.
     @Test func triggerSwitchesTheGrammarOn() throws {
-        let grammar = try Grammar(gbnf: #"root ::= "ANSWER: " [0-9] [0-9] [0-9] "\n""#)
-        let constraint = GenerationConstraint(grammar: grammar, triggers: ["ANSWER:"])
-        let result = try generate("qwen2.5-coder:0.5b", "Think about 12 times 12 in one sentence, then write the line ANSWER: followed by the number.",
+        let grammar = try Grammar(gbnf: #"root ::= "```" "python"? "\n" "print(42)\n```""#)
+        let constraint = GenerationConstraint(grammar: grammar, triggers: ["```"])
+        let result = try generate("qwen2.5-coder:0.5b", "Write a Python function that reverses a string.",
                                   constraint: constraint, sampling: .greedy, maxTokens: 160)
         let text = result.text
-        if let range = text.range(of: "ANSWER:") {
-            let tail = String(text[range.lowerBound...])
-            #expect(tail.range(of: #"^ANSWER: [0-9]{3}\n$"#, options: .regularExpression) != nil, "\(text)")
-            #expect(result.finishReason == .stop)
-        } else {
-            Issue.record("the model never wrote the trigger: \(text)")
-        }
+        let fence = try #require(text.range(of: "```"), "the model never opened a code fence: \(text)")
+        #expect(text[fence.lowerBound...].range(of: #"^```(python)?\nprint\(42\)\n```$"#, options: .regularExpression) != nil, "\(text)")
+        #expect(result.finishReason == .stop)
+        let free = try generate("qwen2.5-coder:0.5b", "Write a Python function that reverses a string.",
+                                constraint: nil, sampling: .greedy, maxTokens: 160)
+        #expect(free.text.hasPrefix(String(text[..<fence.lowerBound])), "before the trigger the text is the model's own")
     }
 }

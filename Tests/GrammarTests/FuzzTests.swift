@@ -1,3 +1,4 @@
+import Foundation
 import Grammar
 import JSON
 import Testing
@@ -49,14 +50,14 @@ import Testing
         case 9: return ["oneOf": [sub(), .int(3)]]
         case 10: return ["$ref": "#"]
         case 11: return ["$defs": ["x": ["$ref": "#/$defs/y"], "y": random.next() % 2 == 0 ? ["$ref": "#/$defs/x"] : sub()], "$ref": "#/$defs/x"]
-        case 12: return ["enum": .array((0..<Int(random.next() % 6_000)).map { .int($0) })]
+        case 12: return ["enum": .array((0..<[0, 3, 200, 5_000].randomElement(using: &random)!).map { .int($0) })]
         case 13: return ["type": .string(["strin", "object", "null", "integer"].randomElement(using: &random)!)]
         case 14: return ["type": ["string", "null", "array"], "nullable": true, "items": sub()]
         case 15: return ["prefixItems": [sub(), sub()], "items": random.next() % 2 == 0 ? false : sub(), "type": "array"]
         case 16: return ["format": .string(["date", "uuid", "email", "ipv6", "date-time"].randomElement(using: &random)!)]
         case 17: return ["type": "object", "properties": ["next": ["$ref": "#"]], "required": random.next() % 2 == 0 ? ["next"] : []]
         case 18: return ["not": sub()]
-        case 19: return ["const": sub()]
+        case 19: return ["const": random.next() % 2 == 0 ? sub() : .string("x\u{0}\"\\é")]
         case 20: return .array([sub()])
         case 21: return ["type": "object", "properties": .object(JSONObject((0..<Int(random.next() % 40)).map { ("p\($0)\u{1}\"", sub()) }))]
         case 22:
@@ -76,9 +77,8 @@ import Testing
     @Test func hostileSchemas() {
         var random = SeededRandom(seed: 1)
         var accepted = 0
-        for _ in 0..<1_500 {
+        for _ in 0..<1_000 {
             let schema = Self.randomSchema(&random, depth: 0)
-            print("FUZZ", schema.serialized.prefix(300))
             if Self.exercise({ () throws(GrammarError) in try Grammar.jsonSchema(schema) }, random: &random) { accepted += 1 }
         }
         #expect(accepted > 50, "some random schemas are valid")
@@ -88,7 +88,7 @@ import Testing
         var random = SeededRandom(seed: 2)
         let seeds = [GBNFParserTests.arithmetic, GBNFParserTests.json, GBNFParserTests.list, "root ::= [a-z]+ (\",\" root)?"]
         var accepted = 0
-        for iteration in 0..<1_500 {
+        for iteration in 0..<1_000 {
             var source: String
             switch iteration % 5 {
             case 0:
@@ -121,10 +121,46 @@ import Testing
     @Test func hostileRegexes() {
         var random = SeededRandom(seed: 3)
         var accepted = 0
-        for _ in 0..<1_500 {
+        for _ in 0..<1_000 {
             let pattern = Self.randomRegex(&random)
             if Self.exercise({ () throws(GrammarError) in try Grammar(regex: pattern) }, random: &random) { accepted += 1 }
         }
         #expect(accepted > 50)
+    }
+}
+
+/// The deepest inputs each parser accepts must fit a 512 KiB stack (a secondary thread's size).
+@Suite struct StackDepthTests {
+    static func onSmallStack(_ body: @escaping @Sendable () -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            body()
+            done.signal()
+        }
+        thread.stackSize = 512 * 1024
+        thread.start()
+        done.wait()
+    }
+
+    @Test func deepSchemaFitsSmallStack() {
+        Self.onSmallStack {
+            var schema: JSONValue = ["type": "integer"]
+            for index in 0..<200 {
+                schema = index % 2 == 0 ? ["type": "array", "items": schema] : ["anyOf": [["type": "object", "properties": ["a": schema]], ["type": "null"]]]
+            }
+            _ = try? Grammar.jsonSchema(schema)
+        }
+    }
+
+    @Test func selfMergingSchemaFitsSmallStack() {
+        Self.onSmallStack { _ = try? Grammar.jsonSchema(["oneOf": [["allOf": [["$ref": "#"], ["type": "object"]]], 3]]) }
+    }
+
+    @Test func deepGBNFFitsSmallStack() {
+        Self.onSmallStack { _ = try? Grammar(gbnf: "root ::= " + String(repeating: "(", count: 99) + "\"a\"" + String(repeating: ")", count: 99)) }
+    }
+
+    @Test func deepRegexFitsSmallStack() {
+        Self.onSmallStack { _ = try? Grammar(regex: String(repeating: "(", count: 99) + "a" + String(repeating: ")*", count: 99)) }
     }
 }

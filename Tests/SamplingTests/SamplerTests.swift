@@ -167,34 +167,6 @@ import Sampling
     @Test func zeroVocabularyIsRejected() {
         #expect(throws: SamplingError.self) { try Sampler(parameters: .greedy, vocabularySize: 0) }
     }
-}
-
-@Suite struct StopMatcherTests {
-    @Test func holdsBackAPossibleStop() {
-        var matcher = StopMatcher(stops: ["\nUser:"])
-        let first = matcher.feed("Hello\nUs")
-        #expect(first == .init(text: "Hello", stopped: false))
-        let second = matcher.feed("er: hi")
-        #expect(second == .init(text: "", stopped: true))
-    }
-
-    @Test func releasesWhenTheStopCannotMatch() {
-        var matcher = StopMatcher(stops: ["STOP"])
-        #expect(matcher.feed("ST").text == "")
-        #expect(matcher.feed("ay").text == "STay")
-        #expect(matcher.feed("ST").text == "")
-        #expect(matcher.flush() == "ST")
-    }
-
-    @Test func earliestOfSeveralStopsWins() {
-        var matcher = StopMatcher(stops: ["b", "ab"])
-        #expect(matcher.feed("xxabyy") == .init(text: "xx", stopped: true))
-    }
-
-    @Test func emptyStopsAreIgnored() {
-        var matcher = StopMatcher(stops: [""])
-        #expect(matcher.feed("abc") == .init(text: "abc", stopped: false))
-    }
 
     /// Allows only the tokens of a set, counting how often the full mask is asked for.
     final class SetConstraint: TokenConstraint {
@@ -237,5 +209,33 @@ import Sampling
         // exp(3.5) / (exp(3.5) + exp(2)) ≈ 0.818
         let share = Double(counts[7] ?? 0) / Double(draws)
         #expect(abs(share - 0.818) < 0.02)
+    }
+}
+
+@Suite struct StopMatcherTests {
+    @Test func holdsBackAPossibleStop() {
+        var matcher = StopMatcher(stops: ["\nUser:"])
+        let first = matcher.feed("Hello\nUs")
+        #expect(first == .init(text: "Hello", stopped: false))
+        let second = matcher.feed("er: hi")
+        #expect(second == .init(text: "", stopped: true))
+    }
+
+    @Test func releasesWhenTheStopCannotMatch() {
+        var matcher = StopMatcher(stops: ["STOP"])
+        #expect(matcher.feed("ST").text == "")
+        #expect(matcher.feed("ay").text == "STay")
+        #expect(matcher.feed("ST").text == "")
+        #expect(matcher.flush() == "ST")
+    }
+
+    @Test func earliestOfSeveralStopsWins() {
+        var matcher = StopMatcher(stops: ["b", "ab"])
+        #expect(matcher.feed("xxabyy") == .init(text: "xx", stopped: true))
+    }
+
+    @Test func emptyStopsAreIgnored() {
+        var matcher = StopMatcher(stops: [""])
+        #expect(matcher.feed("abc") == .init(text: "abc", stopped: false))
     }
 }
