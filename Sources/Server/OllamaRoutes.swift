@@ -166,9 +166,9 @@ extension HearthServer {
         let plan = try await offload { () throws(APIError) -> ChatPlan in
             let tools = try ToolFields.tools(fields.value("tools"))
             let format = try Self.ollamaFormat(fields.value("format"))
-            _ = try format?.grammar(field: "format")
+            let grammar = try format?.grammar(field: "format")
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: .auto, parallel: true),
-                            responseFormat: format, responseFormatField: "format")
+                            responseFormat: format, responseGrammar: grammar)
         }
         let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
@@ -200,20 +200,9 @@ extension HearthServer {
                 throw APIError.invalidField(path + ".role", "expected system, user, assistant or tool, got '\(role)'")
             }
             let content = try fields.string("content") ?? ""
-            let calls = try ToolFields.calls(fields.value("tool_calls"), field: path + ".tool_calls")
-            if !calls.isEmpty && role != "assistant" {
-                throw APIError.invalidField(path + ".tool_calls", "only assistant messages carry tool calls")
-            }
-            switch role {
-            case "tool":
-                let callID = try fields.string("tool_call_id")
-                turns.append(.toolResult(content: content, callID: callID,
-                                         name: try fields.string("tool_name") ?? ToolFields.callName(callID, in: turns)))
-            case "assistant" where !calls.isEmpty:
-                turns.append(.toolCalls(content: content.isEmpty ? nil : content, calls: calls))
-            default:
-                turns.append(.plain(role: role, content: content, name: nil))
-            }
+            turns.append(try ToolFields.turn(role: role, content: content, name: try fields.string("tool_name"),
+                                             callID: try fields.string("tool_call_id"), callsValue: fields.value("tool_calls"),
+                                             path: path, after: turns))
         }
         return turns
     }

@@ -26,10 +26,10 @@ extension HearthServer {
             let choice = try ToolFields.choice(fields.value("tool_choice"), tools: tools)
             let parallel = try fields.bool("parallel_tool_calls") ?? true
             let format = try Self.responseFormat(fields.value("response_format"))
-            // Compiled once here so a schema Hearth cannot enforce is refused before a model loads.
-            _ = try format?.grammar(field: "response_format.json_schema.schema")
+            // Compiled here, so a schema Hearth cannot enforce is refused before a model loads.
+            let grammar = try format?.grammar(field: "response_format.json_schema.schema")
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: choice, parallel: parallel),
-                            responseFormat: format, responseFormatField: "response_format.json_schema.schema")
+                            responseFormat: format, responseGrammar: grammar)
         }
         let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
@@ -167,19 +167,9 @@ extension HearthServer {
             }
             let content = try textContent(fields.value("content"), field: path + ".content")
             let name = try fields.string("name")
-            let calls = try ToolFields.calls(fields.value("tool_calls"), field: path + ".tool_calls")
-            if !calls.isEmpty && role != "assistant" {
-                throw APIError.invalidField(path + ".tool_calls", "only assistant messages carry tool calls")
-            }
-            switch role {
-            case "tool":
-                let callID = try fields.string("tool_call_id")
-                turns.append(.toolResult(content: content, callID: callID, name: name ?? ToolFields.callName(callID, in: turns)))
-            case "assistant" where !calls.isEmpty:
-                turns.append(.toolCalls(content: content.isEmpty ? nil : content, calls: calls))
-            default:
-                turns.append(.plain(role: role == "developer" ? "system" : role, content: content, name: name))
-            }
+            turns.append(try ToolFields.turn(role: role == "developer" ? "system" : role, content: content, name: name,
+                                             callID: try fields.string("tool_call_id"), callsValue: fields.value("tool_calls"),
+                                             path: path, after: turns))
         }
         return turns
     }

@@ -51,7 +51,8 @@ struct ChatPlan: Sendable {
     var turns: [ChatTurn]
     var tools: ToolRequest?
     var responseFormat: ResponseFormat?
-    var responseFormatField: String
+    /// The response format's grammar, compiled when the request was read.
+    var responseGrammar: Grammar?
 
     /// The prompt tokens, the grammar (if any) and the tool-call parser (when calls may come).
     func prepare(_ loaded: LoadedModel) throws -> PreparedPrompt {
@@ -85,7 +86,7 @@ struct ChatPlan: Sendable {
         }
         let tokens = chat.tokens(forRendered: try chat.render(messages, addGenerationPrompt: true, extra: extra))
         guard let calling else {
-            let constraint = try responseFormat.map { GenerationConstraint(grammar: try $0.grammar(field: responseFormatField)) }
+            let constraint = responseGrammar.map { GenerationConstraint(grammar: $0) }
             return PreparedPrompt(tokens: tokens, constraint: constraint, toolParser: nil)
         }
         let toolConstraint: ToolConstraint?
@@ -96,7 +97,10 @@ struct ChatPlan: Sendable {
                 if case .schema(let value) = responseFormat { schema = value }
                 toolConstraint = try format.constraint(tools: calling.tools, parallel: calling.parallel, orAnswer: schema)
             } else {
-                toolConstraint = try format.constraint(tools: calling.tools, choice: calling.choice, parallel: calling.parallel)
+                // A named function is one call, as OpenAI answers it; `required` may call several.
+                var parallel = calling.parallel
+                if case .function = calling.choice { parallel = false }
+                toolConstraint = try format.constraint(tools: calling.tools, choice: calling.choice, parallel: parallel)
             }
         } catch {
             throw APIError.invalidField("tools", "\(error)")
@@ -226,6 +230,21 @@ enum ToolFields {
             calls.append(ToolCall(id: try fields.string("id") ?? "call_\(index)", name: name, arguments: arguments))
         }
         return calls
+    }
+
+    /// One message as a turn: a `tool` message answers a call (named by `name`, or found from
+    /// `callID` in the conversation so far), an assistant message may carry calls.
+    static func turn(role: String, content: String, name: String?, callID: String?, callsValue: JSONValue?, path: String,
+                     after turns: [ChatTurn]) throws(APIError) -> ChatTurn {
+        let calls = try calls(callsValue, field: path + ".tool_calls")
+        if !calls.isEmpty && role != "assistant" {
+            throw APIError.invalidField(path + ".tool_calls", "only assistant messages carry tool calls")
+        }
+        switch role {
+        case "tool": return .toolResult(content: content, callID: callID, name: name ?? callName(callID, in: turns))
+        case "assistant" where !calls.isEmpty: return .toolCalls(content: content.isEmpty ? nil : content, calls: calls)
+        default: return .plain(role: role, content: content, name: name)
+        }
     }
 
     /// The name of the call `callID` answers, from the conversation so far.

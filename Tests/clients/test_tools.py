@@ -2,7 +2,9 @@
 
 The prompts are Tests/clients/tool_prompts.json: each a clearly tool-wanting request, several
 OpenAI tool definitions, the tool it wants and the arguments expected (null: any value), and a
-tool result for the second turn. What is checked:
+tool result for the second turn. CI sends CI_PROMPTS, all with one shared tool list (see
+SHARED_TOOLS: the server's prefix cache then computes the long tool preamble once);
+scripts/eval-structured.py sends every prompt with its own tools. What is checked:
 
 - `tool_choice: "required"` and a named tool always give a call (the named one, exactly once)
   whose arguments validate against the tool's JSON schema, with finish_reason "tool_calls";
@@ -33,14 +35,39 @@ from openai import OpenAI
 
 from test_clients import REQUEST_TIMEOUT, ServerTestCase, hearth_home
 
+# Draft 2020-12's own format checker: a bare jsonschema.FormatChecker() holds every draft's
+# checkers, and draft 3's "time" (HH:MM:SS, no offset) replaces RFC 3339's full-time there.
+FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+
 MODEL = "qwen2.5-coder:1.5b"
-PROMPTS = json.loads((Path(__file__).resolve().parent / "tool_prompts.json").read_text(encoding="utf-8"))
+ALL_PROMPTS = json.loads((Path(__file__).resolve().parent / "tool_prompts.json").read_text(encoding="utf-8"))
 MAX_TOKENS = 200
 AUTO_THRESHOLD = 0.7
-# Which prompts the (costlier) forced-choice tests use: spread over the tools.
-REQUIRED_CASES = [0, 4, 9, 13]
-NAMED_CASES = [2, 5, 11]
-TWO_TURN_CASES = {"openai": 0, "ollama": 5}
+# The prompts CI sends (scripts/eval-structured.py sends them all, each with its own tool list).
+CI_PROMPTS = [0, 1, 2, 4, 6, 9, 10, 11, 14, 15]
+
+
+def shared_tools(prompts):
+    """The expected tools of `prompts`, each once, in order of first appearance."""
+    tools, seen = [], set()
+    for case in prompts:
+        for tool in case["tools"]:
+            if tool["function"]["name"] == case["expected_tool"] and case["expected_tool"] not in seen:
+                seen.add(case["expected_tool"])
+                tools.append(tool)
+    return tools
+
+
+# Every CI request offers the same tools in the same order: the tool list is most of the prompt
+# (hundreds of tokens in the chat template's system part), and a shared one is computed once and
+# then comes from the server's prefix cache; per-prompt lists would cost a full prefill each.
+SHARED_TOOLS = shared_tools([ALL_PROMPTS[index] for index in CI_PROMPTS])
+PROMPTS = [dict(ALL_PROMPTS[index], tools=SHARED_TOOLS) for index in CI_PROMPTS]
+# Which of PROMPTS the (costlier) forced-choice tests use: spread over the tools.
+REQUIRED_CASES = [0, 3, 6]
+NAMED_CASES = [2, 7]
+MISNAMED = (4, "get_weather")  # a named tool that does not fit the request is still the one called
+TWO_TURN_CASES = {"openai": 0, "ollama": 3}
 # A request that wants no tool, for tool_choice "required" and a named tool forced onto it.
 CHITCHAT = "Tell me a fun fact about octopuses."
 
@@ -60,7 +87,7 @@ def ollama_sent_tools(tools):
 
 
 def argument_errors(schema, arguments):
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     return [f"at {error.json_path}: {error.message}" for error in validator.iter_errors(arguments)]
 
 
@@ -202,7 +229,7 @@ class ToolCallTests(ServerTestCase):
 
     def test_required_always_calls_a_tool(self):
         cases = [PROMPTS[index] for index in REQUIRED_CASES]
-        cases.append(dict(PROMPTS[0], prompt=CHITCHAT))
+        cases.append(dict(PROMPTS[1], prompt=CHITCHAT))
         for number, case in enumerate(cases):
             stream = number % 2 == 1
             single = number % 2 == 0
@@ -216,11 +243,8 @@ class ToolCallTests(ServerTestCase):
                     self.assertEqual(len(calls), 1, f"parallel_tool_calls false gave several calls\n{context}")
 
     def test_named_tool_is_called_exactly_once(self):
-        forced = []
-        for index in NAMED_CASES:
-            forced.append((PROMPTS[index], PROMPTS[index]["expected_tool"]))
-        # A named tool that does not fit the request is still the one called.
-        forced.append((PROMPTS[5], "get_weather" if tool_schema(PROMPTS[5]["tools"], "get_weather") else PROMPTS[5]["tools"][-1]["function"]["name"]))
+        forced = [(PROMPTS[index], PROMPTS[index]["expected_tool"]) for index in NAMED_CASES]
+        forced.append((PROMPTS[MISNAMED[0]], MISNAMED[1]))
         forced.append((dict(PROMPTS[1], prompt=CHITCHAT), "search_web"))
         for number, (case, name) in enumerate(forced):
             stream = number % 2 == 0
@@ -289,8 +313,11 @@ class ToolPromptFileTests(unittest.TestCase):
     """tool_prompts.json itself (no server)."""
 
     def test_prompt_file(self):
-        self.assertGreaterEqual(len(PROMPTS), 12)
-        for case in PROMPTS:
+        self.assertGreaterEqual(len(ALL_PROMPTS), 12)
+        self.assertEqual(len(SHARED_TOOLS), len({case["expected_tool"] for case in PROMPTS}))
+        self.assertNotEqual(PROMPTS[MISNAMED[0]]["expected_tool"], MISNAMED[1])
+        self.assertIsNotNone(tool_schema(SHARED_TOOLS, MISNAMED[1]))
+        for case in ALL_PROMPTS:
             with self.subTest(prompt=case["prompt"]):
                 names = [tool["function"]["name"] for tool in case["tools"]]
                 self.assertGreaterEqual(len(names), 2)
