@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Store", "Engine", "GGUF", "JSON",
+                "Server", "Store", "Engine", "GGUF", "JSON", "ToolCalls",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -4,8 +4,10 @@ import JSON
 extension JSONSchemaConverter {
     private struct RawBound { var value: Double; var exclusive: Bool; var key: String }
 
-    /// Largest `multipleOf` divisor: the automaton has one rule per remainder.
-    private static let maximumDivisor = 10_000
+    /// Most multiples spelled out for a `multipleOf` between two bounds (one alternative each).
+    static let maximumSpelledMultiples: Int64 = 1_000
+    /// Largest `multipleOf` divisor: the automaton has one rule per remainder and digit count.
+    private static let maximumDivisor = 1_000
 
     private func numeric(_ value: JSONValue?, _ key: String, path: String) throws(GrammarError) -> Double? {
         switch value {
@@ -79,12 +81,25 @@ extension JSONSchemaConverter {
 
         if let divisor, divisor > 1 {
             let sign: String
+            let step = Int64(divisor)
             switch (lower?.value, upper?.value) {
             case (nil, nil): sign = "-?"
-            case (let low?, nil) where low <= 0 && low > -Int64(divisor): sign = ""
-            case (nil, let high?) where high >= 0 && high < Int64(divisor): sign = "-"
+            case (let low?, nil) where low <= 0 && low > -step: sign = ""
+            case (nil, let high?) where high >= 0 && high < step: sign = "-"
+            // Strictly positive or negative (`exclusiveMinimum: 0`, `minimum: 1`): zero is left out.
+            case (let low?, nil) where low > 0 && low <= step: sign = "+"
+            case (nil, let high?) where high < 0 && high >= -step: sign = "-+"
+            case (let low?, let high?) where low <= high:
+                // A bounded range holds few multiples: they are spelled out.
+                let first = low >= 0 ? (low + step - 1) / step * step : -((-low) / step * step)
+                guard first > high || (high - first) / step < Self.maximumSpelledMultiples else {
+                    throw error("\(path).multipleOf", "multipleOf with bounds holding more than \(Self.maximumSpelledMultiples) multiples is not supported")
+                }
+                let values = stride(from: first, through: high, by: Int64.Stride(step)).map { "\"\($0)\"" }
+                guard !values.isEmpty else { throw error("\(path).multipleOf", "no multiple of \(divisor) lies within the bounds") }
+                return try rule("multiples", "(\(values.joined(separator: " | "))) \(space)")
             default:
-                throw error("\(path).multipleOf", "multipleOf together with minimum/maximum is only supported when the bounds just fix the sign")
+                throw error("\(path).multipleOf", "multipleOf together with these bounds is not supported")
             }
             let base = builder.uniqueName("\(name)-multiple-\(divisor)")
             let (expression, rules) = NumberGrammar.multiples(of: divisor, sign: sign) { "\(base)-\($0)" }

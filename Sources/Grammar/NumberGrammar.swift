@@ -112,27 +112,48 @@ enum NumberGrammar {
         return alternatives.isEmpty ? nil : group(alternatives)
     }
 
-    /// Integers divisible by `divisor`: a remainder automaton, one rule per remainder.
-    /// `sign`: "-"? when both signs are allowed; "" for non-negative only; "-" for non-positive.
-    static func multiples(of divisor: Int, sign: String, ruleName: (Int) -> String) -> (expression: String, rules: [(String, String)]) {
-        var rules: [(String, String)] = []
-        for remainder in 0..<divisor {
-            var byTarget: [Int: [Int]] = [:]
-            for digit in 0...9 { byTarget[(remainder * 10 + digit) % divisor, default: []].append(digit) }
-            var alternatives: [String] = remainder == 0 ? [""] : []
-            for (target, digits) in byTarget.sorted(by: { $0.key < $1.key }) {
-                alternatives.append("\(digitSet(digits)) \(ruleName(target))")
+    /// Integers divisible by `divisor`: a remainder automaton over at most 16 digits (as every
+    /// unbounded integer here: what a double holds exactly), one rule per remainder and length.
+    /// `sign`: "-"? when both signs are allowed; "" for non-negative only; "-" for non-positive;
+    /// "+" for positive only; "-+" for negative only.
+    static func multiples(of divisor: Int, sign: String, ruleName: (String) -> String) -> (expression: String, rules: [(String, String)]) {
+        let maximumDigits = 16
+        func name(_ remainder: Int, _ digits: Int) -> String { ruleName("\(remainder)-\(digits)") }
+        // canEnd[d][r]: after d digits with remainder r, the number can still end divisible.
+        var canEnd = [[Bool]](repeating: [Bool](repeating: false, count: divisor), count: maximumDigits + 1)
+        canEnd[maximumDigits][0] = true
+        for digits in stride(from: maximumDigits - 1, through: 1, by: -1) {
+            for remainder in 0..<divisor {
+                canEnd[digits][remainder] = remainder == 0 || (0...9).contains { canEnd[digits + 1][(remainder * 10 + $0) % divisor] }
             }
-            rules.append((ruleName(remainder), alternatives.joined(separator: " | ")))
+        }
+        var rules: [(String, String)] = []
+        for digits in 1...maximumDigits {
+            for remainder in 0..<divisor where canEnd[digits][remainder] {
+                var alternatives: [String] = remainder == 0 ? ["\"\""] : []
+                if digits < maximumDigits {
+                    var byTarget: [Int: [Int]] = [:]
+                    for digit in 0...9 {
+                        let target = (remainder * 10 + digit) % divisor
+                        if canEnd[digits + 1][target] { byTarget[target, default: []].append(digit) }
+                    }
+                    for (target, digitsToTarget) in byTarget.sorted(by: { $0.key < $1.key }) {
+                        alternatives.append("\(digitSet(digitsToTarget)) \(name(target, digits + 1))")
+                    }
+                }
+                rules.append((name(remainder, digits), alternatives.joined(separator: " | ")))
+            }
         }
         var firsts: [Int: [Int]] = [:]
-        for digit in 1...9 { firsts[digit % divisor, default: []].append(digit) }
-        let starts = firsts.sorted(by: { $0.key < $1.key }).map { "\(digitSet($0.value)) \(ruleName($0.key))" }
+        for digit in 1...9 where canEnd[1][digit % divisor] { firsts[digit % divisor, default: []].append(digit) }
+        let starts = firsts.sorted(by: { $0.key < $1.key }).map { "\(digitSet($0.value)) \(name($0.key, 1))" }
         let nonZero = group(starts)
         let expression: String
         switch sign {
         case "": expression = "(\"0\" | \(nonZero))"
         case "-": expression = "(\"0\" | \"-\" \(nonZero))"
+        case "+": expression = nonZero
+        case "-+": expression = "\"-\" \(nonZero)"
         default: expression = "(\"0\" | \"-\"? \(nonZero))"
         }
         return (expression, rules)

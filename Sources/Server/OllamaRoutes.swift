@@ -172,7 +172,9 @@ extension HearthServer {
         }
         let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
-        return try await ollamaRespond(request, stream: stream, chat: true) { text, calls in
+        let textRequest = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens,
+                                            connectionClosed: closed, prepare: plan.answeringInText.prepare)
+        return try await ollamaRespond(request, stream: stream, answerInText: (plan.repeatsAnsweredCall, textRequest)) { text, calls in
             var message: JSONObject = ["role": "assistant", "content": .string(text)]
             if !calls.isEmpty {
                 message["tool_calls"] = .array(calls.enumerated().map { index, call in
@@ -235,13 +237,16 @@ extension HearthServer {
             let format = try loaded.chatFormat()
             return PreparedPrompt(tokens: format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true)), constraint: constraint)
         }
-        return try await ollamaRespond(request, stream: stream, chat: false) { text, _ in [("response", .string(text))] }
+        return try await ollamaRespond(request, stream: stream) { text, _ in [("response", .string(text))] }
     }
 
     /// Runs a generation and answers in Ollama's shape: NDJSON lines while streaming, then a
     /// final line with `done: true` and the counts (nanoseconds, as Ollama reports them). Tool
     /// calls go out whole, each in the line after it completes, as Ollama sends them.
-    func ollamaRespond(_ request: GenerationRequest, stream: Bool, chat: Bool,
+    /// `answerInText`: which calls repeat calls already answered, and the request that answers in
+    /// text when the output held nothing else.
+    func ollamaRespond(_ request: GenerationRequest, stream: Bool,
+                       answerInText: (repeats: @Sendable (ToolCall) -> Bool, request: GenerationRequest)? = nil,
                        content: @escaping @Sendable (String, [ToolCall]) -> [(String, JSONValue)]) async throws -> Response {
         let active = try await startGeneration(request)
         let model = request.model
@@ -267,25 +272,38 @@ extension HearthServer {
             guard var parser = active.toolParser else { return Reply.json(line(result.text, result: result)) }
             _ = parser.feed(result.text)
             _ = parser.finish()
-            return Reply.json(line(parser.content, calls: parser.calls, result: result))
+            let calls = parser.calls.filter { !(answerInText?.repeats($0) ?? false) }
+            if let answerInText, calls.isEmpty, !parser.calls.isEmpty, parser.content.allSatisfy(\.isWhitespace) {
+                // Only repeats of answered calls: the answer is written in text instead.
+                let answer = try await startGeneration(answerInText.request).run { _ in }
+                return Reply.json(line(answer.text, result: answer))
+            }
+            return Reply.json(line(parser.content, calls: calls, result: result))
         }
         return Reply.stream(contentType: "application/x-ndjson") { send in
             let parser = LockedParser(active.toolParser)
             var delivered = 0
+            var sentContent = false
+            var sentCalls = false
             func deliver(_ events: [ToolCallEvent]) async throws {
                 for event in events {
                     switch event {
-                    case .content(let text): try await send(line(text, result: nil).serialized + "\n")
+                    case .content(let text):
+                        try await send(line(text, result: nil).serialized + "\n")
+                        sentContent = sentContent || !text.allSatisfy(\.isWhitespace)
                     case .callFinished:
                         let calls = parser.calls
                         guard calls.count > delivered else { continue }
-                        try await send(line("", calls: Array(calls[delivered...]), result: nil).serialized + "\n")
+                        let fresh = calls[delivered...].filter { !(answerInText?.repeats($0) ?? false) }
                         delivered = calls.count
+                        guard !fresh.isEmpty else { continue }
+                        try await send(line("", calls: fresh, result: nil).serialized + "\n")
+                        sentCalls = true
                     case .callStarted, .arguments: break
                     }
                 }
             }
-            let result = try await active.run { piece in
+            var result = try await active.run { piece in
                 if let events = parser.feed(piece.text) {
                     try await deliver(events)
                 } else {
@@ -293,6 +311,12 @@ extension HearthServer {
                 }
             }
             try await deliver(parser.finish() ?? [])
+            if let answerInText, !sentCalls, !sentContent, !parser.calls.isEmpty {
+                // Only repeats of answered calls: the answer is written in text instead.
+                result = try await self.startGeneration(answerInText.request).run { piece in
+                    try await send(line(piece.text, result: nil).serialized + "\n")
+                }
+            }
             try await send(line("", result: result).serialized + "\n")
         }
     }

@@ -33,18 +33,24 @@ extension HearthServer {
         }
         let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
+        let textRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
+                                            connectionClosed: closed, prepare: plan.answeringInText.prepare)
         let active = try await startGeneration(request)
         let id = String("chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24))
         let created = JSONValue.int(Int(Date().timeIntervalSince1970))
         if !sampling.stream {
-            let result = try await active.run { _ in }
+            var result = try await active.run { _ in }
             var content = result.text
             var calls: [ToolCall] = []
             if var parser = active.toolParser {
                 _ = parser.feed(result.text)
                 _ = parser.finish()
                 content = parser.content
-                calls = parser.calls
+                calls = parser.calls.filter { !plan.repeatsAnsweredCall($0) }
+                if calls.isEmpty && !parser.calls.isEmpty && content.allSatisfy(\.isWhitespace) {
+                    result = try await startGeneration(textRequest).run { _ in }
+                    content = result.text
+                }
             }
             var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !content.isEmpty ? .string(content) : .null]
             if !calls.isEmpty { message["tool_calls"] = .array(calls.enumerated().map { Self.openAIToolCall($1) }) }
@@ -67,6 +73,8 @@ extension HearthServer {
                 ])
                 return "data: \(object.serialized)\n\n"
             }
+            var sentContent = false
+            var repeated: Set<Int> = []
             func deliver(_ events: [ToolCallEvent], logprobs: JSONValue) async throws {
                 var logprobs = logprobs
                 for event in events {
@@ -74,6 +82,11 @@ extension HearthServer {
                     case .content(let text):
                         try await send(chunk(.object(["content": .string(text)]), logprobs: logprobs))
                         logprobs = .null
+                        sentContent = sentContent || !text.allSatisfy(\.isWhitespace)
+                    case .callStarted(let index, _, _) where plan.repeatsAnsweredCall(parser.calls[index]) || repeated.contains(index):
+                        repeated.insert(index)
+                    case .arguments(let index, _) where repeated.contains(index):
+                        break
                     case .callStarted(let index, let callID, let name):
                         try await send(chunk(.object(["tool_calls": [.object([
                             "index": .int(index), "id": .string(callID), "type": "function",
@@ -90,7 +103,7 @@ extension HearthServer {
             }
             try await send(chunk(.object(["role": "assistant", "content": ""])))
             let parser = LockedParser(active.toolParser)
-            let result = try await active.run { piece in
+            let firstResult = try await active.run { piece in
                 let logprobs = wantsLogprobs ? Self.chatLogprobs(piece.logprobs) : .null
                 if let events = parser.feed(piece.text) {
                     try await deliver(events, logprobs: logprobs)
@@ -99,7 +112,16 @@ extension HearthServer {
                 }
             }
             try await deliver(parser.finish() ?? [], logprobs: .null)
-            try await send(chunk(.object([:]), finish: .string(Self.finishReason(result, calledTools: parser.calledTools))))
+            var result = firstResult
+            var calledTools = parser.calls.count > repeated.count
+            if !repeated.isEmpty && !calledTools && !sentContent {
+                // Only repeats of answered calls: the answer is written in text instead.
+                result = try await self.startGeneration(textRequest).run { piece in
+                    try await send(chunk(.object(["content": .string(piece.text)])))
+                }
+                calledTools = false
+            }
+            try await send(chunk(.object([:]), finish: .string(Self.finishReason(result, calledTools: calledTools))))
             if sampling.includeUsage {
                 let usage: JSONValue = .object([
                     "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),

@@ -50,9 +50,9 @@ struct ToolRequest: Sendable {
 struct ChatPlan: Sendable {
     var turns: [ChatTurn]
     var tools: ToolRequest?
-    var responseFormat: ResponseFormat?
+    var responseFormat: ResponseFormat? = nil
     /// The response format's grammar, compiled when the request was read.
-    var responseGrammar: Grammar?
+    var responseGrammar: Grammar? = nil
 
     /// The prompt tokens, the grammar (if any) and the tool-call parser (when calls may come).
     func prepare(_ loaded: LoadedModel) throws -> PreparedPrompt {
@@ -108,6 +108,27 @@ struct ChatPlan: Sendable {
         return PreparedPrompt(
             tokens: tokens, constraint: toolConstraint.map { GenerationConstraint(grammar: $0.grammar, triggers: $0.triggers) },
             toolParser: format.makeParser(tools: calling.tools))
+    }
+
+    /// Whether `call` repeats one the conversation has already answered: the calls of the last
+    /// assistant turn, when tool results follow it. Small models often answer a tool's result by
+    /// calling the same tool again with the same arguments, a loop no agent wants.
+    func repeatsAnsweredCall(_ call: ToolCall) -> Bool {
+        guard case .toolResult? = turns.last else { return false }
+        for turn in turns.reversed() {
+            if case .toolCalls(_, let calls) = turn {
+                return calls.contains { $0.name == call.name && $0.arguments == call.arguments }
+            }
+        }
+        return false
+    }
+
+    /// The same conversation answered in text: what a request gets when its output only repeated
+    /// calls already answered.
+    var answeringInText: ChatPlan {
+        var plan = self
+        plan.tools?.choice = .none
+        return plan
     }
 
     /// Puts `text` at the end of the system message, or adds a system message holding it.

@@ -6,6 +6,7 @@ import JSON
 import NIOCore
 import Testing
 @testable import Server
+import ToolCalls
 
 /// Structured output and tool calls through both APIs on smollm2:135m: whatever the model is
 /// inclined to write, the answer matches the schema, and a forced tool call is always a call.
@@ -131,5 +132,24 @@ import Testing
                 checkWeatherArguments(call["function"]?["arguments"] ?? .null)
             }
         }
+    }
+}
+
+/// A call that only repeats one the conversation already answered is not passed on as a call.
+@Suite struct AnsweredCallTests {
+    @Test func repeatsOfAnsweredCallsAreRecognised() throws {
+        let weather = ToolCall(id: "call_1", name: "get_weather", arguments: ["city": "Paris"])
+        let turns: [ChatTurn] = [
+            .plain(role: "user", content: "Weather in Paris?", name: nil),
+            .toolCalls(content: nil, calls: [weather]),
+            .toolResult(content: "{\"temp\": 21}", callID: "call_1", name: "get_weather"),
+        ]
+        let plan = ChatPlan(turns: turns, tools: ToolRequest(tools: [ToolDefinition(name: "get_weather")], choice: .auto, parallel: true))
+        #expect(plan.repeatsAnsweredCall(ToolCall(name: "get_weather", arguments: ["city": "Paris"])))
+        #expect(!plan.repeatsAnsweredCall(ToolCall(name: "get_weather", arguments: ["city": "Rome"])))
+        #expect(plan.answeringInText.tools?.choice == ToolChoice.none)
+        // Before any result comes back, nothing counts as a repeat.
+        let asking = ChatPlan(turns: Array(turns.prefix(2)), tools: plan.tools)
+        #expect(!asking.repeatsAnsweredCall(weather))
     }
 }
