@@ -24,7 +24,6 @@ Run: scripts/test-clients -k Tool, or python3 -m unittest -v Tests/clients/test_
 
 import copy
 import json
-import math
 import unittest
 from pathlib import Path
 
@@ -89,27 +88,6 @@ def ollama_sent_tools(tools):
 def argument_errors(schema, arguments):
     validator = jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     return [f"at {error.json_path}: {error.message}" for error in validator.iter_errors(arguments)]
-
-
-def matches_expected(arguments, expected):
-    """Whether the arguments carry the expected values: null means any value (the key must be
-    there); strings match case-insensitively when the expected one is contained in the given one
-    ('Luigi' in "Luigi's Trattoria"); numbers match numerically."""
-    for key, want in expected.items():
-        if key not in arguments:
-            return False
-        got = arguments[key]
-        if want is None:
-            continue
-        if isinstance(want, str):
-            if not isinstance(got, str) or want.lower() not in got.lower():
-                return False
-        elif isinstance(want, bool) or not isinstance(want, (int, float)):
-            if got != want:
-                return False
-        elif isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isclose(got, want, rel_tol=1e-6):
-            return False
-    return True
 
 
 class ToolCallTests(ServerTestCase):
