@@ -215,6 +215,25 @@ class ServerTestCase(unittest.TestCase):
             raise AssertionError(f"hearth exited with {code} after SIGTERM (expected 0):\n{server.stderr_text()}")
 
 
+class ModelClientsTestCase(ServerTestCase):
+    """A server serving `models` (all installed in the test store), with an `openai` and an
+    `ollama` client pointed at it."""
+
+    models = ()
+
+    @classmethod
+    def setUpClass(cls):
+        missing = [model for model in cls.models if not (hearth_home() / "manifests" / f"{model}.json").exists()]
+        if missing:
+            raise AssertionError(f"{', '.join(missing)} not installed in {hearth_home()} (run scripts/test, or set HEARTH_TEST_HOME)")
+        cls.server_arguments = tuple(argument for model in cls.models for argument in ("--model", model))
+        super().setUpClass()
+        cls.openai = OpenAI(base_url=f"{cls.base}/v1", api_key="unused", max_retries=0, timeout=REQUEST_TIMEOUT)
+        cls.addClassCleanup(cls.openai.close)
+        cls.ollama = ollama.Client(host=cls.base, timeout=REQUEST_TIMEOUT)
+        cls.addClassCleanup(cls.ollama.close)
+
+
 # MARK: - OpenAI
 
 

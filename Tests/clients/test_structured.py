@@ -29,9 +29,8 @@ import jsonschema
 import ollama
 import openai
 import pydantic
-from openai import OpenAI
 
-from test_clients import REQUEST_TIMEOUT, ServerTestCase, hearth_home
+from test_clients import ModelClientsTestCase
 
 # Draft 2020-12's own format checker: a bare jsonschema.FormatChecker() holds every draft's
 # checkers, and draft 3's "time" (HH:MM:SS, no offset) replaces RFC 3339's full-time there.
@@ -159,21 +158,10 @@ class Contact(pydantic.BaseModel):
     kind: Literal["personal", "work"]
 
 
-class StructuredOutputTests(ServerTestCase):
+class StructuredOutputTests(ModelClientsTestCase):
     """One server holding both models; the schema tests are generated below the class."""
 
-    server_arguments = tuple(argument for model in MODELS for argument in ("--model", model))
-
-    @classmethod
-    def setUpClass(cls):
-        missing = [model for model in MODELS if not (hearth_home() / "manifests" / f"{model}.json").exists()]
-        if missing:
-            raise AssertionError(f"{', '.join(missing)} not installed in {hearth_home()} (run scripts/test, or set HEARTH_TEST_HOME)")
-        super().setUpClass()
-        cls.openai = OpenAI(base_url=f"{cls.base}/v1", api_key="unused", max_retries=0, timeout=REQUEST_TIMEOUT)
-        cls.addClassCleanup(cls.openai.close)
-        cls.ollama = ollama.Client(host=cls.base, timeout=REQUEST_TIMEOUT)
-        cls.addClassCleanup(cls.ollama.close)
+    models = tuple(MODELS)
 
     # MARK: generation through either route
 

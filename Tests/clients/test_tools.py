@@ -28,11 +28,9 @@ import unittest
 from pathlib import Path
 
 import jsonschema
-import ollama
 from ollama._types import Tool as OllamaTool
-from openai import OpenAI
 
-from test_clients import REQUEST_TIMEOUT, ServerTestCase, hearth_home
+from test_clients import ModelClientsTestCase
 
 # Draft 2020-12's own format checker: a bare jsonschema.FormatChecker() holds every draft's
 # checkers, and draft 3's "time" (HH:MM:SS, no offset) replaces RFC 3339's full-time there.
@@ -90,18 +88,8 @@ def argument_errors(schema, arguments):
     return [f"at {error.json_path}: {error.message}" for error in validator.iter_errors(arguments)]
 
 
-class ToolCallTests(ServerTestCase):
-    server_arguments = ("--model", MODEL)
-
-    @classmethod
-    def setUpClass(cls):
-        if not (hearth_home() / "manifests" / f"{MODEL}.json").exists():
-            raise AssertionError(f"{MODEL} is not installed in {hearth_home()} (run scripts/test, or set HEARTH_TEST_HOME)")
-        super().setUpClass()
-        cls.openai = OpenAI(base_url=f"{cls.base}/v1", api_key="unused", max_retries=0, timeout=REQUEST_TIMEOUT)
-        cls.addClassCleanup(cls.openai.close)
-        cls.ollama = ollama.Client(host=cls.base, timeout=REQUEST_TIMEOUT)
-        cls.addClassCleanup(cls.ollama.close)
+class ToolCallTests(ModelClientsTestCase):
+    models = (MODEL,)
 
     # MARK: requests
 
