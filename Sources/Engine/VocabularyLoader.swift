@@ -8,6 +8,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable, Sendable {
     case promptTooLong(tokens: Int, context: Int)
     case emptyPrompt
     case invalidOption(String, String)
+    case invalidToken(Int32, vocabularySize: Int)
 
     public var description: String {
         switch self {
@@ -17,6 +18,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable, Sendable {
             return "prompt is \(tokens) tokens, longer than the context of \(context) tokens (raise --ctx)"
         case .emptyPrompt: return "prompt is empty"
         case .invalidOption(let name, let reason): return "invalid \(name): \(reason)"
+        case .invalidToken(let token, let size): return "token id \(token) is not in the model's vocabulary of \(size) tokens"
         }
     }
 }

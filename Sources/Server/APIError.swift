@@ -10,28 +10,54 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
     public let parameter: String?
     /// OpenAI's error `type`.
     public let type: String
+    /// OpenAI's error `code` (`model_not_found`, `context_length_exceeded`, …): what clients such
+    /// as LiteLLM and aider match on to tell one failure from another.
+    public var code: String?
     /// Extra headers (Retry-After on 503).
     public var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, _ message: String, parameter: String? = nil, type: String? = nil) {
+    public init(_ status: HTTPResponse.Status, _ message: String, parameter: String? = nil, type: String? = nil, code: String? = nil) {
         self.status = status
         self.message = message
         self.parameter = parameter
         self.type = type ?? Self.defaultType(for: status)
+        self.code = code ?? Self.defaultCode(for: status)
     }
 
     public var description: String { "\(status.code) \(message)" }
 
+    /// OpenAI's types: every client-side failure is an `invalid_request_error` (the status says
+    /// which); a full server is `server_busy`, anything else `server_error`.
     static func defaultType(for status: HTTPResponse.Status) -> String {
         switch status.code {
-        case 401: "authentication_error"
-        case 403: "permission_error"
-        case 404: "not_found_error"
-        case 413: "request_too_large"
         case 429, 503: "server_busy"
         case 400..<500: "invalid_request_error"
         default: "server_error"
         }
+    }
+
+    static func defaultCode(for status: HTTPResponse.Status) -> String? {
+        switch status.code {
+        case 401: "invalid_api_key"
+        case 403: "forbidden"
+        case 413: "request_too_large"
+        case 429, 503: "server_busy"
+        default: nil
+        }
+    }
+
+    /// A model the store does not hold.
+    static func modelNotFound(_ message: String) -> APIError {
+        APIError(.notFound, message, parameter: "model", code: "model_not_found")
+    }
+
+    /// A prompt longer than the context, in OpenAI's words, which LiteLLM and aider recognise
+    /// (they then shorten the conversation themselves).
+    static func contextLengthExceeded(context: Int, promptTokens: Int, parameter: String = "messages") -> APIError {
+        APIError(.badRequest,
+                 "This model's maximum context length is \(context) tokens. However, your messages resulted in \(promptTokens) tokens "
+                 + "(with room for at least one token of answer). Please reduce the length of the messages.",
+                 parameter: parameter, code: "context_length_exceeded")
     }
 
     static func badRequest(_ message: String, parameter: String? = nil) -> APIError {
@@ -39,11 +65,11 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
     }
 
     static func invalidField(_ name: String, _ reason: String) -> APIError {
-        APIError(.badRequest, "invalid '\(name)': \(reason)", parameter: name)
+        APIError(.badRequest, "invalid '\(name)': \(reason)", parameter: name, code: "invalid_value")
     }
 
     static func unsupported(_ name: String, _ reason: String) -> APIError {
-        APIError(.badRequest, "'\(name)' is not supported by Hearth yet: \(reason)", parameter: name)
+        APIError(.badRequest, "'\(name)' is not supported by Hearth yet: \(reason)", parameter: name, code: "unsupported_parameter")
     }
 
     /// OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
@@ -53,7 +79,7 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
                 "message": .string(message),
                 "type": .string(type),
                 "param": parameter.map(JSONValue.string) ?? .null,
-                "code": .null,
+                "code": code.map(JSONValue.string) ?? .null,
             ]),
         ])
     }
@@ -149,13 +175,26 @@ struct RequestFields {
         }
     }
 
-    /// Fails when any key outside `known` is present and not null (or an empty list, which
-    /// clients send for "none", as Ollama's does for `tools`): a field Hearth would silently
-    /// ignore is an error instead.
-    func rejectUnknown(known: Set<String>, unsupported: [String: String] = [:]) throws(APIError) {
-        for key in object.keys where object[key] != .null && object[key] != .array([]) {
+    /// Fails when a key outside `known` carries a value: a field Hearth would silently ignore is
+    /// an error instead. Empty and default values (null, "", false, [], {}, "none") mean
+    /// "absent", as the services Hearth imitates treat them and as clients send them for "not
+    /// set" (Ollama's Go client sends `"suffix": ""`, `"template": ""`; scripts send
+    /// `"think": false`). `ignored` fields are accepted whatever their value: they never change
+    /// the output (hardware and runner settings, bookkeeping).
+    func rejectUnknown(known: Set<String>, unsupported: [String: String] = [:], ignored: Set<String> = []) throws(APIError) {
+        for key in object.keys where !known.contains(key) && !ignored.contains(key) {
+            guard let value = object[key], !Self.meansAbsent(value) else { continue }
             if let reason = unsupported[key] { throw .unsupported(name(key), reason) }
-            if !known.contains(key) { throw .invalidField(name(key), "unknown field") }
+            throw APIError(.badRequest, "unknown field '\(name(key))'", parameter: name(key), code: "unknown_parameter")
+        }
+    }
+
+    static func meansAbsent(_ value: JSONValue) -> Bool {
+        switch value {
+        case .null, .bool(false), .string(""), .string("none"): return true
+        case .array(let items): return items.isEmpty
+        case .object(let object): return object.pairs.isEmpty
+        default: return false
         }
     }
 }

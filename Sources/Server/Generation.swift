@@ -19,6 +19,12 @@ struct GenerationRequest: Sendable {
     /// Turns the request into prompt tokens (and any grammar and tool-call parser) once the
     /// model is loaded; runs off the event loop.
     var prepare: @Sendable (LoadedModel) throws -> PreparedPrompt
+    /// The context the client asked for (Ollama's `num_ctx`); nil: the server's `--ctx`.
+    var contextLength: Int? = nil
+    /// Prepares the prompt within a token budget, dropping the conversation's oldest turns (the
+    /// system message stays), when the whole conversation does not fit. nil: a prompt that does
+    /// not fit is refused (OpenAI's `context_length_exceeded`).
+    var fitting: (@Sendable (LoadedModel, _ budget: Int) throws -> PreparedPrompt)? = nil
 
     init(model: String, keepAlive: Duration?? = nil, options: GenerationOptions, maxTokens: Int?,
          connectionClosed: EventLoopFuture<Void>? = nil, prepare: @escaping @Sendable (LoadedModel) throws -> PreparedPrompt) {
@@ -127,13 +133,24 @@ extension HearthServer {
     /// queue is full).
     func startGeneration(_ request: GenerationRequest) async throws -> ActiveGeneration {
         let started = ContinuousClock.now
-        let instance = try await models.acquire(request.model, keepAlive: request.keepAlive)
+        let instance = try await models.acquire(request.model, keepAlive: request.keepAlive, contextLength: request.contextLength)
         do {
+            let context = instance.scheduler.contextLength
+            // Room kept for the answer when old turns are dropped: what the client asked for, at
+            // most a quarter of the context.
+            let room = min(max(request.maxTokens ?? context / 4, 1), context / 4)
             let prepared: PreparedPrompt
             do {
                 let loaded = instance.loaded
                 prepared = try await offload {
-                    let prepared = try request.prepare(loaded)
+                    let vocabularySize = loaded.tokenizer.vocabularySize
+                    if let bad = request.options.sampling.logitBias.keys.first(where: { Int($0) >= vocabularySize }) {
+                        throw APIError.invalidField("logit_bias", "token id \(bad) is not in the model's vocabulary of \(vocabularySize) tokens")
+                    }
+                    var prepared = try request.prepare(loaded)
+                    if prepared.tokens.count + room > context, let fitting = request.fitting {
+                        prepared = try fitting(loaded, context - room)
+                    }
                     // The vocabulary's byte table is built once per model, here rather than on the
                     // scheduler's thread where it would hold up every sequence's next step.
                     if prepared.constraint != nil { _ = loaded.tokenVocabulary }
@@ -146,11 +163,8 @@ extension HearthServer {
             }
             let prompt = prepared.tokens
             guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty", parameter: "prompt") }
-            let context = instance.scheduler.contextLength
             guard prompt.count < context else {
-                throw APIError.badRequest(
-                    "the prompt is \(prompt.count) tokens; the context is \(context) tokens and must leave room for an answer",
-                    parameter: "messages")
+                throw APIError.contextLengthExceeded(context: context, promptTokens: prompt.count)
             }
             var options = request.options
             options.constraint = prepared.constraint
@@ -183,36 +197,82 @@ extension HearthServer {
         }
     }
 
-    /// Computes embeddings of `inputs` on a worker thread.
-    func embeddings(model: String, inputs: [String], keepAlive: Duration?? = nil) async throws
-        -> (vectors: [[Float]], tokens: Int)
-    {
-        let instance = try await models.acquire(model, keepAlive: keepAlive)
+    /// Computes embeddings of `inputs` on a worker thread, one input after another (a batch of
+    /// any size holds one input's activations at a time). `truncate` cuts inputs longer than
+    /// the context (Ollama's default); otherwise they are refused, naming the input.
+    func embeddings(model: String, inputs: [EmbeddingInput], keepAlive: Duration?? = nil, truncate: Bool = false,
+                    contextLength: Int? = nil) async throws -> (vectors: [[Float]], tokens: Int) {
+        let instance = try await models.acquire(model, keepAlive: keepAlive, contextLength: contextLength)
         defer { instance.usage.end() }
-        let context = configuration.contextLength
+        let context = max(contextLength ?? 0, instance.scheduler.contextLength)
         let loaded = instance.loaded
         let outcome: Result<([[Float]], Int), any Error> = await withCheckedContinuation { continuation in
             let thread = Thread {
-                do {
-                    var vectors: [[Float]] = []
-                    var tokens = 0
-                    for input in inputs {
-                        let (vector, count) = try loaded.embedding(of: input, maximumTokens: context)
+                var vectors: [[Float]] = []
+                var tokens = 0
+                for (index, input) in inputs.enumerated() {
+                    do {
+                        let (vector, count) = switch input {
+                        case .text(let text): try loaded.embedding(of: text, maximumTokens: context, truncate: truncate)
+                        case .tokens(let ids): try loaded.embedding(ofTokens: ids, maximumTokens: context, truncate: truncate)
+                        }
                         vectors.append(vector)
                         tokens += count
+                    } catch let error as EngineError {
+                        let field = inputs.count == 1 ? "input" : "input[\(index)]"
+                        let apiError = if case .promptTooLong(let count, let limit) = error {
+                            APIError(.badRequest, "\(field) is \(count) tokens, more than the context of \(limit) tokens",
+                                     parameter: field, code: "context_length_exceeded")
+                        } else {
+                            APIError.invalidField(field, "cannot embed it: \(error)")
+                        }
+                        continuation.resume(returning: .failure(apiError))
+                        return
+                    } catch {
+                        continuation.resume(returning: .failure(APIError(.internalServerError, "embedding failed: \(error)")))
+                        return
                     }
-                    continuation.resume(returning: .success((vectors, tokens)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
                 }
+                continuation.resume(returning: .success((vectors, tokens)))
             }
             thread.stackSize = 8 << 20
             thread.start()
         }
-        switch outcome {
-        case .success(let value): return value
-        case .failure(let error as EngineError): throw APIError.badRequest("cannot embed the input: \(error)", parameter: "input")
-        case .failure(let error): throw APIError(.internalServerError, "embedding failed: \(error)")
+        return try outcome.get()
+    }
+}
+
+/// One input to embed: text, or token ids of the model's own vocabulary (as llama-server takes them).
+enum EmbeddingInput: Sendable {
+    case text(String)
+    case tokens([Int32])
+
+    /// `input` as the OpenAI and Ollama routes take it: a string, a list of strings, a list of
+    /// token ids, or a list of lists of token ids. An empty string embeds nothing (refused).
+    static func parse(_ value: JSONValue?, field: String = "input") throws(APIError) -> [EmbeddingInput] {
+        func tokens(_ items: [JSONValue], path: String) throws(APIError) -> [Int32] {
+            try items.enumerated().map { index, item throws(APIError) -> Int32 in
+                guard case .int(let id) = item, id >= 0, id <= Int(Int32.max) else {
+                    throw APIError.invalidField("\(path)[\(index)]", "expected a token id (a whole number ≥ 0), got \(item.serialized)")
+                }
+                return Int32(id)
+            }
+        }
+        switch value {
+        case .string(let text)?: return [.text(text)]
+        case .array(let items)?:
+            guard !items.isEmpty else { throw APIError.invalidField(field, "must not be empty") }
+            if case .int = items[0] { return [.tokens(try tokens(items, path: field))] }
+            return try items.enumerated().map { index, item throws(APIError) -> EmbeddingInput in
+                switch item {
+                case .string(let text): return .text(text)
+                case .array(let ids): return .tokens(try tokens(ids, path: "\(field)[\(index)]"))
+                default:
+                    throw APIError.invalidField("\(field)[\(index)]", "expected a string or a list of token ids, got \(item.typeName)")
+                }
+            }
+        case nil: throw APIError.invalidField(field, "is required")
+        case let other?: throw APIError.invalidField(field, "expected a string, a list of strings or token ids, got \(other.typeName)")
         }
     }
 }

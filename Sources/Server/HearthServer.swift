@@ -16,15 +16,22 @@ import Store
 /// ```
 public final class HearthServer: Sendable {
     public static let version = "0.1.0"
+    /// The Ollama API version whose routes and fields Hearth serves (what `/api/version` says).
+    public static let ollamaAPIVersion = "0.13.0"
     let configuration: ServerConfiguration
     let store: ModelStore
     let models: ModelManager
     let metrics = ServerMetrics()
+    /// Notices (and, at `--log-level debug`, what requests sent that Hearth accepted and ignored).
+    let logger: Logger
 
     public init(configuration: ServerConfiguration, store: ModelStore) {
         self.configuration = configuration
         self.store = store
         self.models = ModelManager(store: store, configuration: configuration)
+        var logger = Logger(label: "hearth.serve")
+        logger.logLevel = configuration.logLevel
+        self.logger = logger
     }
 
     /// The router with every route and the security middleware, for tests and for serving.
@@ -37,7 +44,9 @@ public final class HearthServer: Sendable {
         router.get("/health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        router.get("/") { _, _ in "Hearth is running" }
+        // Ollama's clients probe the root (the Go CLI with HEAD) before anything else.
+        router.get("/") { _, _ in "Ollama is running (Hearth \(HearthServer.version))" }
+        router.head("/") { _, _ in Response(status: .ok) }
         router.get("/metrics") { [self] _, _ in
             var gauges: [ServerMetrics.ModelGauge] = []
             for instance in await models.loaded {
@@ -61,8 +70,6 @@ public final class HearthServer: Sendable {
             _ = try await models.acquire(name)
             await models.instances[name]?.usage.end()
         }
-        var logger = Logger(label: "hearth.serve")
-        logger.logLevel = .notice
         return Application(
             router: router(),
             server: .http1(configuration: .init(additionalChannelHandlers: [HalfCloseHandler()])),
@@ -118,15 +125,38 @@ enum Reply {
     }
 
     /// A streamed body: `produce` writes lines through `send`; a failed write means the
-    /// client is gone and is rethrown so the producer stops.
+    /// client is gone and is rethrown so the producer stops. Any other failure, once the 200 and
+    /// the first lines are out, is told in-band before the stream closes — `errorEvent` writes
+    /// it (by default OpenAI's `data: {"error": …}` for server-sent events, Ollama's
+    /// `{"error": "…"}` line for NDJSON) — so a client never mistakes a cut-off answer for a
+    /// whole one.
     static func stream(
         contentType: String,
+        errorEvent: (@Sendable (APIError) -> String)? = nil,
         produce: @escaping @Sendable (_ send: (String) async throws -> Void) async throws -> Void
     ) -> Response {
         var headers: HTTPFields = [.contentType: contentType, .cacheControl: "no-cache"]
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let errorEvent = errorEvent ?? { error in
+            contentType == "text/event-stream"
+                ? "data: \(error.openAIBody.serialized)\n\n"
+                : error.ollamaBody.serialized + "\n"
+        }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            try await produce { text in try await writer.write(ByteBuffer(string: text)) }
+            var clientGone = false
+            do {
+                try await produce { text in
+                    do {
+                        try await writer.write(ByteBuffer(string: text))
+                    } catch {
+                        clientGone = true
+                        throw error
+                    }
+                }
+            } catch {
+                if clientGone || error is CancellationError { throw error }
+                try await writer.write(ByteBuffer(string: errorEvent(ErrorMiddleware<HearthRequestContext>.apiError(error))))
+            }
             try await writer.finish(nil)
         })
     }

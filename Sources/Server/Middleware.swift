@@ -47,7 +47,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let known: Set<String> = [
             "/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
             "/api/tags", "/api/show", "/api/chat", "/api/generate", "/api/ps", "/api/version", "/api/pull",
-            "/api/delete", "/api/embed", "/api/embeddings",
+            "/api/delete", "/api/embed", "/api/embeddings", "/api/copy",
         ]
         if known.contains(path) { return path }
         if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
@@ -55,28 +55,45 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Secure by default: the Host header of a loopback server must name loopback (DNS rebinding),
-/// browsers only from allowed origins (CORS), and the API key on every route but `/health`.
+/// Secure by default: the Host header of a loopback server must name this machine (DNS
+/// rebinding), browsers only from allowed origins (CORS), and the API key on every route but
+/// `/health`.
 struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     let configuration: ServerConfiguration
+    let policy: HostPolicy
+
+    init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+        self.policy = HostPolicy(extraHosts: configuration.allowedHosts, extraOrigins: configuration.allowedOrigins)
+    }
+
+    /// What a preflight allows when the browser does not list its headers: what the OpenAI,
+    /// Anthropic and Ollama SDKs send.
+    static var defaultAllowedHeaders: String {
+        ["Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With", "OpenAI-Organization", "OpenAI-Project",
+         "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-OS", "X-Stainless-Arch", "X-Stainless-Runtime",
+         "X-Stainless-Runtime-Version", "X-Stainless-Async", "X-Stainless-Retry-Count", "X-Stainless-Timeout",
+         "X-Stainless-Helper-Method", "X-API-Key", "Anthropic-Version", "Anthropic-Beta"].joined(separator: ", ")
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         // HTTP/1's Host header arrives as the authority; a request built without one keeps it as a field.
         let authority = request.head.authority ?? request.headers[HTTPField.Name("Host")!]
-        if configuration.isLoopback, let authority, !Self.isLoopbackHost(authority) {
-            throw APIError(.forbidden, "host '\(authority)' is not allowed: this server only answers to localhost")
+        if configuration.isLoopback, let authority, !policy.allowsHost(authority) {
+            throw APIError(.forbidden, "host '\(authority)' is not allowed: this server only answers to names of this machine (start it with --allowed-host to add one)")
         }
         let origin = request.headers[.origin]
-        if let origin, !configuration.allowedOrigins.contains(origin) {
+        if let origin, !policy.allowsOrigin(origin) {
             throw APIError(.forbidden, "origin '\(origin)' is not allowed (start the server with --allowed-origin to allow it)")
         }
         if request.method == .options, let origin {
-            // A CORS preflight from an allowed origin.
+            // A CORS preflight from an allowed origin: the headers it asks for are allowed (the
+            // origin is trusted, and SDKs add new x-stainless-* headers often).
             var response = Response(status: .noContent)
             Self.addCORSHeaders(to: &response, origin: origin)
-            response.headers[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
-            response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type"
+            response.headers[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS, HEAD"
+            response.headers[.accessControlAllowHeaders] = request.headers[.accessControlRequestHeaders] ?? Self.defaultAllowedHeaders
             response.headers[.accessControlMaxAge] = "600"
             return response
         }
@@ -97,20 +114,6 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     static func addCORSHeaders(to response: inout Response, origin: String) {
         response.headers[.accessControlAllowOrigin] = origin
         response.headers[.vary] = "Origin"
-    }
-
-    /// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
-    static func isLoopbackHost(_ authority: String) -> Bool {
-        var host = authority.lowercased()
-        if host.hasPrefix("[") {
-            guard let end = host.firstIndex(of: "]") else { return false }
-            host = String(host[host.index(after: host.startIndex)..<end])
-        } else if let colon = host.lastIndex(of: ":") {
-            host = String(host[..<colon])
-        }
-        if host == "localhost" || host == "::1" { return true }
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// Compares without an early exit, so timing does not reveal how much of a guess was right.

@@ -81,43 +81,62 @@ actor ModelManager {
     /// The installed model a request names. Only names in the store are served: never a path,
     /// so a client cannot make the server open an arbitrary file.
     func installedModel(_ requested: String) throws(APIError) -> InstalledModel {
-        var name = requested.trimmingCharacters(in: .whitespaces)
+        try Self.installedModel(requested, in: store)
+    }
+
+    /// Looks `requested` up under both spellings of an untagged name: `name` and `name:latest`
+    /// are the same model, as in Ollama.
+    static func installedModel(_ requested: String, in store: ModelStore) throws(APIError) -> InstalledModel {
+        let name = requested.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty else { throw .invalidField("model", "is required") }
-        if name.hasSuffix(":latest") { name.removeLast(":latest".count) }
-        guard ModelName.isValid(name) else { throw APIError(.notFound, "model '\(requested)' not found", parameter: "model") }
-        let installed: InstalledModel?
-        do {
-            installed = try store.installedModel(named: name)
-        } catch {
-            throw APIError(.internalServerError, "cannot read the store: \(error)")
+        var spellings = [name]
+        if name.hasSuffix(":latest") { spellings.append(String(name.dropLast(":latest".count))) }
+        else if !name.contains(":") { spellings.append(name + ":latest") }
+        for spelling in spellings where ModelName.isValid(spelling) {
+            do {
+                if let installed = try store.installedModel(named: spelling) { return installed }
+            } catch {
+                throw APIError(.internalServerError, "cannot read the store: \(error)")
+            }
         }
-        guard let installed else {
-            let hint = Catalog.builtIn.entry(named: name) != nil ? "; pull it first (POST /api/pull or `hearth pull \(name)`)" : ""
-            throw APIError(.notFound, "model '\(requested)' not found\(hint)", parameter: "model")
-        }
-        return installed
+        let base = spellings.last { Catalog.builtIn.entry(named: $0) != nil }
+        let hint = base.map { "; pull it first (POST /api/pull or `hearth pull \($0)`)" } ?? ""
+        throw .modelNotFound("model '\(requested)' not found\(hint)")
     }
 
     /// The loaded instance of `requested`, loading it (and unloading idle others when memory is
     /// short) on first use. `keepAlive` nil means the server default.
-    func acquire(_ requested: String, keepAlive: Duration?? = nil) throws(APIError) -> ModelInstance {
+    ///
+    /// `contextLength` is the context a request asks for (Ollama's `num_ctx`), nil for the
+    /// server's `--ctx`. A model loaded with less is reloaded with the larger context when no
+    /// request is using it (Ollama reloads its runner likewise); one loaded with more serves as
+    /// it is. Beyond the model's trained context the request is clamped to it.
+    func acquire(_ requested: String, keepAlive: Duration?? = nil, contextLength: Int? = nil) throws(APIError) -> ModelInstance {
         let installed = try installedModel(requested)
         let keep = keepAlive ?? configuration.keepAlive
+        let wanted = contextLength ?? configuration.contextLength
         if let instance = instances[installed.name] {
-            instance.usage.begin(keepAlive: keep)
-            return instance
+            if instance.scheduler.contextLength < min(wanted, instance.loaded.trainedContextLength), instance.usage.isIdle {
+                instances[installed.name] = nil
+                instance.scheduler.shutdown()
+            } else {
+                instance.usage.begin(keepAlive: keep)
+                return instance
+            }
         }
-        let instance = try load(installed)
+        let instance = try load(installed, contextLength: wanted)
         instance.usage.begin(keepAlive: keep)
         return instance
     }
 
-    private func load(_ installed: InstalledModel) throws(APIError) -> ModelInstance {
+    private func load(_ installed: InstalledModel, contextLength requestedContext: Int) throws(APIError) -> ModelInstance {
         let loaded: LoadedModel
         let slotBytes: Int
+        let contextLength: Int
         do {
             let file = try GGUFFile(path: installed.path)
-            slotBytes = try Self.cacheBytes(file: file, contextLength: configuration.contextLength)
+            contextLength = min(requestedContext, Self.trainedContextLength(file: file) ?? requestedContext)
+            slotBytes = try Self.cacheBytes(file: file, contextLength: contextLength)
         } catch {
             throw APIError(.internalServerError, "model '\(installed.name)' cannot be read: \(error)")
         }
@@ -150,7 +169,7 @@ actor ModelManager {
         do {
             loaded = try LoadedModel(path: installed.path, threads: configuration.threads, productOrder: configuration.productOrder)
             let scheduler = try BatchScheduler(model: loaded, configuration: .init(
-                slots: slots, contextLength: configuration.contextLength, maxQueue: configuration.maxQueue,
+                slots: slots, contextLength: contextLength, maxQueue: configuration.maxQueue,
                 prefixCacheBytes: configuration.prefixCacheBytes))
             let instance = ModelInstance(name: installed.name, loaded: loaded, scheduler: scheduler, fileSize: installed.size)
             instances[installed.name] = instance
@@ -158,6 +177,13 @@ actor ModelManager {
         } catch {
             throw APIError(.internalServerError, "model '\(installed.name)' failed to load: \(error)")
         }
+    }
+
+    /// The context the model was trained for (`ARCH.context_length`), when the file says.
+    static func trainedContextLength(file: GGUFFile) -> Int? {
+        guard let architecture = file["general.architecture"]?.asString,
+              let trained = file["\(architecture).context_length"]?.asInt, trained > 0 else { return nil }
+        return trained
     }
 
     /// KV-cache bytes of one slot: layers × context × KV heads × head size × (K and V) × binary16.

@@ -12,11 +12,16 @@ import ToolCalls
 /// Ollama's API: tags, show, chat, generate, ps, version, pull, delete, embed.
 extension HearthServer {
     func addOllamaRoutes(to router: Router<HearthRequestContext>) {
-        router.get("/api/version") { _, _ in Reply.json(.object(["version": .string(HearthServer.version)])) }
+        // Clients compare this with the Ollama version a feature needed (tools, structured
+        // output, the `think` field…); Hearth answers as the Ollama API it implements.
+        router.get("/api/version") { _, _ in
+            Reply.json(.object(["version": .string(HearthServer.ollamaAPIVersion), "hearth": .string(HearthServer.version)]))
+        }
+        router.head("/api/version") { _, _ in Response(status: .ok) }
         router.get("/api/tags") { [self] _, _ in
             Reply.json(.object(["models": .array(try listInstalled().map { model in
                 .object([
-                    "name": .string(model.name), "model": .string(model.name),
+                    "name": .string(Self.listedName(model.name)), "model": .string(Self.listedName(model.name)),
                     "modified_at": .string(Self.timestamp(model.modified)), "size": .int(Int(model.size)),
                     "digest": .string(model.sha256), "details": Self.details(path: model.path),
                 ])
@@ -27,15 +32,17 @@ extension HearthServer {
             for instance in await models.loaded {
                 let installed = try? store.installedModel(named: instance.name)
                 entries.append(.object([
-                    "name": .string(instance.name), "model": .string(instance.name),
+                    "name": .string(Self.listedName(instance.name)), "model": .string(Self.listedName(instance.name)),
                     "size": .int(Int(instance.fileSize) + instance.cacheBytes), "digest": .string(installed?.sha256 ?? ""),
                     "details": Self.details(path: instance.loaded.file.path),
                     "expires_at": .string(instance.usage.expiry.map(Self.timestamp) ?? "9999-12-31T23:59:59Z"),
-                    "size_vram": 0,
+                    "size_vram": 0, "context_length": .int(instance.scheduler.contextLength),
                 ]))
             }
             return Reply.json(.object(["models": .array(entries)]))
         }
+        router.post("/api/copy") { [self] request, _ in try await ollamaCopy(try await json(request)) }
+        router.post("/api/embeddings") { [self] request, _ in try await ollamaLegacyEmbeddings(try await json(request)) }
         router.post("/api/show") { [self] request, _ in try await show(try await json(request)) }
         router.post("/api/chat") { [self] request, context in try await ollamaChat(try await json(request), closed: context.connectionClosed) }
         router.post("/api/generate") { [self] request, context in
@@ -80,40 +87,64 @@ extension HearthServer {
         ])
     }
 
-    /// Ollama's `options` mapped onto the sampler; unknown options are refused, not ignored.
-    func ollamaOptions(_ value: JSONValue?) throws(APIError) -> (GenerationOptions, Int?) {
+    /// What a request's `options` ask of the engine.
+    struct OllamaOptions {
+        var generation: GenerationOptions
+        /// `num_predict`; nil: as much as the context leaves.
+        var maxTokens: Int?
+        /// `num_ctx`; nil: the server's `--ctx`.
+        var contextLength: Int?
+    }
+
+    /// Ollama's options that never change the output: where the weights live and how the work is
+    /// split (Hearth runs on the CPU and chooses its batch and threads itself), and options
+    /// Ollama itself no longer implements (`tfs_z`, `penalize_newline`).
+    static let ignoredOllamaOptions: Set<String> = [
+        "num_batch", "num_gpu", "main_gpu", "use_mmap", "use_mlock", "numa", "num_thread", "low_vram", "f16_kv",
+        "vocab_only", "logits_all", "embedding_only", "num_gqa", "tfs_z", "penalize_newline",
+        // Ollama keeps this many prompt tokens when it shifts a full context; Hearth drops whole
+        // old turns instead (the system message always stays), so there is nothing to keep.
+        "num_keep",
+    ]
+
+    /// Ollama's `options` mapped onto the sampler. Options that change the output are honoured;
+    /// the runner and hardware ones are accepted and ignored; anything else is refused by name.
+    func ollamaOptions(_ value: JSONValue?) throws(APIError) -> OllamaOptions {
         var sampling = SamplingParameters()
         var stop: [String] = []
         var maxTokens: Int?
+        var contextLength: Int?
         if let value {
             let fields = try RequestFields(value, path: "options.")
             try fields.rejectUnknown(
-                known: ["temperature", "top_k", "top_p", "min_p", "num_predict", "stop", "seed", "repeat_penalty",
-                        "repeat_last_n", "presence_penalty", "frequency_penalty", "num_ctx", "num_thread"],
-                unsupported: ["mirostat": "mirostat sampling is not implemented", "mirostat_tau": "mirostat sampling is not implemented",
-                              "mirostat_eta": "mirostat sampling is not implemented", "tfs_z": "tail-free sampling is not implemented",
-                              "typical_p": "typical sampling is not implemented", "penalize_newline": "not implemented",
-                              "num_keep": "not implemented", "num_batch": "the batch size is fixed", "num_gpu": "Hearth runs on the CPU",
-                              "main_gpu": "Hearth runs on the CPU", "use_mmap": "weights are always memory-mapped",
-                              "use_mlock": "not implemented", "numa": "not implemented", "low_vram": "Hearth runs on the CPU"])
+                known: ["temperature", "top_k", "top_p", "min_p", "typical_p", "num_predict", "stop", "seed", "repeat_penalty",
+                        "repeat_last_n", "presence_penalty", "frequency_penalty", "mirostat", "mirostat_tau", "mirostat_eta", "num_ctx"],
+                unsupported: ["rope_frequency_base": "the RoPE base in the model's file is always used",
+                              "rope_frequency_scale": "the RoPE scale in the model's file is always used"],
+                ignored: Self.ignoredOllamaOptions)
+            let ignored = fields.object.keys.filter { Self.ignoredOllamaOptions.contains($0) }
+            if !ignored.isEmpty { logger.debug("ignoring Ollama options that do not change the output: \(ignored.sorted())") }
             if let temperature = try fields.number("temperature", in: 0...100) { sampling.temperature = Float(temperature) }
             if let topK = try fields.int("top_k", in: 0...Int(Int32.max)) { sampling.topK = topK }
             if let topP = try fields.number("top_p", in: 0...1) { sampling.topP = Float(topP) }
             if let minP = try fields.number("min_p", in: 0...1) { sampling.minP = Float(minP) }
+            if let typicalP = try fields.number("typical_p", in: 0...1) { sampling.typicalP = Float(typicalP) }
             if let seed = try fields.int("seed", in: -1...Int.max), seed >= 0 { sampling.seed = UInt64(seed) }
             if let penalty = try fields.number("repeat_penalty", in: 0...100) { sampling.repeatPenalty = Float(penalty) }
             if let lastN = try fields.int("repeat_last_n", in: -1...Int(Int32.max)) { sampling.repeatLastN = lastN }
             if let presence = try fields.number("presence_penalty", in: -2...2) { sampling.presencePenalty = Float(presence) }
             if let frequency = try fields.number("frequency_penalty", in: -2...2) { sampling.frequencyPenalty = Float(frequency) }
+            if let mirostat = try fields.int("mirostat", in: 0...2) { sampling.mirostat = mirostat }
+            if let tau = try fields.number("mirostat_tau", in: 0...100) { sampling.mirostatTau = Float(tau) }
+            if let eta = try fields.number("mirostat_eta", in: 0...1) { sampling.mirostatEta = Float(eta) }
             // num_predict: -1 (and -2, "fill the context") mean no limit but the context.
             if let predict = try fields.int("num_predict", in: -2...Int(Int32.max)), predict >= 0 { maxTokens = predict }
-            if let context = try fields.int("num_ctx", in: 1...Int(Int32.max)), context > configuration.contextLength {
-                throw APIError.invalidField("options.num_ctx", "this server's context is \(configuration.contextLength) tokens (hearth serve --ctx); got \(context)")
-            }
-            _ = try fields.int("num_thread", in: 1...1024)
+            // Any size up to the model's trained context (clamped there when the model loads).
+            contextLength = try fields.int("num_ctx", in: 1...Int(Int32.max)).map { max($0, 16) }
             stop = try fields.stopStrings("stop")
         }
-        return (GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: stop), maxTokens)
+        return OllamaOptions(generation: GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: stop),
+                             maxTokens: maxTokens, contextLength: contextLength)
     }
 
     func keepAlive(_ fields: RequestFields) throws(APIError) -> Duration?? {
@@ -129,9 +160,20 @@ extension HearthServer {
     static let unsupportedOllamaFields: [String: String] = [
         "images": "Hearth's models read text only", "template": "the model's own chat template is always used",
         "context": "the deprecated context array is not supported; send the conversation as messages",
-        "suffix": "fill-in-the-middle is not supported yet", "think": "no reasoning models are served yet",
         "logprobs": "use the OpenAI routes for logprobs", "top_logprobs": "use the OpenAI routes for logprobs",
     ]
+
+    /// `think`: false (or absent) is what every model served here does; true asks for a
+    /// reasoning model, refused as Ollama refuses it for a model that cannot think.
+    static func checkThink(_ fields: RequestFields, model: String) throws(APIError) {
+        switch fields.value("think") {
+        case nil, .bool(false)?, .string("")?, .string("none")?: return
+        case .bool(true)?, .string("low")?, .string("medium")?, .string("high")?:
+            throw APIError.invalidField("think", "\"\(model)\" does not support thinking")
+        case let other?:
+            throw APIError.invalidField("think", "expected true, false, \"low\", \"medium\" or \"high\", got \(other.serialized)")
+        }
+    }
 
     /// `format`: absent or "" (free text), "json" (any JSON object), or a JSON Schema.
     static func ollamaFormat(_ value: JSONValue?) throws(APIError) -> ResponseFormat? {
@@ -148,15 +190,21 @@ extension HearthServer {
 
     func ollamaChat(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "messages", "stream", "options", "keep_alive", "format", "tools"],
+        try fields.rejectUnknown(known: ["model", "messages", "stream", "options", "keep_alive", "format", "tools", "think",
+                                         "truncate", "shift"],
                                  unsupported: Self.unsupportedOllamaFields)
         let model = try fields.requiredString("model")
+        try Self.checkThink(fields, model: model)
         let keep = try keepAlive(fields)
-        let (options, maxTokens) = try ollamaOptions(fields.value("options"))
+        let options = try ollamaOptions(fields.value("options"))
         let stream = try fields.bool("stream") ?? true
+        // Ollama drops a long conversation's oldest turns unless told not to.
+        let truncate = try fields.bool("truncate") ?? true
+        // Ollama shifts a full context to go on writing; Hearth ends the answer there ("length").
+        _ = try fields.bool("shift")
         guard let messagesValue = fields.value("messages"), case .array(let list) = messagesValue, !list.isEmpty else {
             // No messages: load (or with keep_alive 0, unload) the model, as Ollama does.
-            let instance = try await models.acquire(model, keepAlive: keep)
+            let instance = try await models.acquire(model, keepAlive: keep, contextLength: options.contextLength)
             instance.usage.end()
             return Reply.json(.object(["model": .string(model), "created_at": .string(Self.timestamp(Date())),
                                        "message": .object(["role": "assistant", "content": ""]),
@@ -170,10 +218,13 @@ extension HearthServer {
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: .auto, parallel: true),
                             responseFormat: format, responseGrammar: grammar)
         }
-        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens,
+        var request = GenerationRequest(model: model, keepAlive: keep, options: options.generation, maxTokens: options.maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
-        let textRequest = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens,
-                                            connectionClosed: closed, prepare: plan.answeringInText.prepare)
+        request.contextLength = options.contextLength
+        if truncate { request.fitting = plan.prepare(_:within:) }
+        var textRequest = request
+        textRequest.prepare = plan.answeringInText.prepare
+        if truncate { textRequest.fitting = plan.answeringInText.prepare(_:within:) }
         return try await ollamaRespond(request, stream: stream, answerInText: (plan.repeatsAnsweredCall, textRequest)) { text, calls in
             var message: JSONObject = ["role": "assistant", "content": .string(text)]
             if !calls.isEmpty {
@@ -211,25 +262,39 @@ extension HearthServer {
 
     func ollamaGenerate(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "prompt", "system", "raw", "stream", "options", "keep_alive", "format"],
+        try fields.rejectUnknown(known: ["model", "prompt", "suffix", "system", "raw", "stream", "options", "keep_alive", "format",
+                                         "think", "truncate", "shift"],
                                  unsupported: Self.unsupportedOllamaFields.merging(["tools": "tools need /api/chat"]) { $1 })
         let model = try fields.requiredString("model")
+        try Self.checkThink(fields, model: model)
         let keep = try keepAlive(fields)
-        let (options, maxTokens) = try ollamaOptions(fields.value("options"))
+        let options = try ollamaOptions(fields.value("options"))
         let stream = try fields.bool("stream") ?? true
         let raw = try fields.bool("raw") ?? false
         let system = try fields.string("system")
         let prompt = try fields.string("prompt") ?? ""
+        let suffix = try fields.string("suffix") ?? ""
+        _ = try fields.bool("truncate")
+        _ = try fields.bool("shift")
         if raw && system != nil { throw APIError.invalidField("system", "has no meaning with raw: true") }
-        if prompt.isEmpty {
-            let instance = try await models.acquire(model, keepAlive: keep)
+        if raw && !suffix.isEmpty { throw APIError.invalidField("suffix", "has no meaning with raw: true") }
+        if prompt.isEmpty && suffix.isEmpty {
+            let instance = try await models.acquire(model, keepAlive: keep, contextLength: options.contextLength)
             instance.usage.end()
             return Reply.json(.object(["model": .string(model), "created_at": .string(Self.timestamp(Date())),
                                        "response": "", "done_reason": "load", "done": true]))
         }
         let grammar = try await offload { () throws(APIError) in try Self.ollamaFormat(fields.value("format"))?.grammar(field: "format") }
-        let request = GenerationRequest(model: model, keepAlive: keep, options: options, maxTokens: maxTokens, connectionClosed: closed) { loaded in
+        var request = GenerationRequest(model: model, keepAlive: keep, options: options.generation, maxTokens: options.maxTokens,
+                                        connectionClosed: closed) { loaded in
             let constraint = grammar.map { GenerationConstraint(grammar: $0) }
+            if !suffix.isEmpty {
+                // Code completion between prompt and suffix, in the model's own markers.
+                guard let tokens = loaded.fillInTheMiddlePrompt(prefix: prompt, suffix: suffix) else {
+                    throw APIError.invalidField("suffix", "\"\(model)\" does not support insert (it has no fill-in-the-middle tokens)")
+                }
+                return PreparedPrompt(tokens: tokens, constraint: constraint)
+            }
             if raw { return PreparedPrompt(tokens: loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true), constraint: constraint) }
             var messages: [TemplateValue] = []
             if let system { messages.append(.object(TemplateObject([("role", .string("system")), ("content", .string(system))]))) }
@@ -237,6 +302,7 @@ extension HearthServer {
             let format = try loaded.chatFormat()
             return PreparedPrompt(tokens: format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true)), constraint: constraint)
         }
+        request.contextLength = options.contextLength
         return try await ollamaRespond(request, stream: stream) { text, _ in [("response", .string(text))] }
     }
 
@@ -318,92 +384,6 @@ extension HearthServer {
                 }
             }
             try await send(line("", result: result).serialized + "\n")
-        }
-    }
-
-    // MARK: show, embed, pull
-
-    func show(_ body: JSONValue) async throws -> Response {
-        let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "name", "verbose"])
-        let name = try fields.string("model") ?? fields.requiredString("name")
-        let installed = try await models.installedModel(name)
-        let file: GGUFFile
-        do { file = try GGUFFile(path: installed.path) } catch { throw APIError(.internalServerError, "cannot read '\(name)': \(error)") }
-        var info = JSONObject()
-        for key in file.metadataKeys.sorted() where !key.hasPrefix("tokenizer.ggml.") && key != "tokenizer.chat_template" {
-            guard let value = file[key] else { continue }
-            if let int = value.asInt { info[key] = .int(int) }
-            else if let float = value.asFloat { info[key] = .double(Double(float)) }
-            else if let string = value.asString { info[key] = .string(string) }
-            else if let bool = value.asBool { info[key] = .bool(bool) }
-        }
-        return Reply.json(.object([
-            "modelfile": .string("FROM \(installed.path)\n"), "parameters": "",
-            "template": .string(file["tokenizer.chat_template"]?.asString ?? ""),
-            "details": Self.details(path: installed.path), "model_info": .object(info),
-            "capabilities": ["completion", "tools", "embedding"], "modified_at": .string(Self.timestamp(installed.modified)),
-        ]))
-    }
-
-    func ollamaEmbed(_ body: JSONValue) async throws -> Response {
-        let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "input", "truncate", "keep_alive", "options"],
-                                 unsupported: ["dimensions": "the model's embedding size is fixed"])
-        let model = try fields.requiredString("model")
-        let inputs = try Self.embeddingInputs(fields.value("input"))
-        if try fields.bool("truncate") == true {
-            // Hearth never truncates silently; an input longer than the context is an error.
-        }
-        let started = ContinuousClock.now
-        let (vectors, tokens) = try await embeddings(model: model, inputs: inputs, keepAlive: try keepAlive(fields))
-        return Reply.json(.object([
-            "model": .string(model), "embeddings": .array(vectors.map { .array($0.map { .double(Double($0)) }) }),
-            "total_duration": .int(Int(ActiveGeneration.seconds(ContinuousClock.now - started) * 1e9)),
-            "load_duration": 0, "prompt_eval_count": .int(tokens),
-        ]))
-    }
-
-    func ollamaPull(_ body: JSONValue) async throws -> Response {
-        let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "name", "stream", "insecure"])
-        let name = try fields.string("model") ?? fields.requiredString("name")
-        let stream = try fields.bool("stream") ?? true
-        // Over HTTP only catalog names: a URL or path would let a client make the server fetch
-        // or read what it chooses.
-        guard Catalog.builtIn.entry(named: name) != nil else {
-            throw APIError(.notFound, "'\(name)' is not in the catalog; known models: \(Catalog.builtIn.names.joined(separator: ", "))", parameter: "model")
-        }
-        let store = self.store
-        if !stream {
-            do {
-                _ = try await store.pull(name) { _ in }
-            } catch {
-                throw APIError(.internalServerError, "pull failed: \(error)")
-            }
-            return Reply.json(.object(["status": "success"]))
-        }
-        return Reply.stream(contentType: "application/x-ndjson") { send in
-            let (events, continuation) = AsyncStream<JSONValue>.makeStream()
-            let task = Task {
-                do {
-                    _ = try await store.pull(name) { progress in
-                        var object: JSONObject = ["status": .string(progress.phase)]
-                        if let total = progress.bytesTotal { object["total"] = .int(Int(total)) }
-                        object["completed"] = .int(Int(progress.bytesDone))
-                        continuation.yield(.object(object))
-                    }
-                    continuation.yield(.object(["status": "success"]))
-                } catch {
-                    continuation.yield(.object(["error": .string("pull failed: \(error)")]))
-                }
-                continuation.finish()
-            }
-            try await withTaskCancellationHandler {
-                for await event in events { try await send(event.serialized + "\n") }
-            } onCancel: {
-                task.cancel()
-            }
         }
     }
 }

@@ -12,9 +12,10 @@ extension HearthServer {
         let fields = try RequestFields(body)
         try fields.rejectUnknown(
             known: ["model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-                    "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "stream", "stream_options", "n",
-                    "user", "metadata", "store", "response_format", "tools", "tool_choice", "parallel_tool_calls"],
-            unsupported: Self.unsupportedOpenAIFields)
+                    "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "logit_bias", "stream", "stream_options", "n",
+                    "response_format", "tools", "tool_choice", "parallel_tool_calls", "modalities"],
+            unsupported: Self.unsupportedOpenAIFields, ignored: Self.ignoredOpenAIFields)
+        try Self.checkModalities(fields)
         let model = try fields.requiredString("model")
         let turns = try Self.chatTurns(fields.value("messages"))
         let wantsLogprobs = try fields.bool("logprobs") ?? false
@@ -31,106 +32,143 @@ extension HearthServer {
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: choice, parallel: parallel),
                             responseFormat: format, responseGrammar: grammar)
         }
-        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
-                                        connectionClosed: closed, prepare: plan.prepare)
-        let textRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
-                                            connectionClosed: closed, prepare: plan.answeringInText.prepare)
-        let active = try await startGeneration(request)
+        let requests = (0..<sampling.choices).map { index in
+            GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
+                              connectionClosed: closed, prepare: plan.prepare)
+        }
+        let actives = try await startGenerations(requests)
         let id = String("chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24))
         let created = JSONValue.int(Int(Date().timeIntervalSince1970))
+        let answerInText = { @Sendable (index: Int) in
+            var request = requests[index]
+            request.prepare = plan.answeringInText.prepare
+            return request
+        }
         if !sampling.stream {
-            var result = try await active.run { _ in }
-            var content = result.text
-            var calls: [ToolCall] = []
-            if var parser = active.toolParser {
-                _ = parser.feed(result.text)
-                _ = parser.finish()
-                content = parser.content
-                calls = parser.calls.filter { !plan.repeatsAnsweredCall($0) }
-                if calls.isEmpty && !parser.calls.isEmpty && content.allSatisfy(\.isWhitespace) {
-                    result = try await startGeneration(textRequest).run { _ in }
-                    content = result.text
+            let answers = try await withThrowingTaskGroup(of: (Int, JSONObject, GenerationResult).self) { group in
+                for (index, active) in actives.enumerated() {
+                    group.addTask {
+                        let (choice, result) = try await self.chatChoice(index: index, active: active, plan: plan,
+                                                                         textRequest: answerInText(index), logprobs: wantsLogprobs)
+                        return (index, choice, result)
+                    }
                 }
+                var answers = [(JSONObject, GenerationResult)?](repeating: nil, count: actives.count)
+                for try await (index, choice, result) in group { answers[index] = (choice, result) }
+                return answers.map { $0! }
             }
-            var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !content.isEmpty ? .string(content) : .null]
-            if !calls.isEmpty { message["tool_calls"] = .array(calls.enumerated().map { Self.openAIToolCall($1) }) }
-            message["refusal"] = .null
-            let choice: JSONObject = [
-                "index": 0, "message": .object(message),
-                "logprobs": wantsLogprobs ? Self.chatLogprobs(result.logprobs) : .null,
-                "finish_reason": .string(Self.finishReason(result, calledTools: !calls.isEmpty)),
-            ]
             return Reply.json(.object([
                 "id": .string(id), "object": "chat.completion", "created": created, "model": .string(model),
-                "choices": [.object(choice)], "usage": Self.usage(result),
+                "choices": .array(answers.map { .object($0.0) }),
+                "usage": Self.usage(answers.map(\.1), choicesPerPrompt: sampling.choices),
             ]))
         }
         return Reply.stream(contentType: "text/event-stream") { send in
-            func chunk(_ delta: JSONValue, finish: JSONValue = .null, logprobs: JSONValue = .null) -> String {
-                let object: JSONValue = .object([
-                    "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
-                    "choices": [.object(["index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish])],
-                ])
-                return "data: \(object.serialized)\n\n"
-            }
-            var sentContent = false
-            var repeated: Set<Int> = []
-            func deliver(_ events: [ToolCallEvent], logprobs: JSONValue) async throws {
-                var logprobs = logprobs
-                for event in events {
-                    switch event {
-                    case .content(let text):
-                        try await send(chunk(.object(["content": .string(text)]), logprobs: logprobs))
-                        logprobs = .null
-                        sentContent = sentContent || !text.allSatisfy(\.isWhitespace)
-                    case .callStarted(let index, _, _) where plan.repeatsAnsweredCall(parser.calls[index]) || repeated.contains(index):
-                        repeated.insert(index)
-                    case .arguments(let index, _) where repeated.contains(index):
-                        break
-                    case .callStarted(let index, let callID, let name):
-                        try await send(chunk(.object(["tool_calls": [.object([
-                            "index": .int(index), "id": .string(callID), "type": "function",
-                            "function": .object(["name": .string(name), "arguments": ""]),
-                        ])]])))
-                    case .arguments(let index, let fragment):
-                        try await send(chunk(.object(["tool_calls": [.object([
-                            "index": .int(index), "function": .object(["arguments": .string(fragment)]),
-                        ])]])))
-                    case .callFinished:
-                        break
-                    }
+            let results = try await Self.merged(count: actives.count, send: send) { index, emit in
+                try await self.streamChatChoice(index: index, active: actives[index], plan: plan, textRequest: answerInText(index),
+                                                logprobs: wantsLogprobs, emit: emit) { delta, finish, logprobs in
+                    let object: JSONValue = .object([
+                        "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                        "choices": [.object(["index": .int(index), "delta": delta, "logprobs": logprobs, "finish_reason": finish])],
+                    ])
+                    return "data: \(object.serialized)\n\n"
                 }
             }
-            try await send(chunk(.object(["role": "assistant", "content": ""])))
-            let parser = LockedParser(active.toolParser)
-            let firstResult = try await active.run { piece in
-                let logprobs = wantsLogprobs ? Self.chatLogprobs(piece.logprobs) : .null
-                if let events = parser.feed(piece.text) {
-                    try await deliver(events, logprobs: logprobs)
-                } else {
-                    try await send(chunk(.object(["content": .string(piece.text)]), logprobs: logprobs))
-                }
-            }
-            try await deliver(parser.finish() ?? [], logprobs: .null)
-            var result = firstResult
-            var calledTools = parser.calls.count > repeated.count
-            if !repeated.isEmpty && !calledTools && !sentContent {
-                // Only repeats of answered calls: the answer is written in text instead.
-                result = try await self.startGeneration(textRequest).run { piece in
-                    try await send(chunk(.object(["content": .string(piece.text)])))
-                }
-                calledTools = false
-            }
-            try await send(chunk(.object([:]), finish: .string(Self.finishReason(result, calledTools: calledTools))))
             if sampling.includeUsage {
                 let usage: JSONValue = .object([
                     "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
-                    "choices": [], "usage": Self.usage(result),
+                    "choices": [], "usage": Self.usage(results, choicesPerPrompt: sampling.choices),
                 ])
                 try await send("data: \(usage.serialized)\n\n")
             }
             try await send("data: [DONE]\n\n")
         }
+    }
+
+    /// One whole choice: its message (text, or tool calls read from the output) and result. An
+    /// output that only repeats calls already answered is asked again for a text answer.
+    func chatChoice(index: Int, active: ActiveGeneration, plan: ChatPlan, textRequest: GenerationRequest,
+                    logprobs wantsLogprobs: Bool) async throws -> (JSONObject, GenerationResult) {
+        var result = try await active.run { _ in }
+        var content = result.text
+        var calls: [ToolCall] = []
+        if var parser = active.toolParser {
+            _ = parser.feed(result.text)
+            _ = parser.finish()
+            content = parser.content
+            calls = parser.calls.filter { !plan.repeatsAnsweredCall($0) }
+            if calls.isEmpty && !parser.calls.isEmpty && content.allSatisfy(\.isWhitespace) {
+                result = try await startGeneration(textRequest).run { _ in }
+                content = result.text
+            }
+        }
+        var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !content.isEmpty ? .string(content) : .null]
+        if !calls.isEmpty { message["tool_calls"] = .array(calls.map { Self.openAIToolCall($0) }) }
+        message["refusal"] = .null
+        let choice: JSONObject = [
+            "index": .int(index), "message": .object(message),
+            "logprobs": wantsLogprobs ? Self.chatLogprobs(result.logprobs) : .null,
+            "finish_reason": .string(Self.finishReason(result, calledTools: !calls.isEmpty)),
+        ]
+        return (choice, result)
+    }
+
+    /// One streamed choice: its deltas (content, tool-call starts and arguments) as OpenAI sends
+    /// them, then its finish reason; `chunk` wraps a delta in the stream's envelope.
+    func streamChatChoice(index: Int, active: ActiveGeneration, plan: ChatPlan, textRequest: GenerationRequest, logprobs wantsLogprobs: Bool,
+                          emit: (String) async throws -> Void,
+                          chunk: @escaping @Sendable (_ delta: JSONValue, _ finish: JSONValue, _ logprobs: JSONValue) -> String)
+        async throws -> GenerationResult {
+        let parser = LockedParser(active.toolParser)
+        var sentContent = false
+        var repeated: Set<Int> = []
+        func deliver(_ events: [ToolCallEvent], logprobs: JSONValue) async throws {
+            var logprobs = logprobs
+            for event in events {
+                switch event {
+                case .content(let text):
+                    try await emit(chunk(.object(["content": .string(text)]), .null, logprobs))
+                    logprobs = .null
+                    sentContent = sentContent || !text.allSatisfy(\.isWhitespace)
+                case .callStarted(let index, _, _) where plan.repeatsAnsweredCall(parser.calls[index]) || repeated.contains(index):
+                    repeated.insert(index)
+                case .arguments(let index, _) where repeated.contains(index):
+                    break
+                case .callStarted(let index, let callID, let name):
+                    try await emit(chunk(.object(["tool_calls": [.object([
+                        "index": .int(index), "id": .string(callID), "type": "function",
+                        "function": .object(["name": .string(name), "arguments": ""]),
+                    ])]]), .null, .null))
+                case .arguments(let index, let fragment):
+                    try await emit(chunk(.object(["tool_calls": [.object([
+                        "index": .int(index), "function": .object(["arguments": .string(fragment)]),
+                    ])]]), .null, .null))
+                case .callFinished:
+                    break
+                }
+            }
+        }
+        try await emit(chunk(.object(["role": "assistant", "content": ""]), .null, .null))
+        let firstResult = try await active.run { piece in
+            let logprobs = wantsLogprobs ? Self.chatLogprobs(piece.logprobs) : .null
+            if let events = parser.feed(piece.text) {
+                try await deliver(events, logprobs: logprobs)
+            } else {
+                try await emit(chunk(.object(["content": .string(piece.text)]), .null, logprobs))
+            }
+        }
+        try await deliver(parser.finish() ?? [], logprobs: .null)
+        var result = firstResult
+        var calledTools = parser.calls.count > repeated.count
+        if !repeated.isEmpty && !calledTools && !sentContent {
+            // Only repeats of answered calls: the answer is written in text instead.
+            result = try await startGeneration(textRequest).run { piece in
+                try await emit(chunk(.object(["content": .string(piece.text)]), .null, .null))
+            }
+            calledTools = false
+        }
+        try await emit(chunk(.object([:]), .string(Self.finishReason(result, calledTools: calledTools)), .null))
+        return result
     }
 
     static func openAIToolCall(_ call: ToolCall) -> JSONValue {

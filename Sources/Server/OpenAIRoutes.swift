@@ -50,6 +50,16 @@ extension HearthServer {
         var maxTokens: Int?
         var stream: Bool
         var includeUsage: Bool
+        /// `n`: answers per prompt.
+        var choices: Int
+
+        /// Choice `index`'s options: with a seed, each choice draws from its own (seed + index),
+        /// so `n` answers differ and the first is what the same request with `n` = 1 gives.
+        func options(forChoice index: Int) -> GenerationOptions {
+            var options = options
+            if index > 0, let seed = options.sampling.seed { options.sampling.seed = seed &+ UInt64(index) }
+            return options
+        }
     }
 
     func openAISampling(_ fields: RequestFields, logprobs: Int?) throws(APIError) -> OpenAISampling {
@@ -65,8 +75,23 @@ extension HearthServer {
         if let seed = try fields.int("seed", in: 0...Int.max) { sampling.seed = UInt64(seed) }
         var maxTokens = try fields.int("max_completion_tokens", in: 1...Int(Int32.max))
         if maxTokens == nil { maxTokens = try fields.int("max_tokens", in: 1...Int(Int32.max)) }
-        if let n = try fields.int("n", in: 1...Int(Int32.max)), n != 1 {
-            throw APIError.unsupported("n", "only one choice per request (n = 1)")
+        let choices = try fields.int("n", in: 1...128) ?? 1
+        if let bias = fields.value("logit_bias") {
+            guard case .object(let entries) = bias else { throw APIError.invalidField("logit_bias", "expected an object of token id → bias") }
+            for (key, value) in entries.pairs {
+                guard let token = Int32(key), token >= 0 else {
+                    throw APIError.invalidField("logit_bias", "keys are token ids (whole numbers ≥ 0), got '\(key)'")
+                }
+                let number: Double? = switch value {
+                case .int(let int): Double(int)
+                case .double(let double): double
+                default: nil
+                }
+                guard let number, (-100...100).contains(number) else {
+                    throw APIError.invalidField("logit_bias", "token \(key): the bias must be a number in -100...100, got \(value.serialized)")
+                }
+                sampling.logitBias[token] = Float(number)
+            }
         }
         let stream = try fields.bool("stream") ?? false
         var includeUsage = false
@@ -76,19 +101,29 @@ extension HearthServer {
             includeUsage = try streamOptions.bool("include_usage") ?? false
         }
         let options = GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: try fields.stopStrings("stop"), logprobs: logprobs)
-        return OpenAISampling(options: options, maxTokens: maxTokens, stream: stream, includeUsage: includeUsage)
+        return OpenAISampling(options: options, maxTokens: maxTokens, stream: stream, includeUsage: includeUsage, choices: choices)
     }
 
     static let unsupportedOpenAIFields: [String: String] = [
         "functions": "the deprecated 'functions' field is not supported; send 'tools'",
         "function_call": "the deprecated 'function_call' field is not supported; send 'tool_choice'",
-        "logit_bias": "logit bias is not implemented",
-        "audio": "audio output is not supported", "modalities": "only text is supported",
-        "prediction": "predicted outputs are not supported", "reasoning_effort": "no reasoning models are served yet",
-        "web_search_options": "web search is not supported",
-        "echo": "echo is not supported", "suffix": "fill-in-the-middle is not supported yet", "best_of": "best_of is not supported",
-        "service_tier": "there is one tier: this machine",
+        "audio": "audio output is not supported", "web_search_options": "web search is not supported",
     ]
+
+    /// Fields that never change the output: bookkeeping (`user`, `metadata`, `store`, cache and
+    /// safety identifiers), the service tier (there is one: this machine), a predicted output
+    /// (a speed hint), and the reasoning effort (no model served here reasons before answering).
+    static let ignoredOpenAIFields: Set<String> = [
+        "user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier", "prediction", "reasoning_effort",
+    ]
+
+    /// `modalities`: text is all Hearth writes, so only `["text"]` is accepted.
+    static func checkModalities(_ fields: RequestFields) throws(APIError) {
+        guard let value = fields.value("modalities") else { return }
+        guard value == .array(["text"]) else {
+            throw APIError.unsupported("modalities", "only text output, got \(value.serialized)")
+        }
+    }
 
     /// A string, or a list of `{"type": "text", "text": …}` parts joined by newlines.
     static func textContent(_ value: JSONValue?, field: String) throws(APIError) -> String {
@@ -122,6 +157,19 @@ extension HearthServer {
         ])
     }
 
+    /// Usage over several choices: each prompt counted once (its choices share it), every
+    /// choice's completion counted.
+    static func usage(_ results: [GenerationResult], choicesPerPrompt: Int) -> JSONValue {
+        guard results.count > 1 else { return results.first.map(usage) ?? .null }
+        let prompt = stride(from: 0, to: results.count, by: max(choicesPerPrompt, 1)).reduce(0) { $0 + results[$1].promptTokens }
+        let cached = stride(from: 0, to: results.count, by: max(choicesPerPrompt, 1)).reduce(0) { $0 + results[$1].reusedPromptTokens }
+        let completion = results.reduce(0) { $0 + $1.tokens.count }
+        return .object([
+            "prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(prompt + completion),
+            "prompt_tokens_details": .object(["cached_tokens": .int(cached)]),
+        ])
+    }
+
     static func chatLogprobs(_ logprobs: [TokenLogprob]) -> JSONValue {
         .object(["content": .array(logprobs.map { entry in
             .object([
@@ -140,55 +188,95 @@ extension HearthServer {
     func completions(_ body: JSONValue, closed: EventLoopFuture<Void>? = nil) async throws -> Response {
         let fields = try RequestFields(body)
         try fields.rejectUnknown(
-            known: ["model", "prompt", "temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty",
-                    "frequency_penalty", "logprobs", "stream", "stream_options", "n", "user"],
-            unsupported: Self.unsupportedOpenAIFields)
+            known: ["model", "prompt", "suffix", "echo", "temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty",
+                    "frequency_penalty", "logprobs", "logit_bias", "stream", "stream_options", "n", "best_of"],
+            unsupported: Self.unsupportedOpenAIFields, ignored: Self.ignoredOpenAIFields)
         let model = try fields.requiredString("model")
-        let prompt: String
-        switch fields.value("prompt") {
-        case .string(let text)?: prompt = text
-        case .array(let items)? where items.count == 1:
-            guard case .string(let text) = items[0] else { throw APIError.unsupported("prompt", "token-id prompts are not supported; send text") }
-            prompt = text
-        case .array?: throw APIError.unsupported("prompt", "one prompt per request")
-        case nil: throw APIError.invalidField("prompt", "is required")
-        case let other?: throw APIError.invalidField("prompt", "expected a string, got \(other.typeName)")
-        }
+        let prompts = try Self.completionPrompts(fields.value("prompt"))
+        let suffix = try fields.string("suffix") ?? ""
+        let echo = try fields.bool("echo") ?? false
         let logprobs = try fields.int("logprobs", in: 0...5)
         var sampling = try openAISampling(fields, logprobs: logprobs)
+        if let bestOf = try fields.int("best_of", in: 1...128), bestOf != sampling.choices {
+            throw APIError.unsupported("best_of", "only best_of = n (every sequence generated is returned), got best_of \(bestOf) and n \(sampling.choices)")
+        }
+        if echo && logprobs != nil { throw APIError.unsupported("echo", "echo with logprobs needs the prompt's logprobs, which Hearth does not compute") }
+        if echo && !suffix.isEmpty { throw APIError.invalidField("suffix", "has no meaning with echo: true") }
+        let choiceCount = prompts.count * sampling.choices
+        guard choiceCount <= 128 else { throw APIError.invalidField("n", "at most 128 choices per request (prompts × n), got \(choiceCount)") }
         // The legacy endpoint's default is 16 tokens.
         sampling.maxTokens = sampling.maxTokens ?? 16
-        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens, connectionClosed: closed) { loaded in
-            loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
+        let requests = (0..<choiceCount).map { index in
+            let prompt = prompts[index / sampling.choices]
+            return GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
+                                     connectionClosed: closed) { loaded in
+                if !suffix.isEmpty {
+                    guard let tokens = loaded.fillInTheMiddlePrompt(prefix: prompt.text(loaded), suffix: suffix) else {
+                        throw APIError.invalidField("suffix", "'\(model)' was not trained to fill in the middle (it has no such tokens)")
+                    }
+                    return tokens
+                }
+                return try prompt.tokens(loaded)
+            }
         }
-        let active = try await startGeneration(request)
+        let actives = try await startGenerations(requests)
         let id = "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = JSONValue.int(Int(Date().timeIntervalSince1970))
         let includeUsage = sampling.includeUsage
-        @Sendable func choice(_ text: String, logprobs entries: [TokenLogprob]?, finish: JSONValue) -> JSONValue {
-            .object(["text": .string(text), "index": 0, "logprobs": entries.map(Self.completionLogprobs) ?? .null, "finish_reason": finish])
+        let choicesPerPrompt = sampling.choices
+        @Sendable func choice(_ index: Int, _ text: String, logprobs entries: [TokenLogprob]?, finish: JSONValue) -> JSONValue {
+            .object(["text": .string(text), "index": .int(index), "logprobs": entries.map(Self.completionLogprobs) ?? .null,
+                     "finish_reason": finish])
+        }
+        @Sendable func echoed(_ index: Int) -> String {
+            echo ? prompts[index / choicesPerPrompt].echo(actives[index].instance.loaded) : ""
         }
         if !sampling.stream {
-            let result = try await active.run { _ in }
+            let results = try await Self.runAll(actives)
             return Reply.json(.object([
                 "id": .string(String(id)), "object": "text_completion", "created": created, "model": .string(model),
-                "choices": [choice(result.text, logprobs: logprobs == nil ? nil : result.logprobs, finish: .string(Self.finishReason(result)))],
-                "usage": Self.usage(result),
+                "choices": .array(results.enumerated().map { index, result in
+                    choice(index, echoed(index) + result.text, logprobs: logprobs == nil ? nil : result.logprobs,
+                           finish: .string(Self.finishReason(result)))
+                }),
+                "usage": Self.usage(results, choicesPerPrompt: choicesPerPrompt),
             ]))
         }
         return Reply.stream(contentType: "text/event-stream") { send in
-            func event(_ choices: [JSONValue], usage: JSONValue? = nil) -> String {
+            @Sendable func event(_ choices: [JSONValue], usage: JSONValue? = nil) -> String {
                 var object: JSONObject = ["id": .string(String(id)), "object": "text_completion", "created": created,
                                           "model": .string(model), "choices": .array(choices)]
                 if let usage { object["usage"] = usage }
                 return "data: \(JSONValue.object(object).serialized)\n\n"
             }
-            let result = try await active.run { piece in
-                try await send(event([choice(piece.text, logprobs: logprobs == nil ? nil : piece.logprobs, finish: .null)]))
+            let results = try await Self.merged(count: actives.count, send: send) { index, emit in
+                if echo { try await emit(event([choice(index, echoed(index), logprobs: nil, finish: .null)])) }
+                let result = try await actives[index].run { piece in
+                    try await emit(event([choice(index, piece.text, logprobs: logprobs == nil ? nil : piece.logprobs, finish: .null)]))
+                }
+                try await emit(event([choice(index, "", logprobs: nil, finish: .string(Self.finishReason(result)))]))
+                return result
             }
-            try await send(event([choice("", logprobs: nil, finish: .string(Self.finishReason(result)))]))
-            if includeUsage { try await send(event([], usage: Self.usage(result))) }
+            if includeUsage { try await send(event([], usage: Self.usage(results, choicesPerPrompt: choicesPerPrompt))) }
             try await send("data: [DONE]\n\n")
+        }
+    }
+
+    /// `prompt` of the legacy completions: a string, a list of strings, a list of token ids, or a
+    /// list of lists of token ids; each is a prompt of its own with its own choices.
+    static func completionPrompts(_ value: JSONValue?) throws(APIError) -> [CompletionPrompt] {
+        switch value {
+        case .string(let text)?: return [.text(text)]
+        case .array(let items)?:
+            guard !items.isEmpty else { throw APIError.invalidField("prompt", "must not be empty") }
+            return try EmbeddingInput.parse(value, field: "prompt").map { input in
+                switch input {
+                case .text(let text): .text(text)
+                case .tokens(let ids): .tokens(ids)
+                }
+            }
+        case nil: throw APIError.invalidField("prompt", "is required")
+        case let other?: throw APIError.invalidField("prompt", "expected a string, a list of strings or token ids, got \(other.typeName)")
         }
     }
 
@@ -213,15 +301,16 @@ extension HearthServer {
 
     func openAIEmbeddings(_ body: JSONValue) async throws -> Response {
         let fields = try RequestFields(body)
-        try fields.rejectUnknown(known: ["model", "input", "encoding_format", "user"],
-                                 unsupported: ["dimensions": "the model's embedding size is fixed"])
+        try fields.rejectUnknown(known: ["model", "input", "encoding_format", "user", "dimensions"])
         let model = try fields.requiredString("model")
-        let inputs = try Self.embeddingInputs(fields.value("input"))
+        let inputs = try EmbeddingInput.parse(fields.value("input"))
         let format = try fields.string("encoding_format") ?? "float"
         guard format == "float" || format == "base64" else {
             throw APIError.invalidField("encoding_format", "expected 'float' or 'base64', got '\(format)'")
         }
+        let dimensions = try fields.int("dimensions", in: 1...1_000_000)
         let (vectors, tokens) = try await embeddings(model: model, inputs: inputs)
+        try Self.checkDimensions(dimensions, model: model, size: vectors.first?.count ?? 0)
         let data: [JSONValue] = vectors.enumerated().map { index, vector in
             let embedding: JSONValue
             if format == "base64" {
@@ -240,18 +329,11 @@ extension HearthServer {
         ]))
     }
 
-    static func embeddingInputs(_ value: JSONValue?) throws(APIError) -> [String] {
-        switch value {
-        case .string(let text)?: return [text]
-        case .array(let items)?:
-            guard !items.isEmpty, items.count <= 256 else { throw APIError.invalidField("input", "expected 1...256 inputs, got \(items.count)") }
-            return try items.map { item throws(APIError) in
-                guard case .string(let text) = item else { throw APIError.unsupported("input", "only text inputs (not token ids)") }
-                return text
-            }
-        case nil: throw APIError.invalidField("input", "is required")
-        case let other?: throw APIError.invalidField("input", "expected a string or a list of strings, got \(other.typeName)")
-        }
+    /// `dimensions` shortens embeddings only for models trained to be shortened (Matryoshka);
+    /// Hearth's models are not, so only their own size is accepted.
+    static func checkDimensions(_ dimensions: Int?, model: String, size: Int) throws(APIError) {
+        guard let dimensions, dimensions != size else { return }
+        throw APIError.invalidField("dimensions", "'\(model)' makes embeddings of \(size) dimensions and was not trained to shorten them; got \(dimensions)")
     }
 }
 

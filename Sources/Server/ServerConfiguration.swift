@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Logging
 
 /// How `hearth serve` runs; every field has been validated by the command line before it
 /// gets here.
@@ -23,8 +24,14 @@ public struct ServerConfiguration: Sendable {
     public var maxQueue = 16
     /// Bytes of KV blocks each model keeps for prompt-prefix reuse.
     public var prefixCacheBytes = 256 << 20
-    /// Origins allowed to call from a browser (CORS); none by default.
-    public var allowedOrigins: Set<String> = []
+    /// Origins allowed to call from a browser (CORS) beside Ollama's defaults (localhost and
+    /// 127.0.0.1 on any port, `app://`, `file://`, `tauri://`, `vscode-webview://`); a `*` in an
+    /// entry matches any run of characters.
+    public var allowedOrigins: [String] = []
+    /// Host names a loopback server answers to beside the local ones (DNS-rebinding protection).
+    public var allowedHosts: [String] = []
+    /// How much the server logs.
+    public var logLevel: Logger.Level = .notice
     /// The float order of the models' quantised products: block sums by default, which let
     /// sequences decoding together share the work at about half the float cost of llama.cpp's
     /// order (`--llamacpp-rounding` picks `.llamaCpp`, whose logits equal llama.cpp's).

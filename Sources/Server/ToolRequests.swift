@@ -110,6 +110,48 @@ struct ChatPlan: Sendable {
             toolParser: format.makeParser(tools: calling.tools))
     }
 
+    /// The prompt within `budget` tokens: the whole conversation when it fits, else the system
+    /// messages and the shortest tail of the rest that starts at a user turn (so no template
+    /// sees an answer or a tool result without its question) and fits. The last user turn always
+    /// stays; when even it does not fit, the error says so in OpenAI's words.
+    func prepare(_ loaded: LoadedModel, within budget: Int) throws -> PreparedPrompt {
+        let whole = try prepare(loaded)
+        guard whole.tokens.count > budget else { return whole }
+        let systemCount = turns.prefix { turn in
+            if case .plain("system", _, _) = turn { return true }
+            return false
+        }.count
+        let cuts = turns.indices.filter { index in
+            guard index > systemCount, case .plain("user", _, _) = turns[index] else { return false }
+            return true
+        }
+        // Fewer turns dropped is a longer prompt: binary search for the first cut that fits.
+        var low = 0
+        var high = cuts.count - 1
+        var best: PreparedPrompt?
+        var shortest = whole.tokens.count
+        while low <= high {
+            let middle = (low + high) / 2
+            var plan = self
+            plan.turns = Array(turns[..<systemCount]) + turns[cuts[middle]...]
+            let prepared = try plan.prepare(loaded)
+            shortest = min(shortest, prepared.tokens.count)
+            if prepared.tokens.count <= budget {
+                best = prepared
+                high = middle - 1
+            } else {
+                low = middle + 1
+            }
+        }
+        guard let best else {
+            throw APIError(.badRequest,
+                           "the last message alone makes a prompt of \(shortest) tokens, more than the \(budget) the context leaves "
+                           + "beside room for the answer; raise num_ctx or shorten the message",
+                           parameter: "messages", code: "context_length_exceeded")
+        }
+        return best
+    }
+
     /// Whether `call` repeats one the conversation has already answered: the calls of the last
     /// assistant turn, when tool results follow it. Small models often answer a tool's result by
     /// calling the same tool again with the same arguments, a loop no agent wants.

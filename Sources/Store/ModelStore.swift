@@ -168,6 +168,30 @@ public struct ModelStore: Sendable {
         try Durability.syncDirectory(modelsDirectory)
     }
 
+    /// Installs `source` again under `destination` (Ollama's copy): a hard link to the same
+    /// file, so no weights are copied, and a manifest of its own. Deleting either leaves the
+    /// other. Refuses to replace an installed model.
+    public func copy(_ source: String, to destination: String) throws {
+        try ModelName.validate(source)
+        try ModelName.validate(destination)
+        guard let original = try installedModel(named: source) else {
+            throw StoreError(.notInstalled, "model '\(source)' is not installed")
+        }
+        let target = modelURL(destination)
+        guard !Self.entryExists(target) else {
+            throw StoreError(.alreadyExists, "model '\(destination)' is already installed; delete it first")
+        }
+        if link(original.path, target.path) != 0 { throw StoreError.posix("link", target.path) }
+        do {
+            try writeManifest(Manifest(name: destination, sha256: original.sha256, size: original.size,
+                                       source: "copy of \(source)", installed: Date()))
+            try Durability.syncDirectory(modelsDirectory)
+        } catch {
+            unlink(target.path)
+            throw error
+        }
+    }
+
     // MARK: - resolve
 
     /// Resolves a catalog name, an installed name, or a path to a .gguf file.

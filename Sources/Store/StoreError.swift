@@ -15,6 +15,7 @@ public struct StoreError: Error, CustomStringConvertible, LocalizedError, Sendab
         case invalidChecksum
         case unknownModel
         case notInstalled
+        case alreadyExists
         case fileNotFound
         case notGGUF
         case checksumMismatch

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Kernels
+import Logging
 import Server
 import Store
 
@@ -45,8 +46,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-queue"), help: "Requests that may wait for a slot; beyond that, 503.")
     var maxQueue = 16
 
-    @Option(name: .customLong("allowed-origin"), help: "Browser origin allowed to call the API (repeatable), e.g. http://localhost:3000.")
+    @Option(name: .customLong("allowed-origin"), help: "Browser origin allowed to call the API beside the local ones Ollama allows (repeatable; * matches any run), e.g. https://chat.example.com.")
     var allowedOrigins: [String] = []
+
+    @Option(name: .customLong("allowed-host"), help: "Host name a loopback server answers to beside this machine's own names (repeatable; *.example.com for subdomains).")
+    var allowedHosts: [String] = []
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (debug also logs request fields accepted and ignored).")
+    var logLevel = "notice"
 
     @Option(help: "Threads per model's forward pass (default: all cores).")
     var threads: Int?
@@ -68,8 +75,14 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--api-key must be non-empty and without whitespace")
         }
         do { _ = try parseKeepAlive(keepAlive) } catch { throw ValidationError("--keep-alive: \(error.message)") }
-        for origin in allowedOrigins where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
-            throw ValidationError("--allowed-origin must be an origin like http://localhost:3000, got '\(origin)'")
+        for origin in allowedOrigins where !(origin == "*" || origin.contains("://")) || origin.contains(where: \.isWhitespace) {
+            throw ValidationError("--allowed-origin must be an origin like https://chat.example.com (or *), got '\(origin)'")
+        }
+        for host in allowedHosts where host.isEmpty || host.contains(where: { $0.isWhitespace || $0 == "/" || $0 == ":" }) {
+            throw ValidationError("--allowed-host must be a host name like models.example.com, got '\(host)'")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
         }
     }
 
@@ -83,7 +96,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.contextLength = ctx
         configuration.parallel = parallel
         configuration.maxQueue = maxQueue
-        configuration.allowedOrigins = Set(allowedOrigins)
+        configuration.allowedOrigins = allowedOrigins
+        configuration.allowedHosts = allowedHosts
+        configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         configuration.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
         configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }

@@ -14,7 +14,8 @@ import Testing
             try await client.execute(uri: "/v1/models", method: .get) { response in
                 #expect(response.status == .unauthorized)
                 #expect(response.headers[.wwwAuthenticate] == "Bearer")
-                #expect(parse(response)["error"]?["type"]?.string == "authentication_error")
+                #expect(parse(response)["error"]?["type"]?.string == "invalid_request_error")
+                #expect(parse(response)["error"]?["code"]?.string == "invalid_api_key")
             }
             try await client.execute(uri: "/api/tags", method: .get, headers: [.authorization: "Bearer wrong-key!"]) { response in
                 #expect(response.status == .unauthorized)
@@ -39,14 +40,30 @@ import Testing
         #expect(!SecurityMiddleware<HearthRequestContext>.constantTimeEqual([], Array("a".utf8)))
     }
 
-    @Test func loopbackHostNames() {
-        typealias Security = SecurityMiddleware<HearthRequestContext>
-        for host in ["localhost", "localhost:11435", "127.0.0.1", "127.0.0.1:80", "127.1.2.3:9", "[::1]", "[::1]:11435", "LOCALHOST"] {
-            #expect(Security.isLoopbackHost(host), "\(host)")
+    @Test func localHostNamesAsOllamaAcceptsThem() {
+        let policy = HostPolicy(extraHosts: ["models.example", "*.lan.example"], extraOrigins: [])
+        for host in ["localhost", "localhost:11435", "127.0.0.1", "127.0.0.1:80", "127.1.2.3:9", "[::1]", "[::1]:11435", "LOCALHOST",
+                     "app.localhost:3000", "host.docker.internal:11435", "mac.local", "10.0.0.1", "192.168.1.20:11435",
+                     "172.20.0.1", "0.0.0.0:11435", "[fd00::1]:80", "[::ffff:127.0.0.1]", "", ProcessInfo.processInfo.hostName,
+                     "models.example:8080", "box.lan.example"] {
+            #expect(policy.allowsHost(host), "\(host)")
         }
-        for host in ["evil.example", "evil.example:11435", "127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.1",
-                     "127.0.0.256", "[::2]:80", "", "[::1"] {
-            #expect(!Security.isLoopbackHost(host), "\(host)")
+        for host in ["evil.example", "evil.example:11435", "127.0.0.1.evil.example", "localhost.evil.example", "8.8.8.8",
+                     "127.0.0.256", "[2001:db8::1]:80", "[::1", "internal.evil.example", "lan.example", "172.32.0.1"] {
+            #expect(!policy.allowsHost(host), "\(host)")
+        }
+    }
+
+    @Test func defaultOriginsAreOllamas() {
+        let policy = HostPolicy(extraHosts: [], extraOrigins: ["https://chat.example", "https://*.tools.example"])
+        for origin in ["http://localhost", "http://localhost:3000", "https://127.0.0.1:8443", "app://obsidian.md", "file://",
+                       "tauri://localhost", "vscode-webview://abc123", "https://chat.example", "https://a.tools.example"] {
+            #expect(policy.allowsOrigin(origin), "\(origin)")
+        }
+        for origin in ["https://evil.example", "http://localhost.evil.example", "http://127.0.0.1.evil.example:80", "null",
+                       "http://localhost:3000.evil.example", "http://localhost:",
+                       "https://chat.example.evil", "https://tools.example"] {
+            #expect(!policy.allowsOrigin(origin), "\(origin)")
         }
     }
 

@@ -99,6 +99,25 @@ struct LocalImportTests {
         #expect(try test.store.list().isEmpty)
     }
 
+    @Test func copyLinksTheSameFileUnderANewName() async throws {
+        let test = try TestStore()
+        let small = try test.directory.file("small.gguf", Fixture.small)
+        _ = try await test.store.pull(small.path, name: "base:1") { _ in }
+        try test.store.copy("base:1", to: "mine")
+        #expect(try test.store.list().map(\.name) == ["base:1", "mine"])
+        #expect(try test.store.installedModel(named: "mine")?.sha256 == Fixture.smallSHA256)
+        let inode = { (name: String) throws -> UInt64 in
+            (try FileManager.default.attributesOfItem(atPath: test.model(name).path)[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0
+        }
+        #expect(try inode("mine") == inode("base:1"), "a copy shares the weights' file")
+        #expect { try test.store.copy("base:1", to: "mine") } throws: { ($0 as? StoreError)?.code == .alreadyExists }
+        #expect { try test.store.copy("nothing", to: "other") } throws: { ($0 as? StoreError)?.code == .notInstalled }
+        #expect { try test.store.copy("base:1", to: "../escape") } throws: { ($0 as? StoreError)?.code == .invalidName }
+        try test.store.remove("base:1")
+        #expect(try test.store.list().map(\.name) == ["mine"])
+        #expect(try test.store.installedModel(named: "mine")?.size == Int64(Fixture.small.count))
+    }
+
     @Test func aModelFileWithoutManifestIsListedWithItsRealHash() async throws {
         let test = try TestStore()
         try Fixture.small.write(to: test.model("by-hand"))
