@@ -21,13 +21,29 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
     public var frequencyPenalty: Float = 0
     /// Same seed, same prompt, same model ⇒ same output. `nil` draws a random seed.
     public var seed: UInt64? = nil
+    /// Locally typical sampling: keep the tokens whose surprise is closest to the distribution's
+    /// entropy, up to this much probability. It cuts bland *and* wild tokens, which top-p cannot.
+    /// Between top-k and top-p in the chain; 1 disables.
+    public var typicalP: Float = 1
+    /// 0 off, 1 Mirostat, 2 Mirostat 2.0. Mirostat steers the truncation itself to hold each
+    /// token's surprise near `mirostatTau`, so top-k, typical-p, top-p and min-p are not used.
+    public var mirostat: Int = 0
+    /// Mirostat's target surprise, in bits per token: lower is more focused, higher more varied.
+    public var mirostatTau: Float = 5
+    /// How fast Mirostat corrects towards `mirostatTau` after each token.
+    public var mirostatEta: Float = 0.1
+    /// Added to a token's logit before anything else (OpenAI's `logit_bias`), -100…100. Logits
+    /// span a few tens, so -100 is in effect a ban and +100 in effect forces the token.
+    public var logitBias: [Int32: Float] = [:]
 
     public init() {}
 
     public init(
         temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05,
         repeatPenalty: Float = 1.0, repeatLastN: Int = 64, presencePenalty: Float = 0,
-        frequencyPenalty: Float = 0, seed: UInt64? = nil
+        frequencyPenalty: Float = 0, seed: UInt64? = nil, typicalP: Float = 1,
+        mirostat: Int = 0, mirostatTau: Float = 5, mirostatEta: Float = 0.1,
+        logitBias: [Int32: Float] = [:]
     ) {
         self.temperature = temperature
         self.topK = topK
@@ -38,6 +54,11 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
         self.presencePenalty = presencePenalty
         self.frequencyPenalty = frequencyPenalty
         self.seed = seed
+        self.typicalP = typicalP
+        self.mirostat = mirostat
+        self.mirostatTau = mirostatTau
+        self.mirostatEta = mirostatEta
+        self.logitBias = logitBias
     }
 
     /// Greedy decoding: what `--temp 0` gives.
@@ -58,6 +79,22 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
         }
         try Self.check("presence_penalty", presencePenalty, finite: true, min: -2, max: 2)
         try Self.check("frequency_penalty", frequencyPenalty, finite: true, min: -2, max: 2)
+        try Self.check("typical_p", typicalP, finite: true, min: 0, max: 1)
+        guard (0...2).contains(mirostat) else {
+            throw SamplingError(field: "mirostat", reason: "must be 0 (off), 1 (Mirostat) or 2 (Mirostat 2.0), got \(mirostat)")
+        }
+        // Surprise is in bits: even a uniform draw over a million tokens is only 20.
+        try Self.check("mirostat_tau", mirostatTau, finite: true, min: 0, max: 100)
+        try Self.check("mirostat_eta", mirostatEta, finite: true, min: 0, max: 1)
+        // Sorted so that of several bad entries the same one is reported every time.
+        for (token, bias) in logitBias.sorted(by: { $0.key < $1.key }) {
+            guard token >= 0 else {
+                throw SamplingError(field: "logit_bias", reason: "token ids must be ≥ 0, got \(token)")
+            }
+            guard bias.isFinite, bias >= -100, bias <= 100 else {
+                throw SamplingError(field: "logit_bias", reason: "bias for token \(token) must be between -100 and 100, got \(bias)")
+            }
+        }
     }
 
     private static func check(
