@@ -1,5 +1,7 @@
-/// One sequence's sampler: the chain penalties → top-k → top-p → min-p → temperature → draw,
-/// as llama.cpp orders it. Holds per-sequence state (recent tokens, RNG), so each session owns one.
+/// One sequence's sampler. The chain is llama.cpp's default order: logit bias → penalties →
+/// top-k → typical-p → top-p → min-p → temperature → draw, or with Mirostat on, logit bias →
+/// penalties → temperature → Mirostat. Holds per-sequence state (recent tokens, RNG, Mirostat's
+/// `mu`), so each session owns one.
 ///
 /// ```swift
 /// var sampler = try Sampler(parameters: .init(temperature: 0.7, seed: 42), vocabularySize: 49152)
@@ -9,11 +11,17 @@
 public struct Sampler: Sendable {
     public let parameters: SamplingParameters
     public let vocabularySize: Int
-    private var generator: SeededGenerator
+    var generator: SeededGenerator
     /// Recent tokens for the penalties, oldest first, at most `repeatLastN` (or all when -1).
     private var history: [Int32] = []
     /// Scratch buffers reused between calls: no allocation per token once warmed up.
-    private var candidates: [Candidate] = []
+    var candidates: [Candidate] = []
+    /// `logitBias` as vocabulary indices, checked once here rather than per token.
+    private let logitBiasEntries: [(index: Int, bias: Float)]
+    /// Mirostat's surprise ceiling in bits: tokens more surprising than this are cut. It starts at
+    /// 2·tau and moves after every draw by eta × (tau − observed surprise), so it drifts to where
+    /// the draws' surprise averages tau. Unused (and constant) when Mirostat is off.
+    public internal(set) var mirostatMu: Float
 
     /// A token still in the running, with its (possibly penalised) logit and probability.
     public struct Candidate: Sendable, Equatable {
@@ -27,9 +35,14 @@ public struct Sampler: Sendable {
         guard vocabularySize > 0 else {
             throw SamplingError(field: "vocabulary_size", reason: "must be > 0, got \(vocabularySize)")
         }
+        if let (token, _) = parameters.logitBias.sorted(by: { $0.key < $1.key }).first(where: { Int($0.key) >= vocabularySize }) {
+            throw SamplingError(field: "logit_bias", reason: "token \(token) is outside the vocabulary (\(vocabularySize) tokens)")
+        }
         self.parameters = parameters
         self.vocabularySize = vocabularySize
         self.generator = SeededGenerator(seed: parameters.seed ?? UInt64.random(in: .min ... .max))
+        self.logitBiasEntries = parameters.logitBias.map { (index: Int($0.key), bias: $0.value) }
+        self.mirostatMu = 2 * parameters.mirostatTau
     }
 
     /// Records a token as seen (prompt or generated), for the repetition penalties.
@@ -42,13 +55,17 @@ public struct Sampler: Sendable {
         }
     }
 
-    /// Forgets the penalty history (a new conversation in the same session).
-    public mutating func reset() { history.removeAll(keepingCapacity: true) }
+    /// Forgets the penalty history and Mirostat's learned `mu` (a new conversation in the same session).
+    public mutating func reset() {
+        history.removeAll(keepingCapacity: true)
+        mirostatMu = 2 * parameters.mirostatTau
+    }
 
     /// Draws the next token from `logits` (one per vocabulary entry). `logits` is modified in place
-    /// by the penalties. Non-finite logits are treated as impossible tokens.
+    /// by the logit bias and the penalties. Non-finite logits are treated as impossible tokens.
     public mutating func sample(logits: inout [Float]) -> Int32 {
         precondition(logits.count == vocabularySize, "logits count \(logits.count) ≠ vocabulary size \(vocabularySize)")
+        applyLogitBias(to: &logits)
         applyPenalties(to: &logits)
         return choose(logits)
     }
@@ -61,9 +78,14 @@ public struct Sampler: Sendable {
     /// the constraint allows no token at all.
     public mutating func sample(logits: inout [Float], constraint: some TokenConstraint) -> Int32? {
         precondition(logits.count == vocabularySize, "logits count \(logits.count) ≠ vocabulary size \(vocabularySize)")
+        applyLogitBias(to: &logits)
         applyPenalties(to: &logits)
+        let muBeforeFirstDraw = mirostatMu
         let first = choose(logits)
         if logits[Int(first)].isFinite, constraint.allows(first) { return first }
+        // Mirostat learns from the token the sequence gets, not from a refused draw
+        // (llama.cpp's common sampler updates mu for both).
+        mirostatMu = muBeforeFirstDraw
         constraint.maskLogits(&logits)
         let second = choose(logits)
         return logits[Int(second)].isFinite ? second : nil
@@ -71,12 +93,17 @@ public struct Sampler: Sendable {
 
     /// Greedy or the truncation chain and a draw, over already-penalised logits.
     private mutating func choose(_ logits: [Float]) -> Int32 {
-        if parameters.temperature <= 0 || parameters.topK == 1 {
-            return Self.argmax(logits)
+        if parameters.temperature <= 0 { return Self.argmax(logits) }
+        switch parameters.mirostat {
+        case 1: return chooseMirostat(logits)
+        case 2: return chooseMirostatV2(logits)
+        default: break
         }
+        if parameters.topK == 1 { return Self.argmax(logits) }
         selectTopK(logits)
         if candidates.isEmpty { return Self.argmax(logits) }
         softmaxCandidates(temperature: 1)
+        applyTypicalP()
         applyTopP()
         applyMinP()
         softmaxCandidates(temperature: parameters.temperature)
@@ -102,6 +129,10 @@ public struct Sampler: Sendable {
         return history[(history.count - limit)...]
     }
 
+    private func applyLogitBias(to logits: inout [Float]) {
+        for entry in logitBiasEntries { logits[entry.index] += entry.bias }
+    }
+
     private func applyPenalties(to logits: inout [Float]) {
         let p = parameters
         guard p.repeatPenalty != 1 || p.presencePenalty != 0 || p.frequencyPenalty != 0 else { return }
@@ -120,30 +151,44 @@ public struct Sampler: Sendable {
 
     /// Keeps the K best finite logits (all of them when K is 0), sorted best first.
     private mutating func selectTopK(_ logits: [Float]) {
-        candidates.removeAll(keepingCapacity: true)
         let k = parameters.topK == 0 ? vocabularySize : min(parameters.topK, vocabularySize)
         if k >= vocabularySize {
+            candidates.removeAll(keepingCapacity: true)
             for (index, logit) in logits.enumerated() where logit.isFinite {
                 candidates.append(Candidate(token: Int32(index), logit: logit, probability: 0))
             }
             candidates.sort(by: Self.better)
             return
         }
-        // A min-heap of the best K so far: O(n log K) rather than sorting the whole vocabulary.
-        var heap = MinHeap(capacity: k)
-        for (index, logit) in logits.enumerated() where logit.isFinite {
-            heap.offer(Candidate(token: Int32(index), logit: logit, probability: 0))
-        }
-        candidates.append(contentsOf: heap.elements)
-        candidates.sort(by: Self.better)
+        selectBest(k, of: logits)
+        CandidateHeap.sortBestFirst(&candidates)
     }
 
-    fileprivate static func better(_ a: Candidate, _ b: Candidate) -> Bool {
+    /// Leaves the `k` best finite logits in `candidates`, in heap order (worst at the front):
+    /// O(n log k) rather than sorting the whole vocabulary. Returns how many logits were finite.
+    @discardableResult
+    mutating func selectBest(_ k: Int, of logits: [Float]) -> Int {
+        candidates.removeAll(keepingCapacity: true)
+        var finite = 0
+        for (index, logit) in logits.enumerated() where logit.isFinite {
+            finite += 1
+            CandidateHeap.offer(Candidate(token: Int32(index), logit: logit, probability: 0), to: &candidates, keeping: k)
+        }
+        return finite
+    }
+
+    /// A strict total order (ties go to the lower id), so every sort of the same set agrees.
+    static func better(_ a: Candidate, _ b: Candidate) -> Bool {
         a.logit != b.logit ? a.logit > b.logit : a.token < b.token
     }
 
-    private mutating func softmaxCandidates(temperature: Float) {
+    mutating func softmaxCandidates(temperature: Float) {
         guard let maxLogit = candidates.first?.logit else { return }
+        softmaxCandidates(temperature: temperature, maxLogit: maxLogit)
+    }
+
+    /// For candidates not sorted best first, whose maximum the caller already knows.
+    mutating func softmaxCandidates(temperature: Float, maxLogit: Float) {
         var sum: Float = 0
         for index in candidates.indices {
             let p = ((candidates[index].logit - maxLogit) / temperature).exp()
@@ -151,6 +196,49 @@ public struct Sampler: Sendable {
             sum += p
         }
         for index in candidates.indices { candidates[index].probability /= sum }
+    }
+
+    /// Keeps the tokens whose surprise (-ln p) is nearest the entropy H, nearest first, until
+    /// their probability passes `typicalP`, then renormalises them (llama.cpp's `typical`).
+    /// Candidates are sorted best first, so surprise rises along them and |surprise − H| falls
+    /// then rises: the nearest tokens form a window grown outwards from where surprise crosses
+    /// H. That takes no sort and no buffer, and the survivors stay sorted for top-p and min-p.
+    private mutating func applyTypicalP() {
+        let typicalP = parameters.typicalP
+        guard typicalP < 1, let best = candidates.first else { return }
+        // ln p_i = (logit_i − logit_0) + ln p_0: one logarithm, and exact for probabilities
+        // that underflow to zero.
+        let logBestProbability = candidates[0].probability.log()
+        func surprise(_ index: Int) -> Float { -((candidates[index].logit - best.logit) + logBestProbability) }
+        var entropy: Float = 0
+        for index in candidates.indices where candidates[index].probability > 0 {
+            entropy += candidates[index].probability * surprise(index)
+        }
+        var crossing = 0
+        while crossing < candidates.count, surprise(crossing) < entropy { crossing += 1 }
+        // The window kept so far is lower..<upper; it grows by whichever neighbour is nearer H.
+        var lower = crossing
+        var upper = crossing
+        var cumulative: Float = 0
+        while lower > 0 || upper < candidates.count {
+            let belowDistance = lower > 0 ? abs(surprise(lower - 1) - entropy) : .infinity
+            let aboveDistance = upper < candidates.count ? abs(surprise(upper) - entropy) : .infinity
+            let taken: Int
+            if belowDistance <= aboveDistance {
+                lower -= 1
+                taken = lower
+            } else {
+                taken = upper
+                upper += 1
+            }
+            cumulative += candidates[taken].probability
+            // Strictly more than typicalP, as llama.cpp has it (top-p stops at ≥).
+            if cumulative > typicalP { break }
+        }
+        if lower == 0, upper == candidates.count { return }
+        candidates.removeSubrange(upper...)
+        candidates.removeSubrange(..<lower)
+        softmaxCandidates(temperature: 1)
     }
 
     private mutating func applyTopP() {
@@ -176,14 +264,23 @@ public struct Sampler: Sendable {
         candidates.removeSubrange(keep...)
     }
 
-    private mutating func draw() -> Int32 {
+    private mutating func draw() -> Int32 { candidates[drawIndex()].token }
+
+    /// Index into `candidates` of one draw by probability (one value from the generator).
+    mutating func drawIndex() -> Int {
         let target = generator.nextUnitFloat()
         var cumulative: Float = 0
-        for candidate in candidates {
-            cumulative += candidate.probability
-            if target < cumulative { return candidate.token }
+        var lastPossible = 0
+        for index in candidates.indices {
+            let probability = candidates[index].probability
+            cumulative += probability
+            if target < cumulative { return index }
+            if probability > 0 { lastPossible = index }
         }
-        return candidates[candidates.count - 1].token
+        // Rounding left the total just under the target. The last candidate may have underflowed
+        // to probability 0, and a token the chain gave no chance must not come out (for Mirostat
+        // its surprise would be infinite and ruin mu for the rest of the sequence).
+        return lastPossible
     }
 }
 
@@ -196,60 +293,78 @@ public protocol TokenConstraint {
     func maskLogits(_ logits: inout [Float])
 }
 
-/// A bounded min-heap that keeps the K largest candidates offered to it.
-private struct MinHeap {
-    private(set) var elements: [Sampler.Candidate] = []
-    let capacity: Int
+/// A bounded heap kept in a caller's array, so selecting the best K allocates nothing once the
+/// array has grown. The worst kept candidate sits at the root, so a better newcomer replaces it.
+enum CandidateHeap {
+    private static func worse(_ a: Sampler.Candidate, _ b: Sampler.Candidate) -> Bool { Sampler.better(b, a) }
 
-    init(capacity: Int) {
-        self.capacity = capacity
-        elements.reserveCapacity(capacity)
-    }
-
-    /// The worst element sits at the root, so a better newcomer replaces it.
-    private func worse(_ a: Sampler.Candidate, _ b: Sampler.Candidate) -> Bool { Sampler.better(b, a) }
-
-    mutating func offer(_ candidate: Sampler.Candidate) {
-        if elements.count < capacity {
-            elements.append(candidate)
-            siftUp(elements.count - 1)
-        } else if worse(elements[0], candidate) {
-            elements[0] = candidate
-            siftDown(0)
+    static func offer(_ candidate: Sampler.Candidate, to heap: inout [Sampler.Candidate], keeping capacity: Int) {
+        if heap.count < capacity {
+            heap.append(candidate)
+            siftUp(heap.count - 1, in: &heap)
+        } else if capacity > 0, worse(heap[0], candidate) {
+            heap[0] = candidate
+            siftDown(0, in: &heap, count: heap.count)
         }
     }
 
-    private mutating func siftUp(_ start: Int) {
+    /// Heapsort in place: the worst goes to the end each round, leaving the array best first.
+    static func sortBestFirst(_ heap: inout [Sampler.Candidate]) {
+        var count = heap.count
+        while count > 1 {
+            count -= 1
+            heap.swapAt(0, count)
+            siftDown(0, in: &heap, count: count)
+        }
+    }
+
+    private static func siftUp(_ start: Int, in heap: inout [Sampler.Candidate]) {
         var child = start
         while child > 0 {
             let parent = (child - 1) / 2
-            guard worse(elements[child], elements[parent]) else { return }
-            elements.swapAt(child, parent)
+            guard worse(heap[child], heap[parent]) else { return }
+            heap.swapAt(child, parent)
             child = parent
         }
     }
 
-    private mutating func siftDown(_ start: Int) {
+    private static func siftDown(_ start: Int, in heap: inout [Sampler.Candidate], count: Int) {
         var parent = start
         while true {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < elements.count, worse(elements[left], elements[smallest]) { smallest = left }
-            if right < elements.count, worse(elements[right], elements[smallest]) { smallest = right }
+            if left < count, worse(heap[left], heap[smallest]) { smallest = left }
+            if right < count, worse(heap[right], heap[smallest]) { smallest = right }
             if smallest == parent { return }
-            elements.swapAt(parent, smallest)
+            heap.swapAt(parent, smallest)
             parent = smallest
         }
     }
 }
 
 extension Float {
-    fileprivate func exp() -> Float {
+    func exp() -> Float {
         #if canImport(Darwin)
         return Darwin.expf(self)
         #else
         return Glibc.expf(self)
+        #endif
+    }
+
+    func log() -> Float {
+        #if canImport(Darwin)
+        return Darwin.logf(self)
+        #else
+        return Glibc.logf(self)
+        #endif
+    }
+
+    func log2() -> Float {
+        #if canImport(Darwin)
+        return Darwin.log2f(self)
+        #else
+        return Glibc.log2f(self)
         #endif
     }
 }
