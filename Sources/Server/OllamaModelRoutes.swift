@@ -97,12 +97,13 @@ extension HearthServer {
     func ollamaCopy(_ body: JSONValue) async throws -> Response {
         let fields = try RequestFields(body)
         try fields.rejectUnknown(known: ["source", "destination"])
-        let source = try await models.installedModel(try fields.requiredString("source"))
+        let sourceName = try fields.requiredString("source")
         var destination = try fields.requiredString("destination").trimmingCharacters(in: .whitespaces)
         if destination.hasSuffix(":latest") { destination.removeLast(":latest".count) }
         guard ModelName.isValid(destination) else {
             throw APIError.invalidField("destination", "'\(destination)' is not a valid model name")
         }
+        let source = try await models.installedModel(sourceName)
         do {
             try store.copy(source.name, to: destination)
         } catch let error as StoreError where error.code == .alreadyExists {

@@ -35,7 +35,12 @@ import Testing
         ("/v1/chat/completions", "{\(chat),\"frequency_penalty\":\"1\"}", "frequency_penalty"),
         ("/v1/chat/completions", "{\(chat),\"stop\":7}", "stop"),
         ("/v1/chat/completions", "{\(chat),\"stop\":[\"a\",3]}", "stop"),
-        ("/v1/chat/completions", "{\(chat),\"n\":2}", "n"),
+        ("/v1/chat/completions", "{\(chat),\"n\":0}", "n"),
+        ("/v1/chat/completions", "{\(chat),\"n\":129}", "n"),
+        ("/v1/chat/completions", "{\(chat),\"logit_bias\":{\"a\":1}}", "logit_bias"),
+        ("/v1/chat/completions", "{\(chat),\"logit_bias\":{\"5\":200}}", "logit_bias"),
+        ("/v1/chat/completions", "{\(chat),\"logit_bias\":[1]}", "logit_bias"),
+        ("/v1/chat/completions", "{\(chat),\"modalities\":[\"text\",\"audio\"]}", "modalities"),
         ("/v1/chat/completions", "{\(chat),\"top_logprobs\":3}", "top_logprobs"),
         ("/v1/chat/completions", "{\(chat),\"logprobs\":true,\"top_logprobs\":21}", "top_logprobs"),
         ("/v1/chat/completions", "{\(chat),\"stream\":\"yes\"}", "stream"),
@@ -63,19 +68,33 @@ import Testing
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"hi"}]}"#, "model"),
         ("/v1/chat/completions", #"{"model":7,"messages":[{"role":"user","content":"hi"}]}"#, "model"),
         ("/v1/completions", #"{"model":"smollm2:135m"}"#, "prompt"),
-        ("/v1/completions", #"{"model":"smollm2:135m","prompt":[1,2,3]}"#, "prompt"),
+        ("/v1/completions", #"{"model":"smollm2:135m","prompt":[]}"#, "prompt"),
+        ("/v1/completions", #"{"model":"smollm2:135m","prompt":[1,-2]}"#, "prompt[1]"),
+        ("/v1/completions", #"{"model":"smollm2:135m","prompt":["a",{"b":1}]}"#, "prompt[1]"),
+        ("/v1/completions", #"{"model":"smollm2:135m","prompt":"a","best_of":3}"#, "best_of"),
+        ("/v1/completions", #"{"model":"smollm2:135m","prompt":"a","echo":true,"logprobs":1}"#, "echo"),
+        ("/v1/completions", #"{"model":"smollm2:135m","prompt":["a","b"],"n":100}"#, "n"),
         ("/v1/completions", #"{"model":"smollm2:135m","prompt":"a","logprobs":6}"#, "logprobs"),
-        ("/v1/completions", #"{"model":"smollm2:135m","prompt":"a","suffix":"b"}"#, "suffix"),
         ("/v1/embeddings", #"{"model":"smollm2:135m"}"#, "input"),
-        ("/v1/embeddings", #"{"model":"smollm2:135m","input":[[1,2]]}"#, "input"),
+        ("/v1/embeddings", #"{"model":"smollm2:135m","input":[[1,-2]]}"#, "input[0][1]"),
+        ("/v1/embeddings", #"{"model":"smollm2:135m","input":[]}"#, "input"),
+        ("/v1/embeddings", #"{"model":"smollm2:135m","input":[1.5]}"#, "input"),
         ("/v1/embeddings", #"{"model":"smollm2:135m","input":"a","encoding_format":"hex"}"#, "encoding_format"),
-        ("/v1/embeddings", #"{"model":"smollm2:135m","input":"a","dimensions":8}"#, "dimensions"),
+        ("/v1/embeddings", #"{"model":"smollm2:135m","input":"a","dimensions":0}"#, "dimensions"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"temperature":"hot"}}"#, "options.temperature"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":-3}}"#, "options.num_predict"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"top_k":-1}}"#, "options.top_k"),
-        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"mirostat":2}}"#, "options.mirostat"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"mirostat":3}}"#, "options.mirostat"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"typical_p":2}}"#, "options.typical_p"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"rope_frequency_base":1e6}}"#, "options.rope_frequency_base"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"think":true}"#, "think"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"truncate":"no"}"#, "truncate"),
+        ("/api/generate", #"{"model":"smollm2:135m","prompt":"hi","template":"{{ .Prompt }}"}"#, "template"),
+        ("/api/generate", #"{"model":"smollm2:135m","prompt":"hi","raw":true,"suffix":"x"}"#, "suffix"),
+        ("/api/embed", #"{"model":"smollm2:135m","input":"a","truncate":"yes"}"#, "truncate"),
+        ("/api/copy", #"{"source":"smollm2:135m"}"#, "destination"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"warp":1}}"#, "options.warp"),
-        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"num_ctx":10000000}}"#, "options.num_ctx"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"options":{"num_ctx":"big"}}"#, "options.num_ctx"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"format":"yaml"}"#, "format"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"format":{"type":"string","format":"hostname-ish"}}"#, "format"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"format":7}"#, "format"),
@@ -121,6 +140,72 @@ import Testing
             let none = #"{"model":"nope:1b","messages":[{"role":"user","content":"hi"}],"tools":[]}"#
             try await client.execute(uri: "/api/chat", method: .post, headers: jsonHeaders, body: body(none)) { response in
                 #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    /// What apps send on their default settings passes validation (the empty store then answers
+    /// 404 for the model, in OpenAI's words): empty values mean absent, runner options are
+    /// ignored, and options that change the output are taken.
+    static let lenientRequests: [(String, String)] = [
+        ("/api/chat", #"{"model":"nope:1b","messages":[{"role":"user","content":"hi","images":[]}],"format":"","think":false,"template":"","tools":[],"options":{"num_ctx":8192,"num_gpu":99,"main_gpu":0,"use_mmap":true,"use_mlock":false,"numa":false,"num_batch":512,"num_thread":8,"low_vram":false,"num_keep":4,"tfs_z":1,"penalize_newline":true,"typical_p":0.9,"mirostat":2,"mirostat_tau":5,"mirostat_eta":0.1,"repeat_last_n":64}}"#),
+        ("/api/generate", #"{"model":"nope:1b","prompt":"hi","suffix":"","template":"","system":"","context":[],"images":[],"think":false,"format":"","raw":false,"truncate":true,"shift":true}"#),
+        ("/api/embed", #"{"model":"nope:1b","input":[[1,2,3],[4]],"truncate":true,"dimensions":576,"options":{"num_ctx":2048}}"#),
+        ("/api/embeddings", #"{"model":"nope:1b","prompt":"hi","options":{"num_thread":2}}"#),
+        ("/v1/chat/completions", #"{"model":"nope:1b","messages":[{"role":"user","content":"hi"}],"n":3,"logit_bias":{"15":-100,"7":2.5},"user":"u","service_tier":"auto","reasoning_effort":"low","prompt_cache_key":"k","store":false,"metadata":{},"modalities":["text"],"response_format":{"type":"text"},"tools":[],"functions":[],"audio":null,"prediction":{"type":"content","content":"x"},"parallel_tool_calls":false,"stream_options":null}"#),
+        ("/v1/completions", #"{"model":"nope:1b","prompt":[[1,2],[3]],"n":2,"best_of":2,"echo":true,"suffix":"","logit_bias":{}}"#),
+        ("/v1/embeddings", #"{"model":"nope:1b","input":[[1,2,3]],"encoding_format":"base64","user":"x"}"#),
+    ]
+
+    @Test func appsDefaultSettingsPassValidation() async throws {
+        let app = try makeApplication()
+        try await app.test(.router) { client in
+            for (route, text) in Self.lenientRequests {
+                try await client.execute(uri: route, method: .post, headers: jsonHeaders, body: body(text)) { response in
+                    #expect(response.status == .notFound, "\(route) \(text) → \(response.status): \(String(buffer: response.body))")
+                    if !route.hasPrefix("/api/") {
+                        #expect(parse(response)["error"]?["code"]?.string == "model_not_found")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func errorsCarryOpenAICodes() async throws {
+        let app = try makeApplication()
+        try await app.test(.router) { client in
+            let unknown = "{\(Self.chat),\"frobnicate\":1}"
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(unknown)) { response in
+                #expect(parse(response)["error"]?["code"]?.string == "unknown_parameter")
+                #expect(parse(response)["error"]?["param"]?.string == "frobnicate")
+            }
+            let bad = "{\(Self.chat),\"temperature\":9}"
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(bad)) { response in
+                #expect(parse(response)["error"]?["code"]?.string == "invalid_value")
+                #expect(parse(response)["error"]?["type"]?.string == "invalid_request_error")
+            }
+        }
+    }
+
+    /// A failure after the stream's first bytes is told in-band, in each API's shape.
+    @Test func failuresMidStreamAreSentInBand() async throws {
+        struct Broken: Error {}
+        for (contentType, expected) in [("text/event-stream", #"data: {"error":{"message":"internal error"#),
+                                        ("application/x-ndjson", #"{"error":"internal error"#)] {
+            let router = Router(context: HearthRequestContext.self)
+            router.get("/s") { _, _ in
+                Reply.stream(contentType: contentType) { send in
+                    try await send("first\n")
+                    throw Broken()
+                }
+            }
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            try await app.test(.live) { client in
+                try await client.execute(uri: "/s", method: .get) { response in
+                    let text = String(buffer: response.body)
+                    #expect(text.hasPrefix("first\n"))
+                    #expect(text.dropFirst(6).hasPrefix(expected), "\(text)")
+                }
             }
         }
     }
