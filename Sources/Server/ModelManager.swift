@@ -110,11 +110,15 @@ actor ModelManager {
     /// `contextLength` is the context a request asks for (Ollama's `num_ctx`), nil for the
     /// server's `--ctx`. A model loaded with less is reloaded with the larger context when no
     /// request is using it (Ollama reloads its runner likewise); one loaded with more serves as
-    /// it is. Beyond the model's trained context the request is clamped to it.
+    /// it is. Beyond the model's trained context the request is clamped to it. A model busy with
+    /// other requests serves with the context it has (the conversation's oldest turns are then
+    /// dropped, or a prompt too long for it refused).
     func acquire(_ requested: String, keepAlive: Duration?? = nil, contextLength: Int? = nil) throws(APIError) -> ModelInstance {
         let installed = try installedModel(requested)
         let keep = keepAlive ?? configuration.keepAlive
-        let wanted = contextLength ?? configuration.contextLength
+        // Rounded up to a multiple of 4096: apps that size num_ctx from their prompt (aider sends
+        // 1.25 × the prompt + 8192) would otherwise reload the model on almost every request.
+        let wanted = contextLength.map { $0 <= configuration.contextLength ? $0 : ($0 + 4095) / 4096 * 4096 } ?? configuration.contextLength
         if let instance = instances[installed.name] {
             if instance.scheduler.contextLength < min(wanted, instance.loaded.trainedContextLength), instance.usage.isIdle {
                 instances[installed.name] = nil

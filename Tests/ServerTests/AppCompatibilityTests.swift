@@ -24,13 +24,13 @@ import Testing
             let ask = { (context: Int) in
                 #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_ctx":\#(context),"num_predict":2,"temperature":0}}"#
             }
-            for (asked, loaded) in [(1024, 1024), (512, 1024), (100_000, 8192)] {
+            for (asked, loaded) in [(1024, 1024), (512, 1024), (5000, 8192), (100_000, 8192)] {
                 let (status, _) = try await post(client, "/api/chat", ask(asked))
                 #expect(status == .ok)
                 let ps = try await client.execute(uri: "/api/ps", method: .get) { parse($0) }
                 let model = ps["models"]?.array?.first
                 #expect(model?["context_length"]?.int == loaded,
-                        "num_ctx \(asked): a smaller request keeps the larger cache; beyond the trained 8192 it is clamped")
+                        "num_ctx \(asked): a smaller request keeps the larger cache; a larger one is rounded up to a multiple of 4096; beyond the trained 8192 it is clamped")
             }
         }
     }
