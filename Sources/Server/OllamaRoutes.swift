@@ -339,22 +339,25 @@ extension HearthServer {
             _ = parser.feed(result.text)
             _ = parser.finish()
             let calls = parser.calls.filter { !(answerInText?.repeats($0) ?? false) }
-            if let answerInText, calls.isEmpty, !parser.calls.isEmpty, parser.content.allSatisfy(\.isWhitespace) {
+            let content = !parser.calls.isEmpty && HeldContent.isNegligible(parser.content) ? "" : parser.content
+            if let answerInText, calls.isEmpty, !parser.calls.isEmpty, content.isEmpty {
                 // Only repeats of answered calls: the answer is written in text instead.
                 let answer = try await startGeneration(answerInText.request).run { _ in }
                 return Reply.json(line(answer.text, result: answer))
             }
-            return Reply.json(line(parser.content, calls: calls, result: result))
+            return Reply.json(line(content, calls: calls, result: result))
         }
         return Reply.stream(contentType: "application/x-ndjson") { send in
             let parser = LockedParser(active.toolParser)
             var delivered = 0
             var sentContent = false
             var sentCalls = false
+            var held = HeldContent()
             func deliver(_ events: [ToolCallEvent]) async throws {
                 for event in events {
                     switch event {
                     case .content(let text):
+                        guard let text = held.add(text) else { continue }
                         try await send(line(text, result: nil).serialized + "\n")
                         sentContent = sentContent || !text.allSatisfy(\.isWhitespace)
                     case .callFinished:
@@ -377,6 +380,10 @@ extension HearthServer {
                 }
             }
             try await deliver(parser.finish() ?? [])
+            let rest = held.flush()
+            if parser.calls.isEmpty && !rest.isEmpty {
+                try await send(line(rest, result: nil).serialized + "\n")
+            }
             if let answerInText, !sentCalls, !sentContent, !parser.calls.isEmpty {
                 // Only repeats of answered calls: the answer is written in text instead.
                 result = try await self.startGeneration(answerInText.request).run { piece in

@@ -95,9 +95,9 @@ extension HearthServer {
         if var parser = active.toolParser {
             _ = parser.feed(result.text)
             _ = parser.finish()
-            content = parser.content
+            content = !parser.calls.isEmpty && HeldContent.isNegligible(parser.content) ? "" : parser.content
             calls = parser.calls.filter { !plan.repeatsAnsweredCall($0) }
-            if calls.isEmpty && !parser.calls.isEmpty && content.allSatisfy(\.isWhitespace) {
+            if calls.isEmpty && !parser.calls.isEmpty && content.isEmpty {
                 result = try await startGeneration(textRequest).run { _ in }
                 content = result.text
             }
@@ -122,11 +122,13 @@ extension HearthServer {
         let parser = LockedParser(active.toolParser)
         var sentContent = false
         var repeated: Set<Int> = []
+        var held = HeldContent()
         func deliver(_ events: [ToolCallEvent], logprobs: JSONValue) async throws {
             var logprobs = logprobs
             for event in events {
                 switch event {
                 case .content(let text):
+                    guard let text = held.add(text) else { continue }
                     try await emit(chunk(.object(["content": .string(text)]), .null, logprobs))
                     logprobs = .null
                     sentContent = sentContent || !text.allSatisfy(\.isWhitespace)
@@ -158,6 +160,10 @@ extension HearthServer {
             }
         }
         try await deliver(parser.finish() ?? [], logprobs: .null)
+        let rest = held.flush()
+        if parser.calls.isEmpty && !rest.isEmpty {
+            try await emit(chunk(.object(["content": .string(rest)]), .null, .null))
+        }
         var result = firstResult
         var calledTools = parser.calls.count > repeated.count
         if !repeated.isEmpty && !calledTools && !sentContent {

@@ -309,7 +309,9 @@ extension HearthServer {
             throw APIError.invalidField("encoding_format", "expected 'float' or 'base64', got '\(format)'")
         }
         let dimensions = try fields.int("dimensions", in: 1...1_000_000)
-        let (vectors, tokens) = try await embeddings(model: model, inputs: inputs)
+        _ = try await models.installedModel(model)
+        let texts = try await offload { () throws(APIError) in try OpenAITokenIDs.texts(inputs) }
+        let (vectors, tokens) = try await embeddings(model: model, inputs: texts)
         try Self.checkDimensions(dimensions, model: model, size: vectors.first?.count ?? 0)
         let data: [JSONValue] = vectors.enumerated().map { index, vector in
             let embedding: JSONValue

@@ -16,6 +16,30 @@ enum ChatTurn: Sendable {
     case toolResult(content: String, callID: String?, name: String?)
 }
 
+/// Text beside tool calls that says nothing: the stray bracket or newline small models write
+/// before a call (Qwen2.5-Coder often opens a bare JSON call with a "{{" token, leaving "{" as
+/// text). While calls may come, such text is held back; it goes out once it holds a letter or
+/// digit, and is dropped when the answer turns out to be calls.
+struct HeldContent {
+    private var pending = ""
+
+    /// The text to send now, if any.
+    mutating func add(_ text: String) -> String? {
+        pending += text
+        guard pending.count > 16 || !Self.isNegligible(pending) else { return nil }
+        defer { pending = "" }
+        return pending
+    }
+
+    /// What is still held at the end: sent only when the answer called no tools.
+    mutating func flush() -> String {
+        defer { pending = "" }
+        return pending
+    }
+
+    static func isNegligible(_ text: String) -> Bool { !text.contains { $0.isLetter || $0.isNumber } }
+}
+
 /// What the output must look like: a JSON Schema, any JSON object, or free text.
 enum ResponseFormat: Sendable {
     case jsonObject

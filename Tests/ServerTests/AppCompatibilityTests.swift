@@ -24,7 +24,7 @@ import Testing
             let ask = { (context: Int) in
                 #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_ctx":\#(context),"num_predict":2,"temperature":0}}"#
             }
-            for (asked, loaded) in [(1024, 1024), (512, 1024), (5000, 8192), (100_000, 8192)] {
+            for (asked, loaded) in [(1024, 4096), (512, 4096), (6000, 8192), (100_000, 8192)] {
                 let (status, _) = try await post(client, "/api/chat", ask(asked))
                 #expect(status == .ok)
                 let ps = try await client.execute(uri: "/api/ps", method: .get) { parse($0) }
@@ -118,10 +118,10 @@ import Testing
                                                body: body(#"{"model":"smollm2:135m","input":"a red apple"}"#)) { parse($0) }
             let textVector = ids["embeddings"]?.array?.first?.array ?? []
             #expect(textVector.count == 576)
-            // The same text as its token ids gives the same vector.
-            let tokenized = try await client.execute(uri: "/v1/embeddings", method: .post, headers: jsonHeaders,
+            // The same text as its token ids (the model's own, on Ollama's route) gives the same vector.
+            let tokenized = try await client.execute(uri: "/api/embed", method: .post, headers: jsonHeaders,
                                                      body: body(#"{"model":"smollm2:135m","input":[[81,2382,11977]]}"#)) { parse($0) }
-            let tokenVector = tokenized["data"]?.array?.first?["embedding"]?.array ?? []
+            let tokenVector = tokenized["embeddings"]?.array?.first?.array ?? []
             #expect(tokenVector.count == 576)
             #expect(tokenVector == textVector, "`hearth tokenize smollm2:135m 'a red apple'` gives these ids")
             let many = JSONValue.array((0..<300).map { .string("input number \($0)") }).serialized
@@ -139,8 +139,20 @@ import Testing
             let (legacyStatus, legacy) = try await post(client, "/api/embeddings", #"{"model":"smollm2:135m","prompt":"a red apple"}"#)
             #expect(legacyStatus == .ok)
             #expect(legacy["embedding"]?.array?.count == 576)
-            let (badTokenStatus, _) = try await post(client, "/v1/embeddings", #"{"model":"smollm2:135m","input":[[49152]]}"#)
+            let (badTokenStatus, _) = try await post(client, "/api/embed", #"{"model":"smollm2:135m","input":[[49152]]}"#)
             #expect(badTokenStatus == .badRequest, "a token id beyond the vocabulary is refused")
+            // OpenAI's route reads ids as OpenAI's (cl100k_base, what tiktoken gives its clients);
+            // without tiktoken's copy of that vocabulary it says how to fix the request.
+            if OpenAITokenIDs.candidatePaths().allSatisfy({ !FileManager.default.fileExists(atPath: $0) }) {
+                let (status, refusal) = try await post(client, "/v1/embeddings", #"{"model":"smollm2:135m","input":[[9906,1917]]}"#)
+                #expect(status == .badRequest)
+                #expect(refusal["error"]?["message"]?.string?.contains("cl100k_base") == true)
+            } else {
+                // cl100k_base's 9906, 1917 spell "Hello world".
+                let (_, ids) = try await post(client, "/v1/embeddings", #"{"model":"smollm2:135m","input":[[9906,1917]]}"#)
+                let (_, text) = try await post(client, "/v1/embeddings", #"{"model":"smollm2:135m","input":"Hello world"}"#)
+                #expect(ids["data"]?.array?.first?["embedding"] == text["data"]?.array?.first?["embedding"])
+            }
         }
     }
 
