@@ -194,6 +194,11 @@ struct ChatPlan: Sendable {
     var answeringInText: ChatPlan {
         var plan = self
         plan.tools?.choice = .none
+        // Without a word, a small model that just looped on a call tends to thank the user for
+        // the result or to claim it never came; pointing it at the results makes it use them.
+        plan.turns = Self.addingSystemText(
+            "The results of the tool calls are in the conversation above. Answer the user's last request with them, in plain text, without calling a tool.",
+            to: turns)
         return plan
     }
 
