@@ -20,6 +20,8 @@ public final class HearthServer: Sendable {
     let store: ModelStore
     let models: ModelManager
     let metrics = ServerMetrics()
+    /// Responses kept for `previous_response_id` (see ResponseStore).
+    let storedResponses = ResponseStore()
 
     public init(configuration: ServerConfiguration, store: ModelStore) {
         self.configuration = configuration
@@ -50,6 +52,7 @@ public final class HearthServer: Sendable {
         }
         addOpenAIRoutes(to: router)
         addOllamaRoutes(to: router)
+        addResponsesRoutes(to: router)
         return router
     }
 
