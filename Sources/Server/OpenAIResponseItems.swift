@@ -64,8 +64,9 @@ struct ContentPart: Sendable {
 enum ResponseFields {
     static let maximumItems = 10_000
 
-    /// `input`: a string (one user message) or a list of items.
-    static func inputItems(_ value: JSONValue?) throws(APIError) -> [ResponseItem] {
+    /// `input`: a string (one user message) or a list of items; `item_reference`s are looked up
+    /// with `resolve` (the stored responses' output items).
+    static func inputItems(_ value: JSONValue?, resolve: (String) -> ResponseItem? = { _ in nil }) throws(APIError) -> [ResponseItem] {
         switch value {
         case nil:
             throw .invalidField("input", "is required")
@@ -74,14 +75,14 @@ enum ResponseFields {
         case .array(let list)?:
             guard list.count <= maximumItems else { throw .invalidField("input", "at most \(maximumItems) items, got \(list.count)") }
             var items: [ResponseItem] = []
-            for (index, element) in list.enumerated() { items.append(try item(element, path: "input[\(index)]")) }
+            for (index, element) in list.enumerated() { items.append(try item(element, path: "input[\(index)]", resolve: resolve)) }
             return items
         case let other?:
             throw .invalidField("input", "expected a string or a list of items, got \(other.typeName)")
         }
     }
 
-    static func item(_ value: JSONValue, path: String) throws(APIError) -> ResponseItem {
+    static func item(_ value: JSONValue, path: String, resolve: (String) -> ResponseItem? = { _ in nil }) throws(APIError) -> ResponseItem {
         let fields = try RequestFields(value, path: path + ".")
         // An item with a role and no type is a message ("easy input message").
         guard let type = try fields.string("type") ?? (fields.value("role") != nil ? "message" : nil) else {
@@ -120,9 +121,15 @@ enum ResponseFields {
             // here reasons in items or could read another model's encrypted reasoning.
             return ResponseItem(id: try fields.string("id") ?? ResponseItem.makeID("rs"), kind: .reasoning(fields.object))
         case "item_reference":
-            throw .unsupported(path + ".type", "item references are not supported; send the item itself, or continue with 'previous_response_id'")
+            try fields.rejectUnknown(known: ["type", "id"])
+            let id = try fields.requiredString("id")
+            guard let item = resolve(id) else {
+                throw APIError(.notFound, "invalid '\(path).id': no stored response holds an output item '\(id)' (it was not stored, "
+                               + "was deleted, or was evicted: responses are kept in memory); send the item itself", parameter: path + ".id")
+            }
+            return item
         default:
-            throw .unsupported(path + ".type", "only message, function_call, function_call_output and reasoning items, got '\(type)'")
+            throw .unsupported(path + ".type", "only message, function_call, function_call_output, item_reference and reasoning items, got '\(type)'")
         }
     }
 

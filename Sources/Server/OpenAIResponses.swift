@@ -56,7 +56,7 @@ extension HearthServer {
         try fields.rejectUnknown(known: Self.responsesFields, unsupported: Self.unsupportedResponsesFields)
         let model = try fields.requiredString("model")
         let instructions = try fields.string("instructions")
-        let requestItems = try ResponseFields.inputItems(fields.value("input"))
+        let requestItems = try ResponseFields.inputItems(fields.value("input"), resolve: storedResponses.outputItem)
         let previousID = try fields.string("previous_response_id")
         let store = try fields.bool("store") ?? true
         if try fields.bool("background") == true {

@@ -30,6 +30,9 @@ final class ResponseStore: @unchecked Sendable {
     let maximumBytes: Int
     private let lock = NSLock()
     private var entries: [String: (response: StoredResponse, bytes: Int, lastUse: UInt64)] = [:]
+    /// Output item id → the response that produced it: what an `item_reference` names (the AI
+    /// SDK sends earlier assistant messages so when it stores responses, as it does by default).
+    private var itemOwners: [String: String] = [:]
     private var totalBytes = 0
     private var clock: UInt64 = 0
 
@@ -43,16 +46,36 @@ final class ResponseStore: @unchecked Sendable {
     func insert(_ response: StoredResponse, id: String) {
         let bytes = response.approximateBytes
         lock.withLock {
-            if let old = entries.removeValue(forKey: id) { totalBytes -= old.bytes }
+            removeEntry(id)
             guard bytes <= maximumBytes else { return }
             while !entries.isEmpty && (entries.count >= maximumCount || totalBytes + bytes > maximumBytes) {
                 // A linear scan: at most `maximumCount` entries, and only when the store is full.
-                let oldest = entries.min { $0.value.lastUse < $1.value.lastUse }!.key
-                totalBytes -= entries.removeValue(forKey: oldest)!.bytes
+                removeEntry(entries.min { $0.value.lastUse < $1.value.lastUse }!.key)
             }
             clock += 1
             entries[id] = (response, bytes, clock)
             totalBytes += bytes
+            for item in response.outputItems { itemOwners[item.id] = id }
+        }
+    }
+
+    /// Under the lock.
+    @discardableResult
+    private func removeEntry(_ id: String) -> Bool {
+        guard let entry = entries.removeValue(forKey: id) else { return false }
+        totalBytes -= entry.bytes
+        for item in entry.response.outputItems where itemOwners[item.id] == id { itemOwners[item.id] = nil }
+        return true
+    }
+
+    /// An output item of a stored response, by its id; its response is now the most recently used.
+    func outputItem(_ itemID: String) -> ResponseItem? {
+        lock.withLock {
+            guard let owner = itemOwners[itemID], var entry = entries[owner] else { return nil }
+            clock += 1
+            entry.lastUse = clock
+            entries[owner] = entry
+            return entry.response.outputItems.first { $0.id == itemID }
         }
     }
 
@@ -70,11 +93,7 @@ final class ResponseStore: @unchecked Sendable {
 
     /// Whether there was a response to delete.
     func delete(_ id: String) -> Bool {
-        lock.withLock {
-            guard let entry = entries.removeValue(forKey: id) else { return false }
-            totalBytes -= entry.bytes
-            return true
-        }
+        lock.withLock { removeEntry(id) }
     }
 
     var count: Int { lock.withLock { entries.count } }

@@ -115,7 +115,6 @@ import ToolCalls
         (#"{"model":"smollm2:135m","input":[{"content":"hi"}]}"#, "input[0].type"),
         (#"{"model":"smollm2:135m","input":[{"role":"user","content":"hi","colour":"red"}]}"#, "input[0].colour"),
         (#"{"model":"smollm2:135m","input":[{"type":"computer_call","call_id":"c"}]}"#, "input[0].type"),
-        (#"{"model":"smollm2:135m","input":[{"type":"item_reference","id":"msg_1"}]}"#, "input[0].type"),
         (#"{"model":"smollm2:135m","input":[{"type":"function_call","call_id":"c","name":"f","arguments":"not json"}]}"#, "input[0].arguments"),
         (#"{"model":"smollm2:135m","input":[{"type":"function_call","name":"f","arguments":"{}"}]}"#, "input[0].call_id"),
         (#"{"model":"smollm2:135m","input":[{"type":"function_call_output","call_id":"nope","output":"1"}]}"#, "input[0].call_id"),
@@ -188,6 +187,20 @@ import ToolCalls
         #expect(store.count == 2)
     }
 
+    @Test func outputItemsAreFoundByIdWhileTheirResponseIsKept() {
+        let store = ResponseStore(maximumCount: 2)
+        let answer = ResponseItem(id: "msg_a", kind: .message(role: "assistant", parts: [ContentPart(type: "output_text", text: "Hi")]))
+        store.insert(stored("a", output: [answer]), id: "a")
+        guard case .message("assistant", let parts)? = store.outputItem("msg_a")?.kind else { Issue.record("msg_a not found"); return }
+        #expect(parts.map(\.text) == ["Hi"])
+        #expect(store.outputItem("msg_b") == nil)
+        store.insert(stored("b"), id: "b")
+        _ = store.outputItem("msg_a")
+        store.insert(stored("c"), id: "c")
+        #expect(store.response("a") != nil && store.response("b") == nil, "a lookup by item keeps its response")
+        #expect(store.delete("a") && store.outputItem("msg_a") == nil)
+    }
+
     @Test func theByteBudgetBounds() {
         let one = stored(String(repeating: "x", count: 1000)).approximateBytes
         let store = ResponseStore(maximumCount: 100, maximumBytes: one * 3)
@@ -210,8 +223,9 @@ import ToolCalls
     @Test func storedResponsesAreListedContinuedAndDeleted() async throws {
         let (server, app) = try server()
         let call = ResponseItem(id: "fc_1", kind: .functionCall(callID: "call_1", name: "get_weather", arguments: #"{"city":"Paris"}"#))
-        var first = stored("Weather in Paris?", output: [call])
-        first.inputItems.insert(ResponseItem(id: "msg_0", kind: .message(role: "system", parts: [ContentPart(type: "input_text", text: "Be brief.")])), at: 0)
+        var conversation = stored("Weather in Paris?", output: [call])
+        conversation.inputItems.insert(ResponseItem(id: "msg_0", kind: .message(role: "system", parts: [ContentPart(type: "input_text", text: "Be brief.")])), at: 0)
+        let first = conversation
         server.storedResponses.insert(first, id: "resp_1")
         try await app.test(.router) { client in
             try await client.execute(uri: "/v1/responses/resp_1", method: .get) { response in
@@ -244,6 +258,17 @@ import ToolCalls
             try await client.execute(uri: "/v1/responses", method: .post, headers: jsonHeaders, body: body(answer)) { response in
                 #expect(response.status == .notFound)
                 #expect(parse(response)["error"]?["param"]?.string == "model")
+            }
+            // The AI SDK sends earlier answers by reference: the stored item stands in for it.
+            let referenced = #"{"model":"nope:1b","input":[{"type":"item_reference","id":"fc_1"},{"type":"function_call_output","call_id":"call_1","output":"21 C"}]}"#
+            try await client.execute(uri: "/v1/responses", method: .post, headers: jsonHeaders, body: body(referenced)) { response in
+                #expect(response.status == .notFound)
+                #expect(parse(response)["error"]?["param"]?.string == "model")
+            }
+            let dangling = #"{"model":"nope:1b","input":[{"role":"user","content":"hi"},{"type":"item_reference","id":"msg_gone"}]}"#
+            try await client.execute(uri: "/v1/responses", method: .post, headers: jsonHeaders, body: body(dangling)) { response in
+                #expect(response.status == .notFound)
+                #expect(parse(response)["error"]?["param"]?.string == "input[1].id")
             }
             let alone = #"{"model":"nope:1b","input":[{"type":"function_call_output","call_id":"call_1","output":"21 C"}]}"#
             try await client.execute(uri: "/v1/responses", method: .post, headers: jsonHeaders, body: body(alone)) { response in
@@ -386,9 +411,10 @@ import ToolCalls
             guard case .object(let object) = value else { Issue.record("not an object: \(outputText(answer))"); return }
             #expect(object.keys == ["city", "population"])
 
-            let forced = #"{"model":"smollm2:135m","input":"What's the weather in Paris?","temperature":0,"max_output_tokens":120,"tools":\#(tools),"tool_choice":"required""#
+            let forced = #"{"model":"smollm2:135m","input":"What's the weather in Paris?","temperature":0,"max_output_tokens":120,"tools":\#(tools),"tool_choice":"required","parallel_tool_calls":false"#
             let called = try await client.execute(uri: "/v1/responses", method: .post, headers: jsonHeaders, body: body(forced + "}")) { parse($0) }
             let calls = (called["output"]?.array ?? []).filter { $0["type"] == "function_call" }
+            #expect(calls.count == 1, "parallel_tool_calls false: one call, \(called)")
             let call = try #require(calls.first, "\(called)")
             #expect(call["name"] == "get_weather" && call["status"] == "completed" && call["id"]?.string?.hasPrefix("fc_") == true)
             let callID = try #require(call["call_id"]?.string)
@@ -401,7 +427,8 @@ import ToolCalls
             let events = try events(stream)
             let added = try #require(events.first { $0.0 == "response.output_item.added" && $0.1["item"]?["type"] == "function_call" })
             #expect(added.1["item"]?["name"] == "get_weather" && added.1["item"]?["arguments"] == "")
-            let streamedArguments = events.filter { $0.0 == "response.function_call_arguments.delta" }.map { $0.1["delta"]?.string ?? "" }.joined()
+            let streamedArguments = events.filter { $0.0 == "response.function_call_arguments.delta" && $0.1["item_id"] == added.1["item"]?["id"] }
+                .map { $0.1["delta"]?.string ?? "" }.joined()
             #expect(try JSONParser.parse(Array(streamedArguments.utf8)) == arguments, "greedy: the same call")
             #expect(events.first { $0.0 == "response.function_call_arguments.done" }?.1["arguments"]?.string == streamedArguments)
             #expect(events.last?.0 == "response.completed")

@@ -5,7 +5,7 @@ its default settings and through the OpenAI Agents SDK (`openai-agents`), which 
   `responses.create(stream=True)` and with the `responses.stream(...)` helper (the same greedy
   answer every way), and `text.format` json_schema (and `responses.parse`) giving valid JSON;
 - stored responses: `previous_response_id` continues a conversation, `retrieve`,
-  `input_items.list`, `delete`;
+  `input_items.list`, `delete`, and an `item_reference` stands for a stored answer;
 - errors: an unknown model is `openai.NotFoundError`, an image input a `BadRequestError` naming it;
 - function tools on qwen2.5-coder:1.5b (the prompts and tools of test_tools.py, flattened into the
   Responses API's shape): a forced call, streamed and whole, with arguments valid against the
@@ -170,6 +170,22 @@ class ResponsesClientTests(ModelClientsTestCase):
         with self.assertRaises(openai.NotFoundError):
             self.openai.responses.retrieve(unstored.id)
 
+    def test_item_reference_stands_for_a_stored_answer(self):
+        # The AI SDK, storing responses as it does by default, sends earlier answers as item references.
+        first = self.openai.responses.create(model=SMALL, input="My name is Ada.", temperature=0, max_output_tokens=16)
+        history = [{"role": "user", "content": "My name is Ada."}]
+        spelled = self.openai.responses.create(
+            model=SMALL, input=[*history, {"role": "assistant", "content": first.output_text}, {"role": "user", "content": "What is my name?"}],
+            temperature=0, max_output_tokens=16)
+        referenced = self.openai.responses.create(
+            model=SMALL, input=[*history, {"type": "item_reference", "id": first.output[0].id}, {"role": "user", "content": "What is my name?"}],
+            temperature=0, max_output_tokens=16)
+        self.assertEqual(referenced.usage.input_tokens, spelled.usage.input_tokens)
+        self.assertEqual(referenced.output_text, spelled.output_text)
+        with self.assertRaises(openai.NotFoundError) as caught:
+            self.openai.responses.create(model=SMALL, input=[{"type": "item_reference", "id": "msg_unknown"}])
+        self.assertEqual(caught.exception.param, "input[0].id")
+
     # MARK: errors
 
     def test_errors(self):
@@ -246,11 +262,17 @@ class ResponsesClientTests(ModelClientsTestCase):
         client = AsyncOpenAI(base_url=f"{self.base}/v1", api_key="unused", max_retries=0, timeout=COLD_PROMPT_TIMEOUT)
         set_default_openai_client(client, use_for_tracing=False)
         set_tracing_disabled(True)
+        return client
 
     def test_agents_sdk_run_sync(self):
-        self.use_hearth()
+        client = self.use_hearth()
         calls = []
         result = Runner.run_sync(self.agent(calls), "What's the weather in Paris?")
+        # run_sync runs on the thread's default event loop and leaves it open, with the client's connections.
+        loop = asyncio.get_event_loop()
+        loop.run_until_complete(client.close())
+        loop.close()
+        asyncio.set_event_loop(None)
         self.assertEqual(calls, ["Paris"], f"the tool was not called once with Paris: {result.new_items}")
         self.assertIn("18", result.final_output, f"the answer does not use the tool's result: {result.final_output!r}")
 
@@ -258,7 +280,7 @@ class ResponsesClientTests(ModelClientsTestCase):
         calls = []
 
         async def run():
-            self.use_hearth()
+            client = self.use_hearth()
             streamed = Runner.run_streamed(self.agent(calls), "What's the weather in Rome?")
             # The text deltas of each model response, in order (the last is the final answer).
             responses = []
@@ -267,6 +289,7 @@ class ResponsesClientTests(ModelClientsTestCase):
                     responses.append("")
                 elif event.type == "raw_response_event" and event.data.type == "response.output_text.delta":
                     responses[-1] += event.data.delta
+            await client.close()
             return streamed.final_output, responses
 
         final_output, responses = asyncio.run(run())
