@@ -160,7 +160,7 @@ extension HearthServer {
                 // Headers are sent: the failure is reported in the stream, as OpenAI reports it.
                 let failure = ErrorMiddleware<HearthRequestContext>.apiError(error)
                 let details: JSONValue = .object(["code": "server_error", "message": .string(failure.message)])
-                try await emit(["type": "response.failed", "response": envelope.json(status: "failed", output: output.items, error: details)])
+                try await emit(["type": "response.failed", "response": envelope.json(status: "failed", output: output.abandon(), error: details)])
             }
         }
     }
@@ -407,6 +407,12 @@ final class ResponseOutput {
         var events = closeMessage(incomplete: incomplete) + finishCall(incomplete: incomplete)
         if items.isEmpty { events += startMessage() + closeMessage(incomplete: incomplete) }
         return events
+    }
+
+    /// The items so far, with what was still open marked incomplete: a failed response's output.
+    func abandon() -> [ResponseItem] {
+        _ = closeMessage(incomplete: true) + finishCall(incomplete: true)
+        return items
     }
 
     private func startMessage() -> [JSONObject] {
