@@ -24,6 +24,8 @@ public final class HearthServer: Sendable {
     let metrics = ServerMetrics()
     /// Notices (and, at `--log-level debug`, what requests sent that Hearth accepted and ignored).
     let logger: Logger
+    /// Responses kept for `previous_response_id` (see ResponseStore).
+    let storedResponses = ResponseStore()
 
     public init(configuration: ServerConfiguration, store: ModelStore) {
         self.configuration = configuration
@@ -59,6 +61,7 @@ public final class HearthServer: Sendable {
         }
         addOpenAIRoutes(to: router)
         addOllamaRoutes(to: router)
+        addResponsesRoutes(to: router)
         return router
     }
 
