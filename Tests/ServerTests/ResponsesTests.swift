@@ -284,7 +284,7 @@ import ToolCalls
                                   (.get, "/v1/responses/resp_1/input_items"), (.get, "/v1/responses/resp_never")] {
                 try await client.execute(uri: uri, method: method) { response in
                     #expect(response.status == .notFound, "\(method) \(uri)")
-                    #expect(parse(response)["error"]?["type"]?.string == "not_found_error")
+                    #expect(parse(response)["error"]?["type"]?.string == "invalid_request_error")
                     #expect(parse(response)["error"]?["message"]?.string?.contains("not found") == true)
                 }
             }

@@ -96,7 +96,8 @@ class AiderTests(AppTestCase):
         """aider's documented Ollama setup: OLLAMA_API_BASE and an ollama_chat/ model."""
         text, output = self.run_aider(f"ollama_chat/{TOOL_MODEL}", "Rename the function foo to add. Change nothing else.",
                                       {"OLLAMA_API_BASE": self.base})
-        self.assertTrue(self.requests_to("/api/chat"), f"aider sent no /api/chat request:\n{output[-3000:]}")
+        if self.recording:
+            self.assertTrue(self.requests_to("/api/chat"), f"aider sent no /api/chat request:\n{output[-3000:]}")
         self.check_rename(text, output)
         self.assertNoHTTPErrors()
 
@@ -104,7 +105,8 @@ class AiderTests(AppTestCase):
         """aider's documented OpenAI-compatible setup: OPENAI_API_BASE, OPENAI_API_KEY and an openai/ model."""
         text, output = self.run_aider(f"openai/{TOOL_MODEL}", "Add a one-line docstring to the function multiply.",
                                       {"OPENAI_API_BASE": f"{self.base}/v1", "OPENAI_API_KEY": "x"})
-        self.assertTrue(self.requests_to("/v1/chat/completions"), f"aider sent no chat request:\n{output[-3000:]}")
+        if self.recording:
+            self.assertTrue(self.requests_to("/v1/chat/completions"), f"aider sent no chat request:\n{output[-3000:]}")
         self.check_docstring(text, output)
         self.assertNoHTTPErrors()
 

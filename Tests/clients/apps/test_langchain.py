@@ -11,11 +11,12 @@ Notes on the defaults (langchain-openai 1.8.1, langchain-ollama 1.1.0):
   (`input: [[int, …], …]`), not the text. Those ids are cl100k_base's, not the served model's.
 """
 
+import json
 import unittest
 
 import pydantic
 
-from hearth_apps import SMALL_EMBEDDING_SIZE, SMALL_MODEL, TOOL_MODEL, AppTestCase, cosine, offline_tiktoken
+from hearth_apps import JSON_MODEL, SMALL_EMBEDDING_SIZE, SMALL_MODEL, TOOL_MODEL, AppTestCase, cosine, offline_tiktoken
 
 offline_tiktoken()
 
@@ -46,7 +47,7 @@ WEATHER_QUESTION = "What is the weather like in Paris right now? Use the tool."
 class LangChainChecks:
     """The same checks for ChatOpenAI and ChatOllama; subclasses make `chat(model)`."""
 
-    def chat(self, model):
+    def chat(self, model, **settings):
         raise NotImplementedError
 
     def test_invoke(self):
@@ -74,7 +75,9 @@ class LangChainChecks:
         self.assertNoHTTPErrors()
 
     def test_tool_call_round_trip(self):
-        model = self.chat(TOOL_MODEL).bind_tools([get_weather])
+        # Greedy, as tool agents are usually run: at the APIs' default temperatures (1 and 0.8) the
+        # 1.5B model ignores the tool's result in about one answer in four (measured over 8 seeds).
+        model = self.chat(TOOL_MODEL, temperature=0).bind_tools([get_weather])
         messages = [HumanMessage(WEATHER_QUESTION)]
         first = model.invoke(messages)
         self.assertEqual(len(first.tool_calls), 1, f"expected one tool call, got {first!r}")
@@ -92,8 +95,8 @@ class LangChainChecks:
 class LangChainOpenAITests(LangChainChecks, AppTestCase):
     models = (SMALL_MODEL, TOOL_MODEL)
 
-    def chat(self, model):
-        return ChatOpenAI(base_url=f"{self.base}/v1", api_key="x", model=model)
+    def chat(self, model, **settings):
+        return ChatOpenAI(base_url=f"{self.base}/v1", api_key="x", model=model, **settings)
 
     def test_stream_usage(self):
         """stream_usage=True asks for stream_options.include_usage; the usage comes in the last chunk."""
@@ -113,9 +116,10 @@ class LangChainOpenAITests(LangChainChecks, AppTestCase):
         embedding of the *text* (as with check_embedding_ctx_length=False), not of other tokens."""
         texts = ["The cat sat on the mat.", "Quarterly tax revenue grew by four percent."]
         vectors = self.embeddings().embed_documents(texts)
-        sent = [record["body"]["input"] for record in self.requests_to("/v1/embeddings") if record.get("body")]
-        self.assertTrue(sent and isinstance(sent[0], list) and isinstance(sent[0][0], list),
-                        f"expected token-id input from the default OpenAIEmbeddings, sent {sent!r}")
+        if self.recording:
+            sent = [record["body"]["input"] for record in self.requests_to("/v1/embeddings") if record.get("body")]
+            self.assertTrue(sent and isinstance(sent[0], list) and isinstance(sent[0][0], list),
+                            f"expected token-id input from the default OpenAIEmbeddings, sent {sent!r}")
         self.assertEqual(len(vectors), 2)
         self.assertEqual(len(vectors[0]), SMALL_EMBEDDING_SIZE)
         reference = self.embeddings(check_embedding_ctx_length=False).embed_documents(texts)
@@ -139,10 +143,10 @@ class LangChainOpenAITests(LangChainChecks, AppTestCase):
 
 
 class LangChainOllamaTests(LangChainChecks, AppTestCase):
-    models = (SMALL_MODEL, TOOL_MODEL)
+    models = (SMALL_MODEL, JSON_MODEL, TOOL_MODEL)
 
-    def chat(self, model):
-        return ChatOllama(base_url=self.base, model=model)
+    def chat(self, model, **settings):
+        return ChatOllama(base_url=self.base, model=model, **settings)
 
     def test_common_settings(self):
         """Settings LangChain's ChatOllama docs and users commonly add: a bigger context than the
@@ -154,10 +158,9 @@ class LangChainOllamaTests(LangChainChecks, AppTestCase):
 
     def test_json_mode(self):
         """ChatOllama(format="json") — the `format` LangChain's docs show first."""
-        answer = ChatOllama(base_url=self.base, model=SMALL_MODEL, format="json").invoke(
+        answer = ChatOllama(base_url=self.base, model=JSON_MODEL, format="json").invoke(
             "List three colours as a JSON object with a key 'colours'.")
-        import json
-        self.assertIsInstance(json.loads(answer.content), (dict, list))
+        self.assertIsInstance(json.loads(answer.content), dict)
         self.assertNoHTTPErrors()
 
     def test_embeddings(self):
