@@ -50,6 +50,7 @@ public final class HearthServer: Sendable {
         }
         addOpenAIRoutes(to: router)
         addOllamaRoutes(to: router)
+        addAnthropicRoutes(to: router)
         return router
     }
 
