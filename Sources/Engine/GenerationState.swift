@@ -129,6 +129,7 @@ struct GenerationState {
     private mutating func finish(_ reason: FinishReason, after text: String) -> Step {
         result.finishReason = reason
         let tail = stopMatcher.feed(decoder.finish())
+        result.stopSequence = stopMatcher.matchedStop
         let rest = reason == .stop && tail.stopped ? tail.text : tail.text + stopMatcher.flush()
         return .finished(piece(text + rest))
     }

@@ -76,6 +76,8 @@ public struct GenerationResult: Sendable {
     public var promptSeconds: Double = 0
     public var generationSeconds: Double = 0
     public var finishReason: FinishReason = .length
+    /// The stop string (`GenerationOptions.stop`) that ended the output, when one did.
+    public var stopSequence: String?
     /// Every generated token's log-probability, when asked for (`GenerationOptions.logprobs`).
     public var logprobs: [TokenLogprob] = []
     /// Under a grammar: seconds each token spent being sampled and checked against it (the

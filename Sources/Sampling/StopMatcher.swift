@@ -12,6 +12,8 @@ import Foundation
 public struct StopMatcher: Sendable {
     public let stops: [String]
     private var pending = ""
+    /// The stop string that ended the text, once one has (APIs report which one matched).
+    public private(set) var matchedStop: String?
 
     public struct Step: Sendable, Equatable {
         /// Text safe to show now.
@@ -31,9 +33,10 @@ public struct StopMatcher: Sendable {
 
     public mutating func feed(_ piece: String) -> Step {
         pending += piece
-        if let (range, _) = earliestStop() {
+        if let (range, stop) = earliestStop() {
             let text = String(pending[..<range.lowerBound])
             pending = ""
+            matchedStop = stop
             return Step(text: text, stopped: true)
         }
         let keep = longestSuffixThatPrefixesAStop()

@@ -62,6 +62,7 @@ public final class HearthServer: Sendable {
         addOpenAIRoutes(to: router)
         addOllamaRoutes(to: router)
         addResponsesRoutes(to: router)
+        addAnthropicRoutes(to: router)
         return router
     }
 

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 
 /// Turns every error into a status and a body in the API's own shape (`/api/…` is Ollama's,
-/// the rest OpenAI's), and counts requests by route and status.
+/// `/v1/messages…` Anthropic's, the rest OpenAI's), and counts requests by route and status.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
 
@@ -37,7 +37,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func response(for error: APIError, path: String) -> Response {
-        var response = Reply.json(path.hasPrefix("/api/") ? error.ollamaBody : error.openAIBody, status: error.status)
+        let body = path.hasPrefix("/api/") ? error.ollamaBody : path.hasPrefix("/v1/messages") ? error.anthropicBody : error.openAIBody
+        var response = Reply.json(body, status: error.status)
         for field in error.headers { response.headers.append(field) }
         return response
     }
@@ -47,7 +48,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let known: Set<String> = [
             "/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
             "/api/tags", "/api/show", "/api/chat", "/api/generate", "/api/ps", "/api/version", "/api/pull",
-            "/api/delete", "/api/embed", "/api/embeddings", "/api/copy",
+            "/api/delete", "/api/embed", "/api/embeddings", "/api/copy", "/v1/messages", "/v1/messages/count_tokens",
         ]
         if known.contains(path) { return path }
         if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
@@ -100,10 +101,12 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         }
         if let key = configuration.apiKey, path != "/health" {
-            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-                  Self.constantTimeEqual(Array(header.utf8.dropFirst(7)), Array(key.utf8))
-            else {
-                var error = APIError(.unauthorized, "missing or wrong API key: send 'Authorization: Bearer KEY'")
+            // Anthropic's clients send the key as `x-api-key`; either header may carry it.
+            let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? Array($0.utf8.dropFirst(7)) : nil }
+            let apiKey = request.headers[Self.apiKeyHeader].map { Array($0.utf8) }
+            let presented = [bearer, apiKey].compactMap { $0 }
+            guard presented.contains(where: { Self.constantTimeEqual($0, Array(key.utf8)) }) else {
+                var error = APIError(.unauthorized, "missing or wrong API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'")
                 error.headers[.wwwAuthenticate] = "Bearer"
                 throw error
             }
@@ -112,6 +115,8 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
         if let origin { Self.addCORSHeaders(to: &response, origin: origin) }
         return response
     }
+
+    static var apiKeyHeader: HTTPField.Name { HTTPField.Name("x-api-key")! }
 
     static func addCORSHeaders(to response: inout Response, origin: String) {
         response.headers[.accessControlAllowOrigin] = origin

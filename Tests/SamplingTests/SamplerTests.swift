@@ -232,6 +232,15 @@ import Sampling
     @Test func earliestOfSeveralStopsWins() {
         var matcher = StopMatcher(stops: ["b", "ab"])
         #expect(matcher.feed("xxabyy") == .init(text: "xx", stopped: true))
+        #expect(matcher.matchedStop == "ab", "the stop that ended the text is the one reported")
+    }
+
+    @Test func matchedStopIsNilUntilAStopAppears() {
+        var matcher = StopMatcher(stops: ["END", "\n\n"])
+        #expect(matcher.feed("one EN") == .init(text: "one ", stopped: false))
+        #expect(matcher.matchedStop == nil)
+        #expect(matcher.feed("D two") == .init(text: "", stopped: true))
+        #expect(matcher.matchedStop == "END")
     }
 
     @Test func emptyStopsAreIgnored() {
