@@ -11,7 +11,6 @@ Run with scripts/test-clients (installs the pinned clients first), or directly:
     python3 -m unittest discover -s Tests/clients -v
 """
 
-import atexit
 import http.client
 import json
 import math
@@ -30,47 +29,18 @@ import ollama
 import openai
 from openai import OpenAI
 
-REPO = Path(__file__).resolve().parents[2]
+from hearth_process import REPO, RUNNING, free_port, hearth_bin, hearth_home
+
 MODEL = "smollm2:135m"
 EMBEDDING_SIZE = 576  # smollm2-135m's llama.embedding_length
 STARTUP_SECONDS = 60
 REQUEST_TIMEOUT = 120
 
-# The clients (httpx, urllib) honour *_PROXY variables; loopback must never go through a proxy.
-os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1", "localhost"]))
-os.environ["no_proxy"] = os.environ["NO_PROXY"]
 
 CHAT = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
 # A raw completion a small model continues for a long time under greedy decoding.
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,"
-
-
-def hearth_bin():
-    path = Path(os.environ.get("HEARTH_BIN", ".build/release/hearth")).expanduser()
-    return path if path.is_absolute() else REPO / path
-
-
-def hearth_home():
-    return Path(os.environ.get("HEARTH_TEST_HOME", "~/.cache/hearth-test")).expanduser()
-
-
-RUNNING = []
-
-
-@atexit.register
-def kill_leftover_servers():
-    """A run interrupted midway must not leave servers behind."""
-    for process in RUNNING:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

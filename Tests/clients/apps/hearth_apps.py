@@ -23,7 +23,6 @@ goes to $HEARTH_APPS_LOG_DIR/exchanges.jsonl (default: a fresh temporary folder,
 Run with scripts/test-apps, which makes the virtualenvs and installs the pinned apps.
 """
 
-import atexit
 import http.client
 import http.server
 import importlib.util
@@ -31,7 +30,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +38,9 @@ import time
 import unittest
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hearth_process import RUNNING, REPO, free_port, hearth_bin, hearth_home  # noqa: E402
+
 # Any model will do: the fastest.
 SMALL_MODEL = "smollm2:135m"
 SMALL_EMBEDDING_SIZE = 576  # smollm2-135m's llama.embedding_length
@@ -52,8 +52,6 @@ STARTUP_SECONDS = 60
 REQUEST_TIMEOUT = 600  # a 2-core machine shared with others: qwen2.5-coder:1.5b prefill is slow
 
 # The clients (httpx, requests, aiohttp) honour *_PROXY variables; loopback never goes through one.
-os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1", "localhost"]))
-os.environ["no_proxy"] = os.environ["NO_PROXY"]
 # This machine has no network but the package registries. LiteLLM fetches its model cost map from
 # GitHub when imported unless told to use the copy it ships; this changes no request it sends.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -72,15 +70,6 @@ def offline_tiktoken():
             os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
 
 
-def hearth_bin():
-    path = Path(os.environ.get("HEARTH_BIN", ".build/release/hearth")).expanduser()
-    return path if path.is_absolute() else REPO / path
-
-
-def hearth_home():
-    return Path(os.environ.get("HEARTH_TEST_HOME", "~/.cache/hearth-test")).expanduser()
-
-
 _log_dir = None
 
 
@@ -92,24 +81,6 @@ def log_dir():
         _log_dir.mkdir(parents=True, exist_ok=True)
         print(f"hearth-apps: every request and answer is logged in {_log_dir / 'exchanges.jsonl'}", file=sys.stderr)
     return _log_dir
-
-
-RUNNING = []
-
-
-@atexit.register
-def kill_leftover_servers():
-    """A run interrupted midway must not leave servers behind."""
-    for process in RUNNING:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_request(port, method, path, body=None, timeout=10):
