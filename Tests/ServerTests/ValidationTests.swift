@@ -200,7 +200,7 @@ import Testing
                 }
             }
             let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-            try await app.test(.live) { client in
+            try await app.test(.router) { client in
                 try await client.execute(uri: "/s", method: .get) { response in
                     let text = String(buffer: response.body)
                     #expect(text.hasPrefix("first\n"))
