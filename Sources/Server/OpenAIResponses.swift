@@ -109,18 +109,17 @@ extension HearthServer {
             safetyIdentifier: try fields.string("safety_identifier"), promptCacheKey: try fields.string("prompt_cache_key"),
             topLogprobs: topLogprobs)
 
-        let contextLength = configuration.contextLength
-        @Sendable func fitted(_ plan: ChatPlan, _ loaded: LoadedModel) throws -> PreparedPrompt {
-            guard truncation == "auto" else { return try plan.prepare(loaded) }
-            // Room for the answer: what max_output_tokens asks, up to half the context; without it, a quarter.
-            let context = min(contextLength, loaded.trainedContextLength)
-            let room = min(maxOutputTokens ?? context / 4, context / 2)
-            return try plan.preparedDroppingOldestTurns(loaded, limit: context - room)
+        // `truncation: "auto"` drops the oldest turns as Ollama's chat does (the shared fitting);
+        // "disabled" refuses a prompt that does not fit, as OpenAI does.
+        var fittedRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: maxOutputTokens, connectionClosed: closed,
+                                              prepare: plan.prepare)
+        var fittedTextRequest = fittedRequest
+        fittedTextRequest.prepare = plan.answeringInText.prepare
+        if truncation == "auto" {
+            fittedRequest.fitting = plan.prepare(_:within:)
+            fittedTextRequest.fitting = plan.answeringInText.prepare(_:within:)
         }
-        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: maxOutputTokens, connectionClosed: closed,
-                                        prepare: { try fitted(plan, $0) })
-        let textRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: maxOutputTokens, connectionClosed: closed,
-                                            prepare: { try fitted(plan.answeringInText, $0) })
+        let (request, textRequest) = (fittedRequest, fittedTextRequest)
         let active = try await startGeneration(request)
         let storedResponses = self.storedResponses
         @Sendable func finish(_ output: ResponseOutput, _ result: GenerationResult) -> JSONValue {
@@ -452,43 +451,5 @@ final class ResponseOutput {
                          "logprob": .double(Double(alternative.logprob))])
             }),
         ])
-    }
-}
-
-extension ChatPlan {
-    /// `truncation: "auto"`: the prompt without as few of the conversation's oldest turns as it
-    /// takes to fit in `limit` tokens. Leading system turns (the instructions) stay, a cut never
-    /// leaves a tool result without its call, and the last turn always stays: a prompt that still
-    /// does not fit is refused by startGeneration as any other.
-    func preparedDroppingOldestTurns(_ loaded: LoadedModel, limit: Int) throws -> PreparedPrompt {
-        let whole = try prepare(loaded)
-        guard whole.tokens.count > limit else { return whole }
-        let head = turns.prefix { if case .plain("system", _, _) = $0 { true } else { false } }.count
-        guard head + 1 < turns.count else { return whole }
-        // Where a shorter conversation may start: past the head, at any turn but a tool result.
-        let cuts = (head + 1..<turns.count).filter { if case .toolResult = turns[$0] { false } else { true } }
-        guard !cuts.isEmpty else { return whole }
-        func prepared(from cut: Int) throws -> PreparedPrompt {
-            var shorter = self
-            shorter.turns = Array(turns[..<head]) + Array(turns[cut...])
-            return try shorter.prepare(loaded)
-        }
-        // The latest cut first: if even that does not fit, nothing will. Then a binary search for
-        // the earliest cut that fits (dropping more turns never makes a prompt longer).
-        var best = try prepared(from: cuts[cuts.count - 1])
-        guard best.tokens.count <= limit else { return best }
-        var low = 0
-        var high = cuts.count - 1
-        while low < high {
-            let middle = (low + high) / 2
-            let candidate = try prepared(from: cuts[middle])
-            if candidate.tokens.count <= limit {
-                best = candidate
-                high = middle
-            } else {
-                low = middle + 1
-            }
-        }
-        return best
     }
 }
