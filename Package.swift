@@ -46,9 +46,11 @@ let package = Package(
         .target(name: "GGUF"),
         .target(name: "Kernels", swiftSettings: kernelFlags + vnniSettings),
         .target(name: "Tokenizers"),
-        .target(name: "Sampling"),
         .target(name: "Templates"),
         .target(name: "JSON"),
+
+        // Layer 1½: the sampler chain, over the kernels' vector scans of the vocabulary.
+        .target(name: "Sampling", dependencies: ["Kernels"]),
 
         // Layer 1½: constrained decoding (JSON Schema, GBNF, regex → token masks) over JSON values.
         .target(name: "Grammar", dependencies: ["JSON"]),
@@ -103,7 +105,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "Sampling", "Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Kernels"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "JSON"]),
         .testTarget(name: "ToolCallsTests", dependencies: ["ToolCalls", "Grammar", "JSON", "Templates"], resources: [.copy("Fixtures")]),

@@ -138,3 +138,61 @@ extension LoadedModel {
         return result
     }
 }
+
+/// Decoding a real prompt with the sampler chain against greedy decoding of the same prompt, and
+/// the time the sampler itself takes per token (the rest of a step is the forward pass).
+public struct SampledBenchmarkResult: Sendable {
+    /// Tokens/s decoding with the chain, per repetition (forward passes and sampling).
+    public var sampledRates: [Double] = []
+    /// Tokens/s decoding greedily, per repetition.
+    public var greedyRates: [Double] = []
+    /// Per sampled token, over all repetitions: seconds in `Sampler.sample` (penalties, the
+    /// chain and the draw).
+    public var samplerSeconds: [Double] = []
+    /// Per sampled token: seconds for the whole step (the forward pass and the sampler).
+    public var stepSeconds: [Double] = []
+}
+
+extension LoadedModel {
+    /// Decodes `generatedTokens` after `prompt` greedily and with `sampling`, alternating, one
+    /// warm-up of each first. As llama-bench's tg, the decode runs its full length (an end of
+    /// generation token does not stop it); the logits are the model's, so the sampler sees the
+    /// distributions it sees in use. The penalties look at the prompt as in generation.
+    public func benchmarkSampled(
+        prompt: [Int32], sampling: SamplingParameters, generatedTokens: Int, repetitions: Int
+    ) throws -> SampledBenchmarkResult {
+        guard repetitions >= 1 else { throw EngineError.invalidOption("--reps", "must be ≥ 1, got \(repetitions)") }
+        guard generatedTokens >= 1 else { throw EngineError.invalidOption("--tg", "--sampled needs --tg ≥ 1") }
+        guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
+        let vocabulary = model.hyperparameters.vocabularySize
+        let cache = try model.makeCache(capacity: prompt.count + generatedTokens)
+        var result = SampledBenchmarkResult()
+
+        func run(_ parameters: SamplingParameters, record: Bool) throws -> Double {
+            var sampler = try Sampler(parameters: parameters, vocabularySize: vocabulary)
+            for token in prompt { sampler.accept(token) }
+            cache.truncate(to: 0)
+            var logits = try model.forward(prompt, cache: cache)
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<generatedTokens {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
+                let token = sampler.sample(logits: &logits)
+                let sampled = DispatchTime.now().uptimeNanoseconds
+                sampler.accept(token)
+                logits = try model.forward([token], cache: cache)
+                if record {
+                    result.samplerSeconds.append(Double(sampled - stepStart) / 1e9)
+                    result.stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9)
+                }
+            }
+            return Double(generatedTokens) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        _ = try run(.greedy, record: false)
+        _ = try run(sampling, record: false)
+        for _ in 0..<repetitions {
+            result.greedyRates.append(try run(.greedy, record: false))
+            result.sampledRates.append(try run(sampling, record: true))
+        }
+        return result
+    }
+}

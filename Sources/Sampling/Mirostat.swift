@@ -1,3 +1,5 @@
+import Kernels
+
 /// Mirostat (Basu et al., 2021) as llama.cpp implements it (`llama_sampler_mirostat` with
 /// m = 100 and `llama_sampler_mirostat_v2`): instead of fixed top-k / top-p cut-offs, each draw's
 /// truncation follows `mirostatMu`, and `mu` is corrected after every draw by how far the drawn
@@ -17,7 +19,7 @@ extension Sampler {
     /// Only the m best are sorted; a k beyond m selects the k best without sorting them.
     mutating func chooseMirostat(_ logits: [Float]) -> Int32 {
         let temperature = parameters.temperature
-        let finiteCount = selectBest(Self.mirostatFittedTokens, of: logits)
+        selectBest(Self.mirostatFittedTokens, of: logits)
         if candidates.isEmpty { return Self.argmax(logits) }
         CandidateHeap.sortBestFirst(&candidates)
         let bestLogit = candidates[0].logit
@@ -35,7 +37,8 @@ extension Sampler {
         }
         let k = candidates.count < 2
             ? 1
-            : Self.mirostatTopK(zipfExponent: sumTB / sumTT, mu: mirostatMu, vocabularySize: vocabularySize, available: finiteCount)
+            : Self.mirostatTopK(zipfExponent: sumTB / sumTT, mu: mirostatMu, vocabularySize: vocabularySize,
+                                available: candidates.count < Self.mirostatFittedTokens ? candidates.count : Self.finiteCount(logits))
 
         if k <= candidates.count {
             candidates.removeSubrange(k...)
@@ -63,32 +66,46 @@ extension Sampler {
         return max(1, Int(k))
     }
 
+    /// How many logits are finite (the tokens Mirostat v1's k may reach).
+    private static func finiteCount(_ logits: [Float]) -> Int {
+        var count = 0
+        for logit in logits where logit.isFinite { count += 1 }
+        return count
+    }
+
     /// Mirostat 2.0: drop every token whose surprise −log2 p exceeds mu, then draw. The kept set
-    /// is a threshold on the logit, so it takes two passes over the vocabulary and no sort.
+    /// is a threshold on the logit, so it takes vector scans of the vocabulary and no sort.
     mutating func chooseMirostatV2(_ logits: [Float]) -> Int32 {
         let temperature = parameters.temperature
-        var bestIndex = -1
-        var bestLogit = -Float.infinity
-        for (index, logit) in logits.enumerated() where logit.isFinite && (bestIndex < 0 || logit > bestLogit) {
-            bestIndex = index
-            bestLogit = logit
-        }
-        guard bestIndex >= 0 else { return Self.argmax(logits) }
-        var sum: Float = 0
-        for logit in logits where logit.isFinite { sum += ((logit - bestLogit) / temperature).exp() }
+        return logits.withUnsafeBufferPointer { row in
+            let bestLogit = largestFinite(row)
+            guard bestLogit > -.infinity else { return Self.argmax(logits) }
+            let sum = sumOfExponentials(row, subtracting: bestLogit, dividingBy: temperature)
 
-        // −log2 p ≤ mu  ⇔  (logit − best) / T ≥ ln(sum) − mu·ln 2, with p the softmax over all.
-        let lowestKept = sum.log() - mirostatMu * Float.ln2
-        candidates.removeAll(keepingCapacity: true)
-        for (index, logit) in logits.enumerated() where logit.isFinite && (logit - bestLogit) / temperature >= lowestKept {
-            candidates.append(Candidate(token: Int32(index), logit: logit, probability: 0))
+            // −log2 p ≤ mu  ⇔  (logit − best) / T ≥ ln(sum) − mu·ln 2, with p the softmax over all.
+            let lowestKept = sum.log() - mirostatMu * Float.ln2
+            candidates.removeAll(keepingCapacity: true)
+            // The scan's threshold is loose by far more than rounding (the exact test is below),
+            // and never above the best logit, which the fallback needs found.
+            let loose = bestLogit + lowestKept * temperature - 1e-3 * (1 + abs(bestLogit))
+            let threshold = loose.isNaN ? -.infinity : min(loose, bestLogit.nextDown)
+            var bestIndex = -1
+            visitElements(of: row, above: threshold) { index, logit in
+                if logit.isFinite {
+                    if bestIndex < 0, logit == bestLogit { bestIndex = index }
+                    if (logit - bestLogit) / temperature >= lowestKept {
+                        candidates.append(Candidate(token: Int32(index), logit: logit, probability: 0))
+                    }
+                }
+                return threshold
+            }
+            // Even the best token is more surprising than mu: it alone is kept, as llama.cpp does.
+            if candidates.isEmpty {
+                candidates.append(Candidate(token: Int32(bestIndex), logit: bestLogit, probability: 0))
+            }
+            softmaxCandidates(temperature: temperature, maxLogit: bestLogit)
+            return drawLearningMu()
         }
-        // Even the best token is more surprising than mu: it alone is kept, as llama.cpp does.
-        if candidates.isEmpty {
-            candidates.append(Candidate(token: Int32(bestIndex), logit: bestLogit, probability: 0))
-        }
-        softmaxCandidates(temperature: temperature, maxLogit: bestLogit)
-        return drawLearningMu()
     }
 
     /// Draws among the truncated candidates and moves mu against the error of the draw's surprise

@@ -1,3 +1,5 @@
+import Kernels
+
 /// One sequence's sampler. The chain is llama.cpp's default order: logit bias → penalties →
 /// top-k → typical-p → top-p → min-p → temperature → draw, or with Mirostat on, logit bias →
 /// penalties → temperature → Mirostat. Holds per-sequence state (recent tokens, RNG, Mirostat's
@@ -12,8 +14,13 @@ public struct Sampler: Sendable {
     public let parameters: SamplingParameters
     public let vocabularySize: Int
     var generator: SeededGenerator
-    /// Recent tokens for the penalties, oldest first, at most `repeatLastN` (or all when -1).
+    /// Recent tokens for the penalties, oldest first; the window is `history[windowStart...]`,
+    /// at most `repeatLastN` tokens (all of them when -1).
     private var history: [Int32] = []
+    private var windowStart = 0
+    /// How often each token occurs in the window, kept as tokens enter and leave it, so the
+    /// penalties touch only the window's distinct tokens and build nothing per draw.
+    private var windowCounts: [Int32: Int] = [:]
     /// Scratch buffers reused between calls: no allocation per token once warmed up.
     var candidates: [Candidate] = []
     /// `logitBias` as vocabulary indices, checked once here rather than per token.
@@ -50,14 +57,27 @@ public struct Sampler: Sendable {
         let limit = parameters.repeatLastN
         guard limit != 0 else { return }
         history.append(token)
-        if limit > 0, history.count > limit * 2 {
-            history.removeFirst(history.count - limit)
+        windowCounts[token, default: 0] += 1
+        guard limit > 0, history.count - windowStart > limit else { return }
+        let leaving = history[windowStart]
+        windowStart += 1
+        if let count = windowCounts[leaving], count > 1 {
+            windowCounts[leaving] = count - 1
+        } else {
+            windowCounts[leaving] = nil
+        }
+        // Drop what has left the window now and then, not on every token.
+        if windowStart >= limit {
+            history.removeFirst(windowStart)
+            windowStart = 0
         }
     }
 
     /// Forgets the penalty history and Mirostat's learned `mu` (a new conversation in the same session).
     public mutating func reset() {
         history.removeAll(keepingCapacity: true)
+        windowStart = 0
+        windowCounts.removeAll(keepingCapacity: true)
         mirostatMu = 2 * parameters.mirostatTau
     }
 
@@ -100,7 +120,21 @@ public struct Sampler: Sendable {
         default: break
         }
         if parameters.topK == 1 { return Self.argmax(logits) }
-        selectTopK(logits)
+        let k = parameters.topK == 0 ? vocabularySize : min(parameters.topK, vocabularySize)
+        // Without top-k or typical-p, the chain needs only the best few of the vocabulary in
+        // order: it sorts no more of it than it reads (`chooseFromWholeVocabulary`).
+        if k >= vocabularySize, parameters.typicalP >= 1 { return chooseFromWholeVocabulary(logits) }
+        if k < vocabularySize {
+            selectBest(k, of: logits)
+            CandidateHeap.sortBestFirst(&candidates)
+        } else {
+            // Typical-p weighs every token against the entropy of all of them: a full sort.
+            candidates.removeAll(keepingCapacity: true)
+            for (index, logit) in logits.enumerated() where logit.isFinite {
+                candidates.append(Candidate(token: Int32(index), logit: logit, probability: 0))
+            }
+            candidates.sort(by: Self.better)
+        }
         if candidates.isEmpty { return Self.argmax(logits) }
         softmaxCandidates(temperature: 1)
         applyTypicalP()
@@ -112,22 +146,10 @@ public struct Sampler: Sendable {
 
     /// The most likely token; ties go to the lowest id, as llama.cpp's greedy sampler does.
     public static func argmax(_ logits: [Float]) -> Int32 {
-        var best = 0
-        var bestValue = -Float.infinity
-        for index in logits.indices where logits[index] > bestValue {
-            bestValue = logits[index]
-            best = index
-        }
-        return Int32(best)
+        Int32(logits.withUnsafeBufferPointer { indexOfLargest($0) })
     }
 
     // MARK: - The chain
-
-    private func recentWindow() -> ArraySlice<Int32> {
-        let limit = parameters.repeatLastN
-        if limit < 0 || history.count <= limit { return history[...] }
-        return history[(history.count - limit)...]
-    }
 
     private func applyLogitBias(to logits: inout [Float]) {
         for entry in logitBiasEntries { logits[entry.index] += entry.bias }
@@ -136,11 +158,7 @@ public struct Sampler: Sendable {
     private func applyPenalties(to logits: inout [Float]) {
         let p = parameters
         guard p.repeatPenalty != 1 || p.presencePenalty != 0 || p.frequencyPenalty != 0 else { return }
-        var counts: [Int32: Int] = [:]
-        for token in recentWindow() where token >= 0 && Int(token) < vocabularySize {
-            counts[token, default: 0] += 1
-        }
-        for (token, count) in counts {
+        for (token, count) in windowCounts where token >= 0 && Int(token) < vocabularySize {
             var logit = logits[Int(token)]
             // Dividing a negative logit would make the token *more* likely; multiply it instead.
             logit = logit <= 0 ? logit * p.repeatPenalty : logit / p.repeatPenalty
@@ -149,32 +167,21 @@ public struct Sampler: Sendable {
         }
     }
 
-    /// Keeps the K best finite logits (all of them when K is 0), sorted best first.
-    private mutating func selectTopK(_ logits: [Float]) {
-        let k = parameters.topK == 0 ? vocabularySize : min(parameters.topK, vocabularySize)
-        if k >= vocabularySize {
-            candidates.removeAll(keepingCapacity: true)
-            for (index, logit) in logits.enumerated() where logit.isFinite {
-                candidates.append(Candidate(token: Int32(index), logit: logit, probability: 0))
-            }
-            candidates.sort(by: Self.better)
-            return
-        }
-        selectBest(k, of: logits)
-        CandidateHeap.sortBestFirst(&candidates)
-    }
-
     /// Leaves the `k` best finite logits in `candidates`, in heap order (worst at the front):
-    /// O(n log k) rather than sorting the whole vocabulary. Returns how many logits were finite.
-    @discardableResult
-    mutating func selectBest(_ k: Int, of logits: [Float]) -> Int {
+    /// O(n log k) at worst, and once the heap is full a group of logits none of which beats its
+    /// worst member costs one vector comparison.
+    mutating func selectBest(_ k: Int, of logits: [Float]) {
         candidates.removeAll(keepingCapacity: true)
-        var finite = 0
-        for (index, logit) in logits.enumerated() where logit.isFinite {
-            finite += 1
-            CandidateHeap.offer(Candidate(token: Int32(index), logit: logit, probability: 0), to: &candidates, keeping: k)
+        guard k > 0 else { return }
+        logits.withUnsafeBufferPointer { row in
+            // A logit equal to the worst kept one loses the tie (its id is higher): strictly above.
+            visitElements(of: row, above: -.infinity) { index, logit in
+                if logit.isFinite {
+                    CandidateHeap.offer(Candidate(token: Int32(index), logit: logit, probability: 0), to: &candidates, keeping: k)
+                }
+                return candidates.count < k ? -.infinity : candidates[0].logit
+            }
         }
-        return finite
     }
 
     /// A strict total order (ties go to the lower id), so every sort of the same set agrees.
@@ -254,7 +261,7 @@ public struct Sampler: Sendable {
         }
     }
 
-    private mutating func applyMinP() {
+    mutating func applyMinP() {
         let minP = parameters.minP
         guard minP > 0, let best = candidates.first?.probability else { return }
         let threshold = best * minP

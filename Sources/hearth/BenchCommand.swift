@@ -39,8 +39,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also measure decoding under a JSON Schema (a file): tokens/s with and without the grammar on the same prompt, and the time per token spent sampling under it (p50/p99).")
     var schema: String?
 
-    @Option(name: .customLong("temp"), help: "Temperature for the --schema runs (0 = greedy).")
-    var temperature: Float = 0.8
+    @Flag(help: "Also decode a chat prompt with the sampler chain (--temp, --top-k, --top-p, --min-p and the penalties) and greedily, alternating: tokens/s of each and the sampler's time per token.")
+    var sampled = false
+
+    @OptionGroup(title: "Sampling (--sampled and --schema runs)")
+    var sampling: SamplingOptions
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -64,6 +67,8 @@ struct BenchCommand: AsyncParsableCommand {
             ? try loaded.benchmarkParallelGeneration(sequences: parallel, contextTokens: 128, generatedTokens: tg, repetitions: reps)
             : []
         let schemaResult = try schema.map { try benchmarkSchema($0, loaded: loaded) }
+        let chain = try benchmarkSampling()
+        let sampledResult = sampled ? try benchmarkSampled(loaded: loaded, sampling: chain) : nil
         let (parallelMean, parallelDeviation) = Self.meanAndDeviation(parallelRates)
         let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
         let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)
@@ -91,7 +96,19 @@ struct BenchCommand: AsyncParsableCommand {
                 object["schema_constrained_tps"] = Self.meanAndDeviation(schemaResult.constrainedRates).0
                 object["schema_sampling_ms_p50"] = Self.percentile(times, 0.5) * 1e3
                 object["schema_sampling_ms_p99"] = Self.percentile(times, 0.99) * 1e3
-                object["schema_temperature"] = Double(temperature)
+                object["schema_temperature"] = Double(chain.temperature)
+            }
+            if let sampledResult {
+                let sampler = sampledResult.samplerSeconds.sorted()
+                let meanSampler = sampler.reduce(0, +) / Double(max(1, sampler.count))
+                let meanStep = sampledResult.stepSeconds.reduce(0, +) / Double(max(1, sampledResult.stepSeconds.count))
+                object["sampled_tps"] = Self.meanAndDeviation(sampledResult.sampledRates).0
+                object["sampled_greedy_tps"] = Self.meanAndDeviation(sampledResult.greedyRates).0
+                object["sampler_ms_mean"] = meanSampler * 1e3
+                object["sampler_ms_p50"] = Self.percentile(sampler, 0.5) * 1e3
+                object["sampler_ms_p99"] = Self.percentile(sampler, 0.99) * 1e3
+                object["sampler_step_share"] = meanStep > 0 ? meanSampler / meanStep : 0
+                object["sampling"] = Self.describe(chain)
             }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -109,9 +126,21 @@ struct BenchCommand: AsyncParsableCommand {
             let (constrained, constrainedDeviation) = Self.meanAndDeviation(schemaResult.constrainedRates)
             let times = schemaResult.constrainedSamplingSeconds.sorted()
             print(String(format: "schema (temp %.2f): free %.2f ± %.2f tokens/s, under the grammar %.2f ± %.2f tokens/s (%.2f×, %@ tokens); sampling + grammar per token p50 %.3f ms, p99 %.3f ms",
-                         temperature, free, freeDeviation, constrained, constrainedDeviation, free > 0 ? constrained / free : 0,
+                         chain.temperature, free, freeDeviation, constrained, constrainedDeviation, free > 0 ? constrained / free : 0,
                          schemaResult.constrainedTokens.map(String.init).joined(separator: "/"),
                          Self.percentile(times, 0.5) * 1e3, Self.percentile(times, 0.99) * 1e3))
+        }
+        if let sampledResult {
+            let (rate, deviation) = Self.meanAndDeviation(sampledResult.sampledRates)
+            let (greedy, greedyDeviation) = Self.meanAndDeviation(sampledResult.greedyRates)
+            let sampler = sampledResult.samplerSeconds.sorted()
+            let meanSampler = sampler.reduce(0, +) / Double(max(1, sampler.count))
+            let meanStep = sampledResult.stepSeconds.reduce(0, +) / Double(max(1, sampledResult.stepSeconds.count))
+            print(String(format: "sampled tg%-5d %8.2f ± %.2f tokens/s (%@), greedy on the same prompt %.2f ± %.2f tokens/s (%.3f×)",
+                         tg, rate, deviation, Self.describe(chain), greedy, greedyDeviation, greedy > 0 ? rate / greedy : 0))
+            print(String(format: "sampler per token: mean %.3f ms, p50 %.3f ms, p99 %.3f ms — %.2f%% of a decode step",
+                         meanSampler * 1e3, Self.percentile(sampler, 0.5) * 1e3, Self.percentile(sampler, 0.99) * 1e3,
+                         meanStep > 0 ? 100 * meanSampler / meanStep : 0))
         }
         print(String(format: "roofline: %.1f MB of weights per token, read bandwidth %.1f GB/s → at most %.1f tokens/s (tg at %.0f%%)",
                      Double(weightBytes) / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
@@ -146,12 +175,42 @@ struct BenchCommand: AsyncParsableCommand {
         let format = try loaded.chatFormat()
         let request = "Reply with one JSON object that matches this JSON Schema, and nothing else:\n\(text)"
         let prompt = format.tokens(forRendered: try format.render([.user(request)], addGenerationPrompt: true))
-        var sampling = SamplingParameters()
-        sampling.temperature = temperature
-        sampling.seed = 42
-        try sampling.validate()
-        return try loaded.benchmarkConstrained(prompt: prompt, constraint: GenerationConstraint(grammar: grammar), sampling: sampling,
-                                               maxTokens: max(tg, 1), repetitions: reps)
+        return try loaded.benchmarkConstrained(prompt: prompt, constraint: GenerationConstraint(grammar: grammar),
+                                               sampling: try benchmarkSampling(), maxTokens: max(tg, 1), repetitions: reps)
+    }
+
+    /// The chain from the sampling flags, seeded (42 unless --seed) so repetitions compare.
+    private func benchmarkSampling() throws -> SamplingParameters {
+        var parameters = try sampling.parameters()
+        parameters.seed = parameters.seed ?? 42
+        return parameters
+    }
+
+    /// A coding request as a chat (the raw text for a model without a chat template): decoding
+    /// it gives the sampler a model's real distributions, peaked and open.
+    private func benchmarkSampled(loaded: LoadedModel, sampling: SamplingParameters) throws -> SampledBenchmarkResult {
+        let request = "Write a Python function that reads a CSV file and returns its rows as dictionaries, "
+            + "with error handling, a docstring and three unit tests. Explain each part."
+        let prompt: [Int32]
+        if let format = try? loaded.chatFormat() {
+            prompt = format.tokens(forRendered: try format.render([.user(request)], addGenerationPrompt: true))
+        } else {
+            prompt = loaded.tokenizer.encode(request)
+        }
+        return try loaded.benchmarkSampled(prompt: prompt, sampling: sampling, generatedTokens: max(tg, 1), repetitions: reps)
+    }
+
+    static func describe(_ p: SamplingParameters) -> String {
+        var parts = [String(format: "temp %g", p.temperature)]
+        if p.mirostat > 0 { parts.append("mirostat \(p.mirostat)") }
+        parts.append("top-k \(p.topK)")
+        parts.append(String(format: "top-p %g", p.topP))
+        parts.append(String(format: "min-p %g", p.minP))
+        if p.typicalP < 1 { parts.append(String(format: "typical-p %g", p.typicalP)) }
+        if p.repeatPenalty != 1 { parts.append(String(format: "repeat-penalty %g", p.repeatPenalty)) }
+        if p.presencePenalty != 0 { parts.append(String(format: "presence-penalty %g", p.presencePenalty)) }
+        if p.frequencyPenalty != 0 { parts.append(String(format: "frequency-penalty %g", p.frequencyPenalty)) }
+        return parts.joined(separator: ", ")
     }
 
     static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {

@@ -155,12 +155,24 @@ struct SamplingOptions: ParsableArguments {
     var minP: Float = 0.05
     @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Penalty for recently seen tokens (1 disables).")
     var repeatPenalty: Float = 1.0
+    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "How many recent tokens the penalties look at (0 disables, -1 the whole context).")
+    var repeatLastN: Int = 64
+    @Option(name: .customLong("presence-penalty"), parsing: .unconditional, help: "Subtracted from the logit of every token already seen (0 disables).")
+    var presencePenalty: Float = 0
+    @Option(name: .customLong("frequency-penalty"), parsing: .unconditional, help: "Subtracted from a token's logit per time it was seen (0 disables).")
+    var frequencyPenalty: Float = 0
+    @Option(name: .customLong("typical-p"), parsing: .unconditional, help: "Locally typical sampling threshold (1 disables).")
+    var typicalP: Float = 1
+    @Option(name: .customLong("mirostat"), parsing: .unconditional, help: "Mirostat: 0 off, 1 Mirostat, 2 Mirostat 2.0.")
+    var mirostat: Int = 0
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Random seed; the same seed gives the same output.")
     var seed: UInt64?
 
     func parameters() throws -> SamplingParameters {
         let parameters = SamplingParameters(
-            temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty, seed: seed)
+            temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty,
+            repeatLastN: repeatLastN, presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty, seed: seed,
+            typicalP: typicalP, mirostat: mirostat)
         do {
             try parameters.validate()
         } catch {
