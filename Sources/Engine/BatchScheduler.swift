@@ -64,7 +64,6 @@ public final class BatchScheduler: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Job] = []
     private var stopping = false
-    private var thread: Thread?
 
     public init(model: LoadedModel, configuration: Configuration) throws {
         guard configuration.slots >= 1 else { throw EngineError.invalidOption("slots", "must be ≥ 1, got \(configuration.slots)") }
@@ -74,11 +73,12 @@ public final class BatchScheduler: @unchecked Sendable {
         contextLength = min(configuration.contextLength, model.trainedContextLength)
         slots = try (0..<configuration.slots).map { _ in Slot(cache: try model.model.makeCache(capacity: min(configuration.contextLength, model.trainedContextLength))) }
         prefixCache = configuration.prefixCacheBytes > 0 ? PrefixCache(model: model.model, byteBudget: configuration.prefixCacheBytes) : nil
-        // The thread keeps the scheduler alive until `shutdown()` lets it finish.
+        // The thread keeps the scheduler alive until `shutdown()` lets it finish. The scheduler
+        // must not hold the thread in turn: Foundation's Thread keeps its closure after the
+        // thread ends, so that would be a cycle, and an unloaded model's weights would stay mapped.
         let thread = Thread { [self] in self.run() }
         thread.stackSize = 8 << 20
         thread.name = "hearth-scheduler"
-        self.thread = thread
         thread.start()
     }
 

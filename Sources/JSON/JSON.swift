@@ -33,6 +33,11 @@ public enum JSONValue: Sendable, Equatable {
 /// `json` does.
 public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     public private(set) var pairs: [(key: String, value: JSONValue)] = []
+    /// Where each key sits in `pairs`, once there are more than `linearSearchLimit` of them: a
+    /// lookup or a repeated key then costs a hash, not a scan, so parsing an object is linear in
+    /// its size (a request with 80,000 keys was quadratic before).
+    private var positions: [String: Int]?
+    private static let linearSearchLimit = 16
 
     public init(_ pairs: [(String, JSONValue)] = []) {
         for (key, value) in pairs { self[key] = value }
@@ -43,14 +48,37 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     }
 
     public subscript(key: String) -> JSONValue? {
-        get { pairs.last { $0.key == key }?.value }
+        get { position(of: key).map { pairs[$0].value } }
         set {
-            if let index = pairs.firstIndex(where: { $0.key == key }) {
-                if let newValue { pairs[index].value = newValue } else { pairs.remove(at: index) }
+            if let index = position(of: key) {
+                if let newValue {
+                    pairs[index].value = newValue
+                } else {
+                    pairs.remove(at: index)
+                    if positions != nil { indexPositions() }
+                }
             } else if let newValue {
                 pairs.append((key, newValue))
+                if positions != nil {
+                    positions?[key] = pairs.count - 1
+                } else if pairs.count > Self.linearSearchLimit {
+                    indexPositions()
+                }
             }
         }
+    }
+
+    /// Keys are unique in `pairs` (setting a key again replaces its value).
+    private func position(of key: String) -> Int? {
+        if let positions { return positions[key] }
+        return pairs.firstIndex { $0.key == key }
+    }
+
+    private mutating func indexPositions() {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(pairs.count)
+        for (position, pair) in pairs.enumerated() { index[pair.key] = position }
+        positions = index
     }
 
     public var keys: [String] { pairs.map(\.key) }

@@ -158,16 +158,27 @@ struct RequestFields {
     }
 
     /// `stop`: a string or a list of strings (at most `limit`).
+    /// Stop strings are matched against every token's text; no real stop is near this long.
+    static let stopBytesLimit = 16 * 1024
+
     func stopStrings(_ key: String, limit: Int = 16) throws(APIError) -> [String] {
         guard let value = value(key) else { return [] }
         switch value {
-        case .string(let string): return string.isEmpty ? [] : [string]
+        case .string(let string):
+            guard string.utf8.count <= Self.stopBytesLimit else {
+                throw .invalidField(name(key), "stop strings are at most \(Self.stopBytesLimit) bytes in all, got \(string.utf8.count)")
+            }
+            return string.isEmpty ? [] : [string]
         case .array(let elements):
             guard elements.count <= limit else { throw .invalidField(name(key), "at most \(limit) stop strings, got \(elements.count)") }
             var strings: [String] = []
             for element in elements {
                 guard case .string(let string) = element else { throw .invalidField(name(key), "expected strings, got \(element.typeName)") }
                 if !string.isEmpty { strings.append(string) }
+            }
+            let bytes = strings.reduce(0) { $0 + $1.utf8.count }
+            guard bytes <= Self.stopBytesLimit else {
+                throw .invalidField(name(key), "stop strings are at most \(Self.stopBytesLimit) bytes in all, got \(bytes)")
             }
             return strings
         default:

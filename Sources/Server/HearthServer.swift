@@ -76,7 +76,8 @@ public final class HearthServer: Sendable {
         }
         return Application(
             router: router(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [HalfCloseHandler()])),
+            server: .http1(configuration: .init(additionalChannelHandlers: [HalfCloseHandler()],
+                                                idleTimeout: configuration.idleTimeout.map(Self.timeAmount))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Hearth"),
             services: [IdleUnloader(models: models)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
@@ -88,12 +89,25 @@ public final class HearthServer: Sendable {
         var request = request
         let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; expected a JSON object") }
-        do {
-            return try JSONParser.parse(buffer.readableBytesView, maximumDepth: configuration.maxJSONDepth)
-        } catch let error as JSONParseError {
-            throw APIError.badRequest(error.description)
+        let depth = configuration.maxJSONDepth
+        let parse: @Sendable () throws -> JSONValue = {
+            do {
+                return try JSONParser.parse(buffer.readableBytesView, maximumDepth: depth)
+            } catch let error as JSONParseError {
+                throw APIError.badRequest(error.description)
+            }
         }
+        // A small body parses in microseconds; a large one goes where it cannot stall the server.
+        return buffer.readableBytes <= Self.inlineJSONBytes ? try parse() : try await offload(parse)
     }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// Bodies up to this size are parsed where they arrive.
+    static let inlineJSONBytes = 64 * 1024
 }
 
 /// The request context: Hummingbird's basics plus the connection, whose closing cancels the

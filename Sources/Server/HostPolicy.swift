@@ -28,8 +28,10 @@ struct HostPolicy: Sendable {
 
     /// Whether a loopback server answers a request whose `Host` is `authority`.
     func allowsHost(_ authority: String) -> Bool {
-        let host = Self.hostName(authority)
-        if host.isEmpty || host == "localhost" || host == machineName { return true }
+        // An empty Host is what a request for no particular host sends (RFC 9112 § 3.2).
+        if authority.isEmpty { return true }
+        guard let host = Self.hostName(authority) else { return false }
+        if host == "localhost" || host == machineName { return true }
         if [".localhost", ".local", ".internal"].contains(where: { host.hasSuffix($0) }) { return true }
         if let address = IPAddress(host), address.isLocal { return true }
         return extraHosts.contains { pattern in
@@ -41,17 +43,35 @@ struct HostPolicy: Sendable {
         originPatterns.contains { Self.matches(origin, pattern: $0) }
     }
 
-    /// The host of `host[:port]` or `[v6]:port`, lower-cased.
-    static func hostName(_ authority: String) -> String {
+    /// The host of an authority, `host[:port]` or `[IPv6]:port`, lower-cased; nil when the text
+    /// is not an authority (`[::1]evil.example`, `a:b:c`, a port that is not a number, …). Only
+    /// letters, digits, `-`, `.` and `_` make a host name; a bracketed address must be IPv6.
+    static func hostName(_ authority: String) -> String? {
         let lowered = authority.lowercased()
+        let host: Substring
+        let rest: Substring
         if lowered.hasPrefix("[") {
-            guard let end = lowered.firstIndex(of: "]") else { return lowered }
-            return String(lowered[lowered.index(after: lowered.startIndex)..<end])
+            guard let end = lowered.firstIndex(of: "]") else { return nil }
+            host = lowered[lowered.index(after: lowered.startIndex)..<end]
+            rest = lowered[lowered.index(after: end)...]
+            guard IPAddress(String(host))?.bytes.count == 16 else { return nil }
+        } else {
+            let colon = lowered.firstIndex(of: ":") ?? lowered.endIndex
+            host = lowered[..<colon]
+            rest = lowered[colon...]
+            let allowed = host.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+            }
+            guard !host.isEmpty, allowed else { return nil }
         }
-        if let colon = lowered.lastIndex(of: ":"), lowered.firstIndex(of: ":") == colon {
-            return String(lowered[..<colon])
+        if !rest.isEmpty {
+            // ":port" with a port of at most 5 digits; RFC 3986 allows an empty one.
+            let port = rest.dropFirst()
+            guard rest.first == ":", port.count <= 5, port.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                  Int(port).map({ $0 <= 65535 }) ?? true else { return nil }
         }
-        return lowered
+        return String(host)
     }
 
     /// Glob match where `*` stands for any run of characters (case-insensitive); a final `:*`

@@ -82,7 +82,16 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         // HTTP/1's Host header arrives as the authority; a request built without one keeps it as a field.
-        let authority = request.head.authority ?? request.headers[HTTPField.Name("Host")!]
+        let hostFields = request.headers[values: HTTPField.Name("Host")!]
+        // The first Host header becomes the authority; another one is still a field. Two Host
+        // headers are a request smuggling attempt or a broken proxy (RFC 9112 § 3.2: 400).
+        if hostFields.count > (request.head.authority == nil ? 1 : 0) {
+            throw APIError(.badRequest, "more than one Host header")
+        }
+        let authority = request.head.authority ?? hostFields.first
+        if let authority, !authority.isEmpty, HostPolicy.hostName(authority) == nil {
+            throw APIError(.badRequest, "malformed Host header '\(authority)': expected host[:port] or [IPv6]:port")
+        }
         if configuration.isLoopback, let authority, !policy.allowsHost(authority) {
             throw APIError(.forbidden, "host '\(authority)' is not allowed: this server only answers to names of this machine (start it with --allowed-host to add one)")
         }

@@ -156,15 +156,23 @@ extension HearthServer {
         try fields.rejectUnknown(known: ["model", "name", "stream", "insecure"])
         let name = try fields.string("model") ?? fields.requiredString("name")
         let stream = try fields.bool("stream") ?? true
+        // Ollama's insecure skips TLS checks for a private registry; Hearth pulls only from the catalog.
+        _ = try fields.bool("insecure")
         // Over HTTP only catalog names: a URL or path would let a client make the server fetch
         // or read what it chooses.
         guard Catalog.builtIn.entry(named: name) != nil else {
             throw APIError(.notFound, "'\(name)' is not in the catalog; known models: \(Catalog.builtIn.names.joined(separator: ", "))", parameter: "model")
         }
         let store = self.store
+        // A second pull of the same model would fail on the first one's lock: say so up front.
+        if store.isPulling(name) {
+            throw APIError(.conflict, "another pull of '\(name)' is in progress", parameter: "model")
+        }
         if !stream {
             do {
                 _ = try await store.pull(name) { _ in }
+            } catch let error as StoreError where error.code == .pullInProgress {
+                throw APIError(.conflict, error.message, parameter: "model")
             } catch {
                 throw APIError(.internalServerError, "pull failed: \(error)")
             }

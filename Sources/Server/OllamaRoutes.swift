@@ -202,6 +202,9 @@ extension HearthServer {
         let truncate = try fields.bool("truncate") ?? true
         // Ollama shifts a full context to go on writing; Hearth ends the answer there ("length").
         _ = try fields.bool("shift")
+        if let messagesValue = fields.value("messages"), messagesValue.typeName != "array" {
+            throw APIError.invalidField("messages", "expected a list of messages, got \(messagesValue.typeName)")
+        }
         guard let messagesValue = fields.value("messages"), case .array(let list) = messagesValue, !list.isEmpty else {
             // No messages: load (or with keep_alive 0, unload) the model, as Ollama does.
             let instance = try await models.acquire(model, keepAlive: keep, contextLength: options.contextLength)

@@ -42,6 +42,10 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 8 << 20
     /// Deepest JSON nesting accepted in a request body.
     public var maxJSONDepth = 64
+    /// A connection that sends nothing for this long is closed: before its request's headers are
+    /// complete, between bytes of its body, or idle between requests (keep-alive). A request that
+    /// has been read is never cut short while its answer is computed. nil: never.
+    public var idleTimeout: Duration? = .seconds(60)
     /// Called before a model loads with its file path and the KV-cache bytes the slots need;
     /// throws when the machine cannot hold it (the request then fails instead of swapping).
     public var admitModel: @Sendable (_ path: String, _ cacheBytes: Int) throws -> Void = { _, _ in }

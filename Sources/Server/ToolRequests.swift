@@ -366,13 +366,3 @@ final class ToolFormatCache: @unchecked Sendable {
         return detected
     }
 }
-
-/// CPU work a request needs (template rendering, tokenising, grammar compilation) runs on
-/// Dispatch's pool, not on the event loop or Swift's cooperative threads.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global(qos: .userInitiated).async {
-            continuation.resume(with: Result { try work() })
-        }
-    }
-}

@@ -292,6 +292,17 @@ final class PullLock {
 }
 
 extension ModelStore {
+    /// Whether a pull of `name` (in this process or another) holds its lock now.
+    public func isPulling(_ name: String) -> Bool {
+        !PullLock.isFree(directory: temporaryDirectory, name: name)
+    }
+
+    /// What killed pulls left behind (at start-up, rather than at the next pull): wheel
+    /// directories, unresumable partials, and https partials past their lifetime.
+    public func removeStaleTemporaries() {
+        cleanStaleTemporaries(keeping: "")
+    }
+
     /// Deletes what killed pulls left in `tmp/`: wheel directories and partial files that cannot
     /// be resumed (pip and local imports), and https partials older than the policy's lifetime.
     /// Files of a pull that is still running (its lock is held) are left alone, and so are the

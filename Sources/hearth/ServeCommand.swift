@@ -55,6 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (debug also logs request fields accepted and ignored).")
     var logLevel = "notice"
 
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (unfinished headers or body, or idle between requests) before it is closed; 0 never closes it.")
+    var idleTimeout: Int = 60
+
     @Option(help: "Threads per model's forward pass (default: all cores).")
     var threads: Int?
 
@@ -67,6 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         guard (16...1_048_576).contains(ctx) else { throw ValidationError("--ctx must be in 16...1048576, got \(ctx)") }
+        guard (0...86_400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be in 0...86400 seconds, got \(idleTimeout)") }
         if let parallel, !(1...64).contains(parallel) { throw ValidationError("--parallel must be in 1...64, got \(parallel)") }
         guard (0...10_000).contains(maxQueue) else { throw ValidationError("--max-queue must be in 0...10000, got \(maxQueue)") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
@@ -100,6 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.allowedHosts = allowedHosts
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         configuration.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.idleTimeout = idleTimeout == 0 ? nil : .seconds(idleTimeout)
         configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
         configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }
 
@@ -111,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("warning: serving on \(host) WITHOUT authentication (--insecure-no-auth)\n".utf8))
         }
         let store = try ModelStore(root: ModelStore.defaultRoot())
+        store.removeStaleTemporaries()
         let server = HearthServer(configuration: configuration, store: store)
         let app = try await server.application { port in
             FileHandle.standardOutput.write(Data("Hearth \(HearthServer.version) serving the OpenAI and Ollama APIs on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n".utf8))

@@ -243,6 +243,33 @@ import Sampling
         #expect(matcher.matchedStop == "END")
     }
 
+    /// Matching is linear in the output whatever the stops: a 100,000-character stop that the
+    /// output keeps almost completing, fed 200,000 characters in small pieces. Checking every
+    /// suffix against every stop prefix on each piece took minutes for this.
+    @Test(.timeLimit(.minutes(1))) func longStopsCostLinearTime() {
+        let stop = String(repeating: "a", count: 100_000) + "b"
+        var matcher = StopMatcher(stops: [stop, "ab"])
+        var released = 0
+        for _ in 0..<20_000 {
+            let step = matcher.feed("aaaaaaaaaa")
+            #expect(!step.stopped)
+            released += step.text.count
+        }
+        // Only the last 100,000 characters can still start the long stop.
+        #expect(released == 100_000)
+        let end = matcher.feed("b")
+        #expect(end == .init(text: "", stopped: true))
+        #expect(matcher.matchedStop == stop)
+    }
+
+    @Test func aStopInsideAPieceEndsTheTextBeforeIt() {
+        var matcher = StopMatcher(stops: ["abcab", "cabd"])
+        #expect(matcher.feed("xxabcabd") == .init(text: "xx", stopped: true))
+        #expect(matcher.matchedStop == "abcab", "the first stop to complete wins")
+        var multilingual = StopMatcher(stops: ["ünd", "🛑"])
+        #expect(multilingual.feed("grün und 🛑 rest") == .init(text: "grün und ", stopped: true))
+    }
+
     @Test func emptyStopsAreIgnored() {
         var matcher = StopMatcher(stops: [""])
         #expect(matcher.feed("abc") == .init(text: "abc", stopped: false))

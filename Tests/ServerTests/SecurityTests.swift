@@ -49,8 +49,36 @@ import Testing
             #expect(policy.allowsHost(host), "\(host)")
         }
         for host in ["evil.example", "evil.example:11435", "127.0.0.1.evil.example", "localhost.evil.example", "8.8.8.8",
-                     "127.0.0.256", "[2001:db8::1]:80", "[::1", "internal.evil.example", "lan.example", "172.32.0.1"] {
+                     "127.0.0.256", "[2001:db8::1]:80", "[::1", "internal.evil.example", "lan.example", "172.32.0.1",
+                     "[::1]evil.example", "[::1].evil.example", "[::1]:80evil", "[127.0.0.1]", "::1", "localhost:99999",
+                     "localhost:1:2", "local host", "localhost@evil.example", "evil.example#localhost", "localhost\u{0}"] {
             #expect(!policy.allowsHost(host), "\(host)")
+        }
+    }
+
+    /// A Host that is not an authority is a 400 (even where any host is allowed), and so are two
+    /// Host headers; the first Host header is the request's authority, a second stays a field.
+    @Test func malformedAndDuplicateHostsAreBadRequests() async throws {
+        for (host, valid) in [("[::1]evil.example", false), ("[::1].evil.example", false), ("a:b:c", false), ("localhost:http", false),
+                              ("localhost:11435", true), ("[::1]:11435", true), ("box_1.lan:80", true)] {
+            #expect((HostPolicy.hostName(host) != nil) == valid, "\(host)")
+        }
+        let app = try makeApplication()
+        try await app.test(.router) { client in
+            var twoHosts = HTTPFields()
+            twoHosts.append(HTTPField(name: HTTPField.Name("Host")!, value: "localhost"))
+            twoHosts.append(HTTPField(name: HTTPField.Name("Host")!, value: "evil.example"))
+            try await client.execute(uri: "/api/tags", method: .get, headers: twoHosts) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("more than one Host"))
+            }
+            try await client.execute(uri: "/api/tags", method: .get, headers: [HTTPField.Name("Host")!: "[::1]evil.example"]) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("malformed Host"))
+            }
+            try await client.execute(uri: "/api/tags", method: .get, headers: [HTTPField.Name("Host")!: "localhost:11435"]) { response in
+                #expect(response.status == .ok)
+            }
         }
     }
 

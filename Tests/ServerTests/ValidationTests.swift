@@ -107,6 +107,10 @@ import Testing
         ("/api/generate", #"{"model":"smollm2:135m","prompt":5}"#, "prompt"),
         ("/api/embed", #"{"model":"smollm2:135m","input":7}"#, "input"),
         ("/api/pull", #"{"model":"/etc/passwd"}"#, "not in the catalog"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":"hi"}"#, "messages"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":{"role":"user","content":"hi"}}"#, "messages"),
+        ("/v1/chat/completions", "{\(chat),\"stop\":\"\(String(repeating: "x", count: 16 * 1024 + 1))\"}", "stop"),
+        ("/v1/chat/completions", "{\(chat),\"stop\":[\(Array(repeating: "\"\(String(repeating: "y", count: 2000))\"", count: 9).joined(separator: ","))]}", "stop"),
         ("/api/pull", #"{"model":"https://evil.example/model.gguf"}"#, "not in the catalog"),
     ]
 
