@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// Turns every error into a status and a body in the API's own shape (`/api/…` is Ollama's,
 /// `/v1/messages…` Anthropic's, the rest OpenAI's), and counts requests by route and status.
@@ -26,6 +27,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error
         case is NIOTooManyBytesError:
             return APIError(.contentTooLarge, "the request body is larger than the limit")
+        case let error as HTTPParserError:
+            // Broken framing (a bad chunk size, a body shorter than announced): the client's
+            // mistake, and nothing more can be read from the connection after it.
+            var apiError = APIError(.badRequest, "malformed HTTP request: \(error)")
+            apiError.headers[.connection] = "close"
+            return apiError
         case let error as any HTTPResponseError:
             let message = error.status == .notFound ? "no such route" : "\(error.status.reasonPhrase)"
             return APIError(error.status, message)
