@@ -64,19 +64,15 @@ import Testing
             #expect((HostPolicy.hostName(host) != nil) == valid, "\(host)")
         }
         let app = try makeApplication()
+        // The router test client gives every request the authority "localhost" (as the first
+        // Host header becomes): one more Host field is a second Host header. A malformed Host
+        // needs a real socket (Tests/clients/test_hardening.py).
         try await app.test(.router) { client in
-            var twoHosts = HTTPFields()
-            twoHosts.append(HTTPField(name: HTTPField.Name("Host")!, value: "localhost"))
-            twoHosts.append(HTTPField(name: HTTPField.Name("Host")!, value: "evil.example"))
-            try await client.execute(uri: "/api/tags", method: .get, headers: twoHosts) { response in
+            try await client.execute(uri: "/api/tags", method: .get, headers: [HTTPField.Name("Host")!: "evil.example"]) { response in
                 #expect(response.status == .badRequest)
                 #expect(String(buffer: response.body).contains("more than one Host"))
             }
-            try await client.execute(uri: "/api/tags", method: .get, headers: [HTTPField.Name("Host")!: "[::1]evil.example"]) { response in
-                #expect(response.status == .badRequest)
-                #expect(String(buffer: response.body).contains("malformed Host"))
-            }
-            try await client.execute(uri: "/api/tags", method: .get, headers: [HTTPField.Name("Host")!: "localhost:11435"]) { response in
+            try await client.execute(uri: "/api/tags", method: .get) { response in
                 #expect(response.status == .ok)
             }
         }
