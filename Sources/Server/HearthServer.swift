@@ -130,8 +130,31 @@ struct IdleUnloader: Service {
         // Ends on graceful shutdown (SIGTERM) as well as on cancellation.
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .seconds(1))
+            // A model unloaded a tick ago has freed its caches by now (its scheduler thread ends
+            // as soon as it is idle): hand the allocator's free pages back.
+            if await models.takeUnloaded() { FreedMemory.returnToSystem() }
             await models.unloadIdle()
         }
+    }
+}
+
+/// glibc keeps the memory a program frees in its heaps for reuse. A model's KV caches and
+/// scratch buffers are tens to hundreds of megabytes, freed all at once on unload; without
+/// `malloc_trim` the process stays that large. (`malloc_trim` is looked up at run time: Swift's
+/// Glibc module does not declare it, and other C libraries lack it.)
+enum FreedMemory {
+    #if os(Linux)
+    private typealias Trim = @convention(c) (Int) -> Int32
+    private static let trim: Trim? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: Trim.self)
+    }()
+    #endif
+
+    static func returnToSystem() {
+        #if os(Linux)
+        _ = trim?(0)
+        #endif
     }
 }
 

@@ -72,6 +72,8 @@ actor ModelManager {
     let store: ModelStore
     let configuration: ServerConfiguration
     private(set) var instances: [String: ModelInstance] = [:]
+    /// A model was unloaded since the last ``takeUnloaded()``.
+    private var unloadedSinceAsked = false
 
     init(store: ModelStore, configuration: ServerConfiguration) {
         self.store = store
@@ -209,6 +211,7 @@ actor ModelManager {
         for (name, instance) in instances where force ? instance.usage.isIdle : instance.usage.isExpired(at: now) {
             instances[name] = nil
             instance.scheduler.shutdown()
+            unloadedSinceAsked = true
         }
     }
 
@@ -216,7 +219,14 @@ actor ModelManager {
         if let instance = instances[name], instance.usage.isIdle {
             instances[name] = nil
             instance.scheduler.shutdown()
+            unloadedSinceAsked = true
         }
+    }
+
+    /// Whether a model was unloaded since the last call.
+    func takeUnloaded() -> Bool {
+        defer { unloadedSinceAsked = false }
+        return unloadedSinceAsked
     }
 
     var loaded: [ModelInstance] { instances.values.sorted { $0.name < $1.name } }
