@@ -55,6 +55,8 @@ struct BenchCommand: AsyncParsableCommand {
         guard parallel >= 1, parallel <= 128 else { throw ValidationError("--parallel must be in 1...128, got \(parallel)") }
         if parallel > 1, tg < 1 { throw ValidationError("--parallel needs --tg ≥ 1") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+        // Before any model is loaded or timed, not after minutes of benchmarking.
+        _ = try sampling.parameters()
     }
 
     func run() async throws {

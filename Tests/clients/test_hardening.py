@@ -150,5 +150,28 @@ class HardeningTests(ServerTestCase):
         self.assertLess(latencies[-1], 1.0, f"worst /health latency {latencies[-1]:.3f} s")
 
 
+class CommandLineTests(unittest.TestCase):
+    """Bad flags are refused before anything is loaded, naming the flag."""
+
+    def run_hearth(self, *arguments):
+        import subprocess
+        from hearth_process import hearth_bin
+        env = dict(os.environ, HEARTH_HOME=str(hearth_home()))
+        return subprocess.run([str(hearth_bin()), *arguments], env=env, capture_output=True, text=True, timeout=60)
+
+    def test_bad_flags_are_refused_naming_them(self):
+        for arguments, named in [
+            (("serve", "--idle-timeout", "-1"), "--idle-timeout"),
+            (("serve", "--idle-timeout", "100000"), "--idle-timeout"),
+            (("bench", MODEL, "--sampled", "--top-p", "2"), "top_p"),
+            (("bench", MODEL, "--sampled", "--mirostat", "3"), "mirostat"),
+            (("bench", MODEL, "--sampled", "--repeat-last-n", "-5"), "repeat_last_n"),
+            (("run", MODEL, "hi", "--typical-p", "-1"), "typical_p"),
+        ]:
+            result = self.run_hearth(*arguments)
+            self.assertNotEqual(result.returncode, 0, arguments)
+            self.assertIn(named, result.stderr, (arguments, result.stderr[-500:]))
+
+
 if __name__ == "__main__":
     unittest.main()
