@@ -110,7 +110,7 @@ struct BenchCommand: AsyncParsableCommand {
                 object["sampler_ms_p50"] = Self.percentile(sampler, 0.5) * 1e3
                 object["sampler_ms_p99"] = Self.percentile(sampler, 0.99) * 1e3
                 object["sampler_step_share"] = meanStep > 0 ? meanSampler / meanStep : 0
-                object["sampling"] = Self.describe(chain)
+                object["sampling"] = chain.summary
             }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -139,7 +139,7 @@ struct BenchCommand: AsyncParsableCommand {
             let meanSampler = sampler.reduce(0, +) / Double(max(1, sampler.count))
             let meanStep = sampledResult.stepSeconds.reduce(0, +) / Double(max(1, sampledResult.stepSeconds.count))
             print(String(format: "sampled tg%-5d %8.2f ± %.2f tokens/s (%@), greedy on the same prompt %.2f ± %.2f tokens/s (%.3f×)",
-                         tg, rate, deviation, Self.describe(chain), greedy, greedyDeviation, greedy > 0 ? rate / greedy : 0))
+                         tg, rate, deviation, chain.summary, greedy, greedyDeviation, greedy > 0 ? rate / greedy : 0))
             print(String(format: "sampler per token: mean %.3f ms, p50 %.3f ms, p99 %.3f ms — %.2f%% of a decode step",
                          meanSampler * 1e3, Self.percentile(sampler, 0.5) * 1e3, Self.percentile(sampler, 0.99) * 1e3,
                          meanStep > 0 ? 100 * meanSampler / meanStep : 0))
@@ -202,18 +202,6 @@ struct BenchCommand: AsyncParsableCommand {
         return try loaded.benchmarkSampled(prompt: prompt, sampling: sampling, generatedTokens: max(tg, 1), repetitions: reps)
     }
 
-    static func describe(_ p: SamplingParameters) -> String {
-        var parts = [String(format: "temp %g", p.temperature)]
-        if p.mirostat > 0 { parts.append("mirostat \(p.mirostat)") }
-        parts.append("top-k \(p.topK)")
-        parts.append(String(format: "top-p %g", p.topP))
-        parts.append(String(format: "min-p %g", p.minP))
-        if p.typicalP < 1 { parts.append(String(format: "typical-p %g", p.typicalP)) }
-        if p.repeatPenalty != 1 { parts.append(String(format: "repeat-penalty %g", p.repeatPenalty)) }
-        if p.presencePenalty != 0 { parts.append(String(format: "presence-penalty %g", p.presencePenalty)) }
-        if p.frequencyPenalty != 0 { parts.append(String(format: "frequency-penalty %g", p.frequencyPenalty)) }
-        return parts.joined(separator: ", ")
-    }
 
     static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }

@@ -143,8 +143,7 @@ final class ChatLoop {
             set(argument)
         case "/show":
             let sampling = options.sampling
-            print("temp \(sampling.temperature), top-k \(sampling.topK), top-p \(sampling.topP), min-p \(sampling.minP), "
-                + "repeat-penalty \(sampling.repeatPenalty), seed \(sampling.seed.map(String.init) ?? "random"), "
+            print("\(sampling.summary), seed \(sampling.seed.map(String.init) ?? "random"), "
                 + "max-tokens \(options.maxTokens), context \(session.contextLength), template \(format.origin), "
                 + "\(history.count) messages in history")
         case "/?", "/help":

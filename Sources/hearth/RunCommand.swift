@@ -181,3 +181,19 @@ struct SamplingOptions: ParsableArguments {
         return parameters
     }
 }
+
+extension SamplingParameters {
+    /// The chain in the flags' words, settings at their off value left out (`/show`, `bench`).
+    var summary: String {
+        var parts = [String(format: "temp %g", temperature)]
+        if mirostat > 0 { parts.append("mirostat \(mirostat)") }
+        parts.append("top-k \(topK)")
+        parts.append(String(format: "top-p %g", topP))
+        parts.append(String(format: "min-p %g", minP))
+        if typicalP < 1 { parts.append(String(format: "typical-p %g", typicalP)) }
+        parts.append(String(format: "repeat-penalty %g", repeatPenalty))
+        if presencePenalty != 0 { parts.append(String(format: "presence-penalty %g", presencePenalty)) }
+        if frequencyPenalty != 0 { parts.append(String(format: "frequency-penalty %g", frequencyPenalty)) }
+        return parts.joined(separator: ", ")
+    }
+}
