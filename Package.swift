@@ -32,6 +32,10 @@ let package = Package(
         .executable(name: "hearth", targets: ["hearth"]),
         .library(name: "GGUF", targets: ["GGUF"]),
         .library(name: "Store", targets: ["Store"]),
+        // For the fuzz harness (Fuzz/Package.swift), which builds these with libFuzzer.
+        .library(name: "JSON", targets: ["JSON"]),
+        .library(name: "Templates", targets: ["Templates"]),
+        .library(name: "Grammar", targets: ["Grammar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -76,8 +76,10 @@ public final class HearthServer: Sendable {
         }
         return Application(
             router: router(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [HalfCloseHandler()],
-                                                idleTimeout: configuration.idleTimeout.map(Self.timeAmount))),
+            server: .guardedHTTP1(
+                configuration: .init(additionalChannelHandlers: [HalfCloseHandler()], idleTimeout: configuration.idleTimeout.map(Self.timeAmount)),
+                connections: ConnectionCounter(maximumTotal: configuration.maxConnections, maximumPerClient: configuration.maxConnectionsPerClient),
+                headerTimeout: configuration.headerTimeout.map(Self.timeAmount)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Hearth"),
             services: [IdleUnloader(models: models)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

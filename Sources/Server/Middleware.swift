@@ -88,6 +88,11 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
+        if let problem = request.headers[HTTPField.Name(RequestLineGuard.framingProblemHeader)!] {
+            var error = APIError(.badRequest, problem)
+            error.headers[.connection] = "close"
+            throw error
+        }
         // HTTP/1's Host header arrives as the authority; a request built without one keeps it as a field.
         let hostFields = request.headers[values: HTTPField.Name("Host")!]
         // The first Host header becomes the authority; another one is still a field. Two Host

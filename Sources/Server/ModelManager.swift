@@ -83,18 +83,19 @@ actor ModelManager {
     /// The installed model a request names. Only names in the store are served: never a path,
     /// so a client cannot make the server open an arbitrary file.
     func installedModel(_ requested: String) throws(APIError) -> InstalledModel {
-        try Self.installedModel(requested, in: store)
+        try Self.installedModel(requested, in: store, servedFiles: configuration.servedFiles)
     }
 
     /// Looks `requested` up under both spellings of an untagged name: `name` and `name:latest`
     /// are the same model, as in Ollama.
-    static func installedModel(_ requested: String, in store: ModelStore) throws(APIError) -> InstalledModel {
+    static func installedModel(_ requested: String, in store: ModelStore, servedFiles: [InstalledModel] = []) throws(APIError) -> InstalledModel {
         let name = requested.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty else { throw .invalidField("model", "is required") }
         var spellings = [name]
         if name.hasSuffix(":latest") { spellings.append(String(name.dropLast(":latest".count))) }
         else if !name.contains(":") { spellings.append(name + ":latest") }
         for spelling in spellings where ModelName.isValid(spelling) {
+            if let served = servedFiles.first(where: { $0.name == spelling }) { return served }
             do {
                 if let installed = try store.installedModel(named: spelling) { return installed }
             } catch {

@@ -104,6 +104,9 @@ extension HearthServer {
             throw APIError.invalidField("destination", "'\(destination)' is not a valid model name")
         }
         let source = try await models.installedModel(sourceName)
+        if configuration.servedFiles.contains(where: { $0.name == source.name }) {
+            throw APIError.invalidField("source", "'\(source.name)' is served from a file outside the store (serve --model PATH); import it with `hearth pull PATH` to copy it")
+        }
         do {
             try store.copy(source.name, to: destination)
         } catch let error as StoreError where error.code == .alreadyExists {

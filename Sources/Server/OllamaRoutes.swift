@@ -30,7 +30,7 @@ extension HearthServer {
         router.get("/api/ps") { [self] _, _ in
             var entries: [JSONValue] = []
             for instance in await models.loaded {
-                let installed = try? store.installedModel(named: instance.name)
+                let installed = try? await models.installedModel(instance.name)
                 entries.append(.object([
                     "name": .string(Self.listedName(instance.name)), "model": .string(Self.listedName(instance.name)),
                     "size": .int(Int(instance.fileSize) + instance.cacheBytes), "digest": .string(installed?.sha256 ?? ""),

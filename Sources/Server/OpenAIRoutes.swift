@@ -38,7 +38,9 @@ extension HearthServer {
 
     func listInstalled() throws -> [InstalledModelSummary] {
         do {
-            return try store.list().map { InstalledModelSummary(name: $0.name, path: $0.path, sha256: $0.sha256, size: $0.size, modified: $0.modified) }
+            return try (configuration.servedFiles + store.list()).map {
+                InstalledModelSummary(name: $0.name, path: $0.path, sha256: $0.sha256, size: $0.size, modified: $0.modified)
+            }
         } catch {
             throw APIError(.internalServerError, "cannot list the store: \(error)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import Kernels
 import Logging
 
@@ -11,6 +12,9 @@ public struct ServerConfiguration: Sendable {
     public var apiKey: String?
     /// Models loaded at start (others load on first use).
     public var preload: [String] = []
+    /// GGUF files outside the store that the operator named (`serve --model PATH.gguf`), served
+    /// in place under their names. Requests can only name these; they never open a path.
+    public var servedFiles: [InstalledModel] = []
     /// How long a model stays loaded after its last request; nil keeps it forever.
     public var keepAlive: Duration? = .seconds(300)
     /// Context tokens of each slot.
@@ -46,6 +50,13 @@ public struct ServerConfiguration: Sendable {
     /// complete, between bytes of its body, or idle between requests (keep-alive). A request that
     /// has been read is never cut short while its answer is computed. nil: never.
     public var idleTimeout: Duration? = .seconds(60)
+    /// A request's headers must be complete this long after their first byte arrives, however
+    /// steadily they trickle in; the connection is closed otherwise. nil: no deadline.
+    public var headerTimeout: Duration? = .seconds(30)
+    /// Open connections beyond this are answered 503 and closed at once.
+    public var maxConnections = 512
+    /// Open connections from one client address beyond this are answered 503 and closed at once.
+    public var maxConnectionsPerClient = 128
     /// Called before a model loads with its file path and the KV-cache bytes the slots need;
     /// throws when the machine cannot hold it (the request then fails instead of swapping).
     public var admitModel: @Sendable (_ path: String, _ cacheBytes: Int) throws -> Void = { _, _ in }

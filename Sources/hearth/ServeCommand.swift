@@ -31,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-key-file"), help: "Read the API key from this file (first line).")
     var apiKeyFile: String?
 
-    @Option(name: .customLong("model"), help: "Load this model at start (repeatable).")
+    @Option(name: .customLong("model"), help: "Load this model at start (repeatable): a name in the store, or a path to a .gguf file, served in place under its file name without .gguf.")
     var models: [String] = []
 
     @Option(name: .customLong("keep-alive"), parsing: .unconditional, help: "How long a model stays loaded after its last request (5m, 30s, 1h; -1 forever).")
@@ -58,6 +58,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (unfinished headers or body, or idle between requests) before it is closed; 0 never closes it.")
     var idleTimeout: Int = 60
 
+    @Option(name: .customLong("header-timeout"), help: "Seconds a request's headers may take from their first byte, however steadily they arrive; 0 sets no deadline.")
+    var headerTimeout: Int = 30
+
+    @Option(name: .customLong("max-connections"), help: "Open connections served at once; more are answered 503 and closed.")
+    var maxConnections = 512
+
+    @Option(name: .customLong("max-connections-per-client"), help: "Open connections served at once from one client address; more are answered 503 and closed.")
+    var maxConnectionsPerClient = 128
+
     @Option(help: "Threads per model's forward pass (default: all cores).")
     var threads: Int?
 
@@ -71,6 +80,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         guard (16...1_048_576).contains(ctx) else { throw ValidationError("--ctx must be in 16...1048576, got \(ctx)") }
         guard (0...86_400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be in 0...86400 seconds, got \(idleTimeout)") }
+        guard (0...86_400).contains(headerTimeout) else { throw ValidationError("--header-timeout must be in 0...86400 seconds, got \(headerTimeout)") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be in 1...1000000, got \(maxConnections)") }
+        guard (1...maxConnections).contains(maxConnectionsPerClient) else {
+            throw ValidationError("--max-connections-per-client must be in 1...\(maxConnections) (--max-connections), got \(maxConnectionsPerClient)")
+        }
         if let parallel, !(1...64).contains(parallel) { throw ValidationError("--parallel must be in 1...64, got \(parallel)") }
         guard (0...10_000).contains(maxQueue) else { throw ValidationError("--max-queue must be in 0...10000, got \(maxQueue)") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
@@ -95,7 +109,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.apiKey = try readKey()
-        configuration.preload = models
+        let store = try ModelStore(root: ModelStore.defaultRoot())
+        (configuration.preload, configuration.servedFiles) = try Self.modelsToServe(models, store: store)
         configuration.keepAlive = try parseKeepAlive(keepAlive)
         configuration.contextLength = ctx
         configuration.parallel = parallel
@@ -105,6 +120,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         configuration.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         configuration.idleTimeout = idleTimeout == 0 ? nil : .seconds(idleTimeout)
+        configuration.headerTimeout = headerTimeout == 0 ? nil : .seconds(headerTimeout)
+        configuration.maxConnections = maxConnections
+        configuration.maxConnectionsPerClient = maxConnectionsPerClient
         configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
         configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }
 
@@ -115,13 +133,42 @@ struct ServeCommand: AsyncParsableCommand {
             }
             FileHandle.standardError.write(Data("warning: serving on \(host) WITHOUT authentication (--insecure-no-auth)\n".utf8))
         }
-        let store = try ModelStore(root: ModelStore.defaultRoot())
         store.removeStaleTemporaries()
         let server = HearthServer(configuration: configuration, store: store)
         let app = try await server.application { port in
             FileHandle.standardOutput.write(Data("Hearth \(HearthServer.version) serving the OpenAI and Ollama APIs on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n".utf8))
         }
         try await app.runService()
+    }
+
+    /// The names to load at start, and the GGUF files among `references` served in place: a
+    /// path is served under its file name without `.gguf` (as `hearth pull PATH` would name it),
+    /// which must not clash with an installed model or another file.
+    static func modelsToServe(_ references: [String], store: ModelStore) throws -> (preload: [String], files: [InstalledModel]) {
+        var preload: [String] = []
+        var files: [InstalledModel] = []
+        for reference in references {
+            let resolved = try store.resolve(reference)
+            guard resolved.kind == .file else {
+                preload.append(reference)
+                continue
+            }
+            var name = resolved.url.lastPathComponent
+            if name.lowercased().hasSuffix(".gguf") { name.removeLast(5) }
+            guard ModelName.isValid(name) else {
+                throw ValidationErrorMessage("--model \(reference): '\(name)' is not a valid model name; rename the file or import it with `hearth pull \(reference) --name NAME`")
+            }
+            if files.contains(where: { $0.name == name }) || (try? store.installedModel(named: name)) != nil {
+                throw ValidationErrorMessage("--model \(reference): a model named '\(name)' is already served or installed; rename the file or import it with `hearth pull \(reference) --name NAME`")
+            }
+            let attributes = try FileManager.default.attributesOfItem(atPath: resolved.url.path)
+            files.append(InstalledModel(
+                name: name, path: resolved.url.path, sha256: try store.sha256(ofFileAt: resolved.url),
+                size: Int64((attributes[.size] as? Int) ?? 0), source: "file:\(resolved.url.path)",
+                modified: (attributes[.modificationDate] as? Date) ?? Date()))
+            preload.append(name)
+        }
+        return (preload, files)
     }
 
     private func readKey() throws -> String? {

@@ -49,7 +49,7 @@ def raw_exchange(port, data, wait=10):
 
 @unittest.skipUnless(os.path.exists("/proc/self/maps"), "needs /proc (Linux)")
 class HardeningTests(ServerTestCase):
-    server_arguments = ("--idle-timeout", "2")
+    server_arguments = ("--idle-timeout", "2", "--header-timeout", "3")
 
     def test_unloading_returns_the_memory(self):
         def cycle():
@@ -105,6 +105,47 @@ class HardeningTests(ServerTestCase):
         reply, _ = raw_exchange(self.port, b"GET /api/tags HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:200])
 
+    def test_the_request_line_is_checked_with_its_host(self):
+        def status_of(data):
+            reply, _ = raw_exchange(self.port, data)
+            return reply.split(b"\r\n", 1)[0]
+
+        # HTTP/1.1 requires a Host header; HTTP/1.0 predates it.
+        self.assertTrue(status_of(b"GET /api/tags HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 400"))
+        self.assertTrue(status_of(b"GET /api/version HTTP/1.0\r\n\r\n").endswith(b"200 OK"))
+        # An absolute-form target must agree with the Host header; when it does, it is served.
+        self.assertTrue(status_of(b"GET http://evil.example/api/tags HTTP/1.1\r\nHost: localhost\r\n"
+                                  b"Connection: close\r\n\r\n").startswith(b"HTTP/1.1 400"))
+        self.assertTrue(status_of(b"GET http://localhost:%d/api/version HTTP/1.1\r\nHost: localhost:%d\r\n"
+                                  b"Connection: close\r\n\r\n" % (self.port, self.port)).startswith(b"HTTP/1.1 200"))
+        self.assertTrue(status_of(b"GET HTTP://LOCALHOST/api/version?x=1 HTTP/1.1\r\nHost: localhost\r\n"
+                                  b"Connection: close\r\n\r\n").startswith(b"HTTP/1.1 200"))
+        # Without a Host header the target's host is the one judged: a foreign name is refused.
+        self.assertTrue(status_of(b"GET http://evil.example/api/tags HTTP/1.0\r\n\r\n").endswith(b"403 Forbidden"))
+        self.assertTrue(status_of(b"GET http://user@localhost/api/tags HTTP/1.1\r\nHost: localhost\r\n"
+                                  b"Connection: close\r\n\r\n").startswith(b"HTTP/1.1 400"))
+        # The header that carries a framing problem inside the server cannot be sent by a client.
+        self.assertTrue(status_of(b"GET /api/version HTTP/1.1\r\nHost: localhost\r\nX-Hearth-Framing-Problem: x\r\n"
+                                  b"Connection: close\r\n\r\n").startswith(b"HTTP/1.1 200"))
+
+    def test_headers_that_trickle_in_are_cut_off(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        started = time.monotonic()
+        closed = False
+        try:
+            # One byte every 0.4 s never leaves the connection idle for the 2 s idle timeout.
+            for byte in b"GET /api/version HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 100:
+                sock.send(bytes([byte]))
+                time.sleep(0.4)
+                if time.monotonic() - started > 20:
+                    break
+        except OSError:
+            closed = True
+        finally:
+            sock.close()
+        self.assertTrue(closed, "a request whose headers trickled in for 20 s was still being read")
+        self.assertLess(time.monotonic() - started, 10)
+
     def test_health_stays_responsive_under_expensive_requests(self):
         # 8 clients each send bodies of 200,000 keys (3 MB) as fast as they are answered.
         body = ("{" + ",".join(f'"k{i}":{i}' for i in range(200_000)) + "}").encode()
@@ -150,6 +191,75 @@ class HardeningTests(ServerTestCase):
         self.assertLess(latencies[-1], 1.0, f"worst /health latency {latencies[-1]:.3f} s")
 
 
+class ConnectionLimitTests(ServerTestCase):
+    """Connections past the caps are answered 503 and closed; closing frees their places."""
+    server_arguments = ("--max-connections", "5", "--max-connections-per-client", "3")
+
+    def connect(self, source):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10, source_address=(source, 0))
+        self.addCleanup(sock.close)
+        return sock
+
+    def answer(self, source):
+        sock = self.connect(source)
+        sock.sendall(b"GET /api/version HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        sock.close()
+        return reply
+
+    def test_caps_per_client_and_in_total(self):
+        held = [self.connect("127.0.0.1") for _ in range(3)]
+        time.sleep(0.2)
+        reply = self.answer("127.0.0.1")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 503"), reply[:200])
+        self.assertIn(b"per client", reply)
+        # Another client address still gets in, up to the total of 5.
+        held += [self.connect("127.0.0.2") for _ in range(2)]
+        time.sleep(0.2)
+        reply = self.answer("127.0.0.3")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 503"), reply[:200])
+        self.assertIn(b"--max-connections", reply)
+        for sock in held:
+            sock.close()
+        time.sleep(0.3)
+        self.assertTrue(self.answer("127.0.0.1").startswith(b"HTTP/1.1 200"))
+
+
+class ServedFileTests(unittest.TestCase):
+    """`serve --model PATH.gguf` serves the file in place under its file name."""
+
+    def test_a_gguf_path_is_served_under_its_file_name(self):
+        import shutil
+        import tempfile
+        from test_clients import Server
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        path = os.path.join(folder, "served-file.gguf")
+        os.symlink(hearth_home() / "models" / f"{MODEL}.gguf", path)
+        server = Server("--model", path)
+        self.addCleanup(ServerTestCase.stop_server, server)
+        status, _, body = request(server.port, "GET", "/v1/models")
+        self.assertEqual(status, 200)
+        self.assertIn("served-file", [model["id"] for model in json.loads(body)["data"]])
+        status, _, body = request(server.port, "POST", "/v1/chat/completions", {
+            "model": "served-file", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["model"], "served-file")
+        status, _, body = request(server.port, "POST", "/api/copy", {"source": "served-file", "destination": "copied"})
+        self.assertEqual(status, 400, body)
+
+    def test_a_file_named_like_an_installed_model_is_refused(self):
+        import subprocess
+        from hearth_process import hearth_bin
+        env = dict(os.environ, HEARTH_HOME=str(hearth_home()))
+        result = subprocess.run([str(hearth_bin()), "serve", "--port", "0", "--model", str(hearth_home() / "models" / f"{MODEL}.gguf")],
+                                env=env, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("already served or installed", result.stderr)
+
+
 class CommandLineTests(unittest.TestCase):
     """Bad flags are refused before anything is loaded, naming the flag."""
 
@@ -163,6 +273,9 @@ class CommandLineTests(unittest.TestCase):
         for arguments, named in [
             (("serve", "--idle-timeout", "-1"), "--idle-timeout"),
             (("serve", "--idle-timeout", "100000"), "--idle-timeout"),
+            (("serve", "--header-timeout", "-1"), "--header-timeout"),
+            (("serve", "--max-connections", "0"), "--max-connections"),
+            (("serve", "--max-connections", "4", "--max-connections-per-client", "5"), "--max-connections-per-client"),
             (("bench", MODEL, "--sampled", "--top-p", "2"), "top_p"),
             (("bench", MODEL, "--sampled", "--mirostat", "3"), "mirostat"),
             (("bench", MODEL, "--sampled", "--repeat-last-n", "-5"), "repeat_last_n"),

@@ -1,0 +1,3 @@
+import FuzzDriver
+// libFuzzer's driver runs the target; its own main is not linked (SwiftPM names this one).
+runFuzzer(fuzzTemplates)
