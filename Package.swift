@@ -8,21 +8,27 @@ let kernelFlags: [SwiftSetting] = [
 ]
 
 /// Release builds target the build machine's CPU (`-target-cpu native`), so the kernels may use
-/// the integer dot-product instructions it has: AVX-512 VNNI (`vpdpbusd`), which LLVM does not form
-/// from plain loops. Read from /proc/cpuinfo on Linux; `HEARTH_PORTABLE_KERNELS=1` opts out (the
-/// plain-loop kernels, also what every other machine builds).
-let vnniSettings: [SwiftSetting] = {
+/// the instructions it has where LLVM does not form them from plain loops: AVX-512 VNNI
+/// (`vpdpbusd`) for every quantised product, and on AVX2 machines the byte tricks of a few
+/// formats (Q5_0's fifth bits). Read from /proc/cpuinfo on Linux; `HEARTH_PORTABLE_KERNELS=1`
+/// opts out (the plain-loop kernels, also what every other machine builds).
+let x86Flags: Set<String> = {
     #if os(Linux) && arch(x86_64)
     guard ProcessInfo.processInfo.environment["HEARTH_PORTABLE_KERNELS"] != "1",
           let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
     else { return [] }
-    let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    let needed: Set = ["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
-    return needed.isSubset(of: flags) ? [.define("HEARTH_AVX512_VNNI", .when(configuration: .release))] : []
+    return Set(flagsLine.split(separator: " ").map(String.init))
     #else
     return []
     #endif
+}()
+
+let cpuFeatureSettings: [SwiftSetting] = {
+    let needed: Set = ["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
+    let avx2: Set = ["avx2", "fma", "f16c"]
+    return (needed.isSubset(of: x86Flags) ? [.define("HEARTH_AVX512_VNNI", .when(configuration: .release))] : [])
+        + (avx2.isSubset(of: x86Flags) ? [.define("HEARTH_AVX2", .when(configuration: .release))] : [])
 }()
 
 let package = Package(
@@ -48,7 +54,7 @@ let package = Package(
     targets: [
         // Layer 1: leaves that import nothing of the package.
         .target(name: "GGUF"),
-        .target(name: "Kernels", swiftSettings: kernelFlags + vnniSettings),
+        .target(name: "Kernels", swiftSettings: kernelFlags + cpuFeatureSettings),
         .target(name: "Tokenizers"),
         .target(name: "Templates"),
         .target(name: "JSON"),

@@ -122,3 +122,32 @@ import Testing
         }
     }
 }
+
+/// The AVX2 form of Q5_0's block sum against its plain-loop twin, bit for bit (both are exact
+/// integer sums): random blocks and the extremes of every quant and activation. Activation quants
+/// are −127…127, as the Q8_0 quantiser makes them (−128 would overflow `vpsignb`, as in llama.cpp).
+@Suite struct AVX2BlockSumTests {
+    @Test(.enabled(if: kernelsUseAVX2, "the AVX2 forms are built only by release builds on AVX2 CPUs"))
+    func q5_0BlockSumEqualsItsTwin() {
+        var generator = SystemRandomNumberGenerator()
+        let weights = UnsafeMutableRawPointer.allocate(byteCount: 22, alignment: 16)
+        let activations = UnsafeMutableRawPointer.allocate(byteCount: 34, alignment: 16)
+        defer { weights.deallocate(); activations.deallocate() }
+        for trial in 0..<20_000 {
+            for offset in 0..<22 { weights.storeBytes(of: UInt8.random(in: 0...255, using: &generator), toByteOffset: offset, as: UInt8.self) }
+            for offset in 2..<34 { activations.storeBytes(of: Int8.random(in: -127...127, using: &generator), toByteOffset: offset, as: Int8.self) }
+            switch trial {
+            case 0, 1:
+                // Every quant at its extreme (0 − 16 or 31 − 16) against −128 or 127.
+                for offset in 2..<22 { weights.storeBytes(of: trial == 0 ? 0 : 0xFF, toByteOffset: offset, as: UInt8.self) }
+                for offset in 2..<34 { activations.storeBytes(of: trial == 0 ? -127 : 127, toByteOffset: offset, as: Int8.self) }
+            default: break
+            }
+            let fast = Q5_0.blockSum(weights, activations), plain = Q5_0.blockSumReference(weights, activations)
+            if fast != plain {
+                Issue.record("trial \(trial): AVX2 block sum \(fast), plain loop \(plain)")
+                return
+            }
+        }
+    }
+}

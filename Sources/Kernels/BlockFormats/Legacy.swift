@@ -157,15 +157,7 @@ public enum Q5_0: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 22, a = activations + block &* 34
-        let qh = w.uint32(at: 2)
-        let qs = w.bytes(at: 6), aq = a.signedBytes(at: 2)
-        var sum: Int32 = 0
-        for j in 0..<16 {
-            let low = Int32(qs[j] & 0x0F) | Int32(truncatingIfNeeded: (qh >> UInt32(j)) & 1) << 4
-            let high = Int32(qs[j] >> 4) | Int32(truncatingIfNeeded: (qh >> UInt32(j &+ 16)) & 1) << 4
-            sum &+= (low &- 16) &* Int32(aq[j]) &+ (high &- 16) &* Int32(aq[j &+ 16])
-        }
-        return Float(sum) * (w.half(at: 0) * a.half(at: 0))
+        return Float(blockSum(w, a)) * (w.half(at: 0) * a.half(at: 0))
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
@@ -258,4 +250,35 @@ func referenceFiveBitQuant(_ block: UnsafeRawPointer, qhOffset: Int, qsOffset: I
     let byte = block.load(fromByteOffset: qsOffset + element % 16, as: UInt8.self)
     let nibble = element < 16 ? byte & 0x0F : byte >> 4
     return Int32(nibble) + Int32((qh >> UInt32(element)) & 1) * 16
+}
+
+extension Q5_0 {
+    /// Σ (quant_j − 16) · a_j over the block at `weights` and the Q8_0 block at `activations`:
+    /// the exact integer sum that every Q5_0 kernel rounds once. AVX2 builds compute it with
+    /// byte shuffles (`avx2FiveBitBlockSum`), others with `blockSumReference`'s plain loop.
+    @inline(__always)
+    public static func blockSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        #if HEARTH_AVX2
+        avx2FiveBitBlockSum(qh: weights.uint32(at: 2), qs: weights + 6, activations: activations + 2)
+        #else
+        blockSumReference(weights, activations)
+        #endif
+    }
+
+    /// The plain-loop twin of ``blockSum(_:_:)``.
+    @inline(__always)
+    public static func blockSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        fiveBitBlockSum(qh: weights.uint32(at: 2), qs: weights.bytes(at: 6), activations: activations.signedBytes(at: 2))
+    }
+}
+
+@inline(__always)
+func fiveBitBlockSum(qh: UInt32, qs: UnsafePointer<UInt8>, activations aq: UnsafePointer<Int8>) -> Int32 {
+    var sum: Int32 = 0
+    for j in 0..<16 {
+        let low = Int32(qs[j] & 0x0F) | Int32(truncatingIfNeeded: (qh >> UInt32(j)) & 1) << 4
+        let high = Int32(qs[j] >> 4) | Int32(truncatingIfNeeded: (qh >> UInt32(j &+ 16)) & 1) << 4
+        sum &+= (low &- 16) &* Int32(aq[j]) &+ (high &- 16) &* Int32(aq[j &+ 16])
+    }
+    return sum
 }
