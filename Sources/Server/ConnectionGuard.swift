@@ -198,6 +198,7 @@ final class RequestLineGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = HTTPServerRequestPart
 
     static let framingProblemHeader = "x-hearth-framing-problem"
+    static let framingProblemField = HTTPField.Name(framingProblemHeader)!
 
     let state: RequestHeadState
 

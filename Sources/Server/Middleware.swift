@@ -88,7 +88,7 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if let problem = request.headers[HTTPField.Name(RequestLineGuard.framingProblemHeader)!] {
+        if let problem = request.headers[RequestLineGuard.framingProblemField] {
             var error = APIError(.badRequest, problem)
             error.headers[.connection] = "close"
             throw error
@@ -138,6 +138,7 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static var apiKeyHeader: HTTPField.Name { HTTPField.Name("x-api-key")! }
+
 
     static func addCORSHeaders(to response: inout Response, origin: String) {
         response.headers[.accessControlAllowOrigin] = origin

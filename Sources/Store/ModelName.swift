@@ -32,6 +32,14 @@ public enum ModelName {
         }
     }
 
+    /// The name a model file installs or is served under by default: its file name without
+    /// `.gguf` (any case), or nil when that is not a valid name.
+    public static func derived(fromFileName fileName: String) -> String? {
+        var name = fileName
+        if name.lowercased().hasSuffix(".gguf") { name = String(name.dropLast(5)) }
+        return isValid(name) ? name : nil
+    }
+
     /// True when ``validate(_:)`` would accept `name`.
     public static func isValid(_ name: String) -> Bool {
         (try? validate(name)) != nil

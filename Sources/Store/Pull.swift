@@ -149,11 +149,10 @@ extension ModelStore {
     }
 
     private func defaultName(fromFileName fileName: String, source: String) throws -> String {
-        var name = fileName
-        if name.lowercased().hasSuffix(".gguf") { name = String(name.dropLast(5)) }
-        guard ModelName.isValid(name) else {
+        guard let name = ModelName.derived(fromFileName: fileName) else {
+            let stem = fileName.lowercased().hasSuffix(".gguf") ? String(fileName.dropLast(5)) : fileName
             throw StoreError(.invalidName, "cannot derive a model name from '\(ModelName.printable(source))' "
-                                 + "('\(ModelName.printable(name))' is not a valid name); pass --name")
+                                 + "('\(ModelName.printable(stem))' is not a valid name); pass --name")
         }
         return name
     }

@@ -153,10 +153,8 @@ struct ServeCommand: AsyncParsableCommand {
                 preload.append(reference)
                 continue
             }
-            var name = resolved.url.lastPathComponent
-            if name.lowercased().hasSuffix(".gguf") { name.removeLast(5) }
-            guard ModelName.isValid(name) else {
-                throw ValidationErrorMessage("--model \(reference): '\(name)' is not a valid model name; rename the file or import it with `hearth pull \(reference) --name NAME`")
+            guard let name = ModelName.derived(fromFileName: resolved.url.lastPathComponent) else {
+                throw ValidationErrorMessage("--model \(reference): its file name is not a valid model name; rename the file or import it with `hearth pull \(reference) --name NAME`")
             }
             if files.contains(where: { $0.name == name }) || (try? store.installedModel(named: name)) != nil {
                 throw ValidationErrorMessage("--model \(reference): a model named '\(name)' is already served or installed; rename the file or import it with `hearth pull \(reference) --name NAME`")

@@ -243,10 +243,13 @@ class ServedFileTests(unittest.TestCase):
         status, _, body = request(server.port, "GET", "/v1/models")
         self.assertEqual(status, 200)
         self.assertIn("served-file", [model["id"] for model in json.loads(body)["data"]])
-        status, _, body = request(server.port, "POST", "/v1/chat/completions", {
-            "model": "served-file", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2})
-        self.assertEqual(status, 200, body)
-        self.assertEqual(json.loads(body)["model"], "served-file")
+        # As apps call it: the official client on its default settings.
+        from openai import OpenAI
+        client = OpenAI(base_url=f"http://127.0.0.1:{server.port}/v1", api_key="unused")
+        self.addCleanup(client.close)
+        completion = client.chat.completions.create(model="served-file", messages=[{"role": "user", "content": "Hi"}], max_tokens=2)
+        self.assertEqual(completion.model, "served-file")
+        self.assertTrue(completion.choices[0].message.content)
         status, _, body = request(server.port, "POST", "/api/copy", {"source": "served-file", "destination": "copied"})
         self.assertEqual(status, 400, body)
 
@@ -258,6 +261,26 @@ class ServedFileTests(unittest.TestCase):
                                 env=env, capture_output=True, text=True, timeout=60)
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("already served or installed", result.stderr)
+
+    def test_bad_model_paths_are_refused_naming_them(self):
+        import shutil
+        import subprocess
+        import tempfile
+        from hearth_process import hearth_bin
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        badly_named = os.path.join(folder, "two words.gguf")
+        os.symlink(hearth_home() / "models" / f"{MODEL}.gguf", badly_named)
+        not_gguf = os.path.join(folder, "notes.gguf")
+        with open(not_gguf, "w") as file:
+            file.write("not a model")
+        env = dict(os.environ, HEARTH_HOME=str(hearth_home()))
+        for path, named in [(os.path.join(folder, "missing.gguf"), "no such file"), (badly_named, "not a valid model name"),
+                            (not_gguf, "notes.gguf"), (folder, "not a regular file")]:
+            result = subprocess.run([str(hearth_bin()), "serve", "--port", "0", "--model", path],
+                                    env=env, capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(result.returncode, 0, path)
+            self.assertIn(named, result.stderr, (path, result.stderr[-500:]))
 
 
 class CommandLineTests(unittest.TestCase):
