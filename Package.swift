@@ -3,9 +3,17 @@ import Foundation
 import PackageDescription
 
 // Kernels are the hot loops: built unchecked and for the CPU we run on (release builds only).
-let kernelFlags: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "native"], .when(configuration: .release)),
-]
+// On x86 without AMD's SSE4a: LLVM uses its `insertq`/`extrq` for some shuffles, and these
+// legacy-SSE encodings stall for ~100 ns each after 256-bit AVX code on AMD CPUs (an SSE/AVX
+// transition), which made one kernel ten times slower.
+let kernelFlags: [SwiftSetting] = {
+    #if arch(x86_64)
+    let noSSE4a = ["-Xcc", "-mno-sse4a"]
+    #else
+    let noSSE4a: [String] = []
+    #endif
+    return [.unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "native"] + noSSE4a, .when(configuration: .release))]
+}()
 
 /// Release builds target the build machine's CPU (`-target-cpu native`), so the kernels may use
 /// the instructions it has where LLVM does not form them from plain loops: AVX-512 VNNI

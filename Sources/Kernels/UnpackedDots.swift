@@ -56,6 +56,10 @@ extension UnpackedDotKernel {
 func int16Dot2x4(
     _ w0: UnsafePointer<Int16>, _ w1: UnsafePointer<Int16>, _ a: UnsafePointer<Int16>, stride: Int, _ count: Int
 ) -> (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) {
+    #if HEARTH_AVX2
+    let s = avx2Int16Dots2x4(w0, w1, a, stride: stride, count: count)
+    return (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])
+    #else
     let a0 = a, a1 = a + stride, a2 = a + 2 &* stride, a3 = a + 3 &* stride
     var s00: Int32 = 0, s01: Int32 = 0, s02: Int32 = 0, s03: Int32 = 0
     var s10: Int32 = 0, s11: Int32 = 0, s12: Int32 = 0, s13: Int32 = 0
@@ -66,6 +70,7 @@ func int16Dot2x4(
         s10 &+= x1 &* y0; s11 &+= x1 &* y1; s12 &+= x1 &* y2; s13 &+= x1 &* y3
     }
     return (s00, s01, s02, s03, s10, s11, s12, s13)
+    #endif
 }
 
 @inline(__always)
@@ -318,11 +323,15 @@ func dotTile32(
     let blocks = count / 32
     @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
         let o = block &* 32
+        #if HEARTH_AVX2
+        let sums = avx2Floats(avx2Int16Dots2x4(w0 + o, w1 + o, a0 + o, stride: widenedStride, count: 32))
+        #else
         let s0 = int16Dot(w0 + o, a0 + o, 32), s1 = int16Dot(w0 + o, a1 + o, 32)
         let s2 = int16Dot(w0 + o, a2 + o, 32), s3 = int16Dot(w0 + o, a3 + o, 32)
         let s4 = int16Dot(w1 + o, a0 + o, 32), s5 = int16Dot(w1 + o, a1 + o, 32)
         let s6 = int16Dot(w1 + o, a2 + o, 32), s7 = int16Dot(w1 + o, a3 + o, 32)
         let sums = SIMD8<Float>(Float(s0), Float(s1), Float(s2), Float(s3), Float(s4), Float(s5), Float(s6), Float(s7))
+        #endif
         let b = block &* 34
         let d0 = (activations + b).half(at: 0), d1 = (activations + (activationStride &+ b)).half(at: 0)
         let d2 = (activations + (2 &* activationStride &+ b)).half(at: 0)

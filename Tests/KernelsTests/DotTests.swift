@@ -123,29 +123,55 @@ import Testing
     }
 }
 
-/// The AVX2 form of Q5_0's block sum against its plain-loop twin, bit for bit (both are exact
-/// integer sums): random blocks and the extremes of every quant and activation. Activation quants
-/// are −127…127, as the Q8_0 quantiser makes them (−128 would overflow `vpsignb`, as in llama.cpp).
+/// The AVX2 forms of the exact integer block sums against their plain-loop twins, bit for bit:
+/// random blocks and the extremes of every quant and activation. Activation quants span what
+/// each activation quantiser makes: −127…127 for Q8_0 and Q8_1 (−128 would overflow `vpsignb`,
+/// as in llama.cpp), −128…127 for Q8_K.
 @Suite struct AVX2BlockSumTests {
-    @Test(.enabled(if: kernelsUseAVX2, "the AVX2 forms are built only by release builds on AVX2 CPUs"))
-    func q5_0BlockSumEqualsItsTwin() {
+    /// (weight bytes, activation bytes, first activation quant byte, lowest activation quant,
+    /// fast sum, plain twin) per format.
+    static func kernel(_ name: String) -> (
+        weightBytes: Int, activationBytes: Int, quantsOffset: Int, lowest: Int8,
+        fast: (UnsafeRawPointer, UnsafeRawPointer) -> Int32, plain: (UnsafeRawPointer, UnsafeRawPointer) -> Int32
+    ) {
+        switch name {
+        case "Q5_0": (22, 34, 2, -127, Q5_0.blockSum, Q5_0.blockSumReference)
+        case "Q8_0": (34, 34, 2, -127, Q8_0.blockSum, Q8_0.blockSumReference)
+        case "Q4_1": (20, 36, 4, -127, Q4_1.blockSum, Q4_1.blockSumReference)
+        case "Q4_K": (144, 292, 4, -128, Q4_K.scaledSum, Q4_K.scaledSumReference)
+        default: (210, 292, 4, -128, Q6_K.scaledSum, Q6_K.scaledSumReference)
+        }
+    }
+
+    @Test(.enabled(if: kernelsUseAVX2, "the AVX2 forms are built only by release builds on AVX2 CPUs"),
+          arguments: ["Q5_0", "Q8_0", "Q4_1", "Q4_K", "Q6_K"])
+    func blockSumEqualsItsTwin(_ name: String) {
+        let kernel = Self.kernel(name)
         var generator = SystemRandomNumberGenerator()
-        let weights = UnsafeMutableRawPointer.allocate(byteCount: 22, alignment: 16)
-        let activations = UnsafeMutableRawPointer.allocate(byteCount: 34, alignment: 16)
+        let weights = UnsafeMutableRawPointer.allocate(byteCount: kernel.weightBytes, alignment: 16)
+        let activations = UnsafeMutableRawPointer.allocate(byteCount: kernel.activationBytes, alignment: 16)
         defer { weights.deallocate(); activations.deallocate() }
+        let quants = kernel.quantsOffset..<(kernel.activationBytes == 292 ? 260 : kernel.activationBytes)
         for trial in 0..<20_000 {
-            for offset in 0..<22 { weights.storeBytes(of: UInt8.random(in: 0...255, using: &generator), toByteOffset: offset, as: UInt8.self) }
-            for offset in 2..<34 { activations.storeBytes(of: Int8.random(in: -127...127, using: &generator), toByteOffset: offset, as: Int8.self) }
-            switch trial {
-            case 0, 1:
-                // Every quant at its extreme (0 − 16 or 31 − 16) against −128 or 127.
-                for offset in 2..<22 { weights.storeBytes(of: trial == 0 ? 0 : 0xFF, toByteOffset: offset, as: UInt8.self) }
-                for offset in 2..<34 { activations.storeBytes(of: trial == 0 ? -127 : 127, toByteOffset: offset, as: Int8.self) }
-            default: break
+            for offset in 0..<kernel.weightBytes {
+                weights.storeBytes(of: UInt8.random(in: 0...255, using: &generator), toByteOffset: offset, as: UInt8.self)
             }
-            let fast = Q5_0.blockSum(weights, activations), plain = Q5_0.blockSumReference(weights, activations)
+            for offset in quants {
+                activations.storeBytes(of: Int8.random(in: kernel.lowest...127, using: &generator), toByteOffset: offset, as: Int8.self)
+            }
+            if trial < 4 {
+                // Every weight byte 0 or 0xFF (each quant and scale at an extreme) against the
+                // lowest or highest activation.
+                for offset in 0..<kernel.weightBytes {
+                    weights.storeBytes(of: trial % 2 == 0 ? 0 : 0xFF, toByteOffset: offset, as: UInt8.self)
+                }
+                for offset in quants {
+                    activations.storeBytes(of: trial < 2 ? kernel.lowest : 127, toByteOffset: offset, as: Int8.self)
+                }
+            }
+            let fast = kernel.fast(weights, activations), plain = kernel.plain(weights, activations)
             if fast != plain {
-                Issue.record("trial \(trial): AVX2 block sum \(fast), plain loop \(plain)")
+                Issue.record("\(name) trial \(trial): AVX2 block sum \(fast), plain loop \(plain)")
                 return
             }
         }

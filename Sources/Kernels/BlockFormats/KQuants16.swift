@@ -267,8 +267,29 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
         #if HEARTH_AVX512_VNNI
         let sum = horizontalSum(vnniScaledLanes(w, a))
         #else
+        let sum = scaledSum(w, a)
+        #endif
+        return (w.half(at: 208) * a.q8KScale) * Float(sum)
+    }
+
+    /// Σ scale_g · (quant_j − 32) · a_j over the super-block at `weights` and the Q8_K block at
+    /// `activations`: the exact integer sum each super-block rounds once. AVX2 builds compute it
+    /// with `vpmaddubsw`/`vpmaddwd` (`avx2Q6KScaledSum`), others with `scaledSumReference`'s
+    /// plain loop.
+    @inline(__always)
+    public static func scaledSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        #if HEARTH_AVX2
+        avx2Q6KScaledSum(weights, activations: activations + Q8_K.quantsOffset)
+        #else
+        scaledSumReference(weights, activations)
+        #endif
+    }
+
+    /// The plain-loop twin of ``scaledSum(_:_:)``.
+    @inline(__always)
+    public static func scaledSumReference(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
         let scales = w.signedBytes(at: 192), aq = a.signedBytes(at: Q8_K.quantsOffset)
-        let sum = laneSum(32) { lanes in
+        return laneSum(32) { lanes in
             for half in 0..<2 {
                 let ql = w.bytes(at: 64 &* half), qh = w.bytes(at: 128 &+ 32 &* half)
                 let x = aq + 128 &* half, sc = scales + 8 &* half
@@ -293,8 +314,6 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
                 }
             }
         }
-        #endif
-        return (w.half(at: 208) * a.q8KScale) * Float(sum)
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {

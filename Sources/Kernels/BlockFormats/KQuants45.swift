@@ -79,32 +79,58 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 144, a = activations + block &* 292
-        let packed = w.bytes(at: 4), qs = w.bytes(at: 16), aq = a.signedBytes(at: Q8_K.quantsOffset)
+        let packed = w.bytes(at: 4)
         #if HEARTH_AVX512_VNNI
-        let (sum, minSum) = vnniSums(packed, qs, a)
-        _ = aq
+        let (sum, minSum) = vnniSums(packed, w.bytes(at: 16), a)
         #else
-        let sum = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
-            let scales = scaleBuffer.baseAddress!
-            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
-            return laneSum(32) { lanes in
-                // Byte l of chunk c holds elements 64c + l (low nibble) and 64c + 32 + l (high).
-                for l in 0..<32 {
-                    var lane: Int32 = 0
-                    for chunk in 0..<4 {
-                        let q = qs[32 &* chunk &+ l]
-                        let low = Int32(Int16(q & 0x0F) &* Int16(aq[64 &* chunk &+ l]))
-                        let high = Int32(Int16(q >> 4) &* Int16(aq[64 &* chunk &+ 32 &+ l]))
-                        lane &+= scales[2 &* chunk] &* low &+ scales[2 &* chunk &+ 1] &* high
-                    }
-                    lanes[l] = lane
-                }
-            }
-        }
+        let sum = scaledSum(w, a)
         let minSum = kQuantMinimumSum(packed, a)
         #endif
         let scale = a.q8KScale
         return (w.half(at: 0) * scale) * Float(sum) - (w.half(at: 2) * scale) * Float(minSum)
+    }
+
+    /// Σ scale_s · quant_j · a_j over the super-block at `weights` and the Q8_K block at
+    /// `activations` (the minimums apart): the exact integer sum each super-block rounds once.
+    /// AVX2 builds compute it with `vpmaddubsw`/`vpmaddwd` (`avx2Q4KScaledSum`), others with
+    /// `scaledSumReference`'s plain loop.
+    @inline(__always)
+    public static func scaledSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
+            let scales = scaleBuffer.baseAddress!, packed = weights.bytes(at: 4)
+            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
+            #if HEARTH_AVX2
+            return avx2Q4KScaledSum(scales: scales, qs: weights + 16, activations: activations + Q8_K.quantsOffset)
+            #else
+            return plainScaledSum(scales: scales, qs: weights.bytes(at: 16), activations: activations.signedBytes(at: Q8_K.quantsOffset))
+            #endif
+        }
+    }
+
+    /// The plain-loop twin of ``scaledSum(_:_:)``.
+    public static func scaledSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
+            let scales = scaleBuffer.baseAddress!, packed = weights.bytes(at: 4)
+            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
+            return plainScaledSum(scales: scales, qs: weights.bytes(at: 16), activations: activations.signedBytes(at: Q8_K.quantsOffset))
+        }
+    }
+
+    @inline(__always)
+    static func plainScaledSum(scales: UnsafePointer<Int32>, qs: UnsafePointer<UInt8>, activations aq: UnsafePointer<Int8>) -> Int32 {
+        laneSum(32) { lanes in
+            // Byte l of chunk c holds elements 64c + l (low nibble) and 64c + 32 + l (high).
+            for l in 0..<32 {
+                var lane: Int32 = 0
+                for chunk in 0..<4 {
+                    let q = qs[32 &* chunk &+ l]
+                    let low = Int32(Int16(q & 0x0F) &* Int16(aq[64 &* chunk &+ l]))
+                    let high = Int32(Int16(q >> 4) &* Int16(aq[64 &* chunk &+ 32 &+ l]))
+                    lane &+= scales[2 &* chunk] &* low &+ scales[2 &* chunk &+ 1] &* high
+                }
+                lanes[l] = lane
+            }
+        }
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {

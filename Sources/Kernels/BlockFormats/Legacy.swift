@@ -97,12 +97,30 @@ public enum Q4_1: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 20, a = activations + block &* 36
-        let qs = w.bytes(at: 4), aq = a.signedBytes(at: 4)
+        return Float(blockSum(w, a)) * (w.half(at: 0) * a.half(at: 0)) + w.half(at: 2) * a.half(at: 2)
+    }
+
+    /// Σ nibble_j · a_j over the block at `weights` and the Q8_1 block at `activations`: the
+    /// exact integer sum every Q4_1 kernel rounds once. AVX2 builds compute it with `vpmaddubsw`
+    /// (`avx2NibbleSum`), others with `blockSumReference`'s plain loop.
+    @inline(__always)
+    public static func blockSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        #if HEARTH_AVX2
+        avx2NibbleSum(weights + 4, activations + 4)
+        #else
+        blockSumReference(weights, activations)
+        #endif
+    }
+
+    /// The plain-loop twin of ``blockSum(_:_:)``.
+    @inline(__always)
+    public static func blockSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        let qs = weights.bytes(at: 4), aq = activations.signedBytes(at: 4)
         var sum: Int32 = 0
         for j in 0..<16 {
             sum &+= Int32(qs[j] & 0x0F) &* Int32(aq[j]) &+ Int32(qs[j] >> 4) &* Int32(aq[j &+ 16])
         }
-        return Float(sum) * (w.half(at: 0) * a.half(at: 0)) + w.half(at: 2) * a.half(at: 2)
+        return sum
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {

@@ -32,10 +32,28 @@ public enum Q8_0: QuantFormat, ActivationFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 34, a = activations + block &* 34
-        let wq = w.signedBytes(at: 2), aq = a.signedBytes(at: 2)
+        return Float(blockSum(w, a)) * (w.half(at: 0) * a.half(at: 0))
+    }
+
+    /// Σ w_j · a_j over the block at `weights` and the Q8_0 activation block at `activations`:
+    /// the exact integer sum every Q8_0 kernel rounds once. AVX2 builds compute it with
+    /// `vpmaddubsw` (`avx2SignedByteSum`), others with `blockSumReference`'s plain loop.
+    @inline(__always)
+    public static func blockSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        #if HEARTH_AVX2
+        avx2SignedByteSum(weights + 2, activations + 2)
+        #else
+        blockSumReference(weights, activations)
+        #endif
+    }
+
+    /// The plain-loop twin of ``blockSum(_:_:)``.
+    @inline(__always)
+    public static func blockSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        let wq = weights.signedBytes(at: 2), aq = activations.signedBytes(at: 2)
         var sum: Int32 = 0
         for j in 0..<32 { sum &+= Int32(wq[j]) &* Int32(aq[j]) }
-        return Float(sum) * (w.half(at: 0) * a.half(at: 0))
+        return sum
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
