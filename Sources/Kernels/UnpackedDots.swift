@@ -167,6 +167,28 @@ extension Q4_K: UnpackedDotKernel {
     ) {
         let unpacked1 = unpacked + unpackedStride
         let w0 = unpacked.assumingMemoryBound(to: Int16.self), w1 = unpacked1.assumingMemoryBound(to: Int16.self)
+        #if HEARTH_AVX2
+        // The minimum terms' 16-group dots go through the same 2 x 4 tile, and the eight lanes'
+        // float operations (each exactly those of `dotUnpacked`) run side by side.
+        var total = SIMD8<Float>()
+        for block in 0..<count / 256 {
+            let sums = avx2Floats(avx2Int16Dots2x4(w0 + block &* 256, w1 + block &* 256, widened + block &* 256, stride: widenedStride, count: 256))
+            let m0 = unpacked + (count &* 2 &+ block &* 40), m1 = unpacked1 + (count &* 2 &+ block &* 40)
+            let groupSums = (activations + (block &* 292 &+ Q8_K.sumsOffset)).assumingMemoryBound(to: Int16.self)
+            let minSums = avx2Floats(avx2Int16Dots2x4(
+                (m0 + 8).assumingMemoryBound(to: Int16.self), (m1 + 8).assumingMemoryBound(to: Int16.self), groupSums,
+                stride: activationStride / 2, count: 16))
+            let a = activations + block &* 292
+            let scales = SIMD4<Float>(a.q8KScale, (a + activationStride).q8KScale,
+                                      (a + 2 &* activationStride).q8KScale, (a + 3 &* activationStride).q8KScale)
+            let d0 = m0.load(as: Float.self), dmin0 = m0.load(fromByteOffset: 4, as: Float.self)
+            let d1 = m1.load(as: Float.self), dmin1 = m1.load(fromByteOffset: 4, as: Float.self)
+            let ds = SIMD8<Float>(lowHalf: d0 * scales, highHalf: d1 * scales)
+            let dmins = SIMD8<Float>(lowHalf: dmin0 * scales, highHalf: dmin1 * scales)
+            total += ds * sums - dmins * minSums
+        }
+        for r in 0..<2 { for b in 0..<4 { output[b &* outputStride &+ r] = total[4 &* r &+ b] } }
+        #else
         var totals = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
         withUnsafeMutableBytes(of: &totals) { raw in
             let total = raw.baseAddress!.assumingMemoryBound(to: Float.self)
@@ -189,6 +211,7 @@ extension Q4_K: UnpackedDotKernel {
             }
             for r in 0..<2 { for b in 0..<4 { output[b &* outputStride &+ r] = total[4 &* r &+ b] } }
         }
+        #endif
     }
 }
 
@@ -512,7 +535,58 @@ extension Q4_1: UnpackedDotKernel {
         return (s0 + s1) + (s2 + s3)
     }
 
+    #if HEARTH_AVX2
+    // A 2 x 4 register tile where the block sums are reduced together (`avx2Int16Dots2x4`); the
+    // plain loops reduce pair by pair, and there a tile measured 10% slower than pair by pair
+    // (the per-block minimum terms).
+    static var tileShape: (rows: Int, activations: Int) { (2, 4) }
+
+    /// `dotUnpacked` for 2 unpacked rows x 4 activation rows: each lane does exactly the float
+    /// operations of `dotUnpacked` for its pair.
+    static func dotTile(
+        _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
+        widened: UnsafePointer<Int16>, widenedStride: Int, count: Int, output: UnsafeMutablePointer<Float>, outputStride: Int
+    ) {
+        let w0 = unpacked.assumingMemoryBound(to: Int16.self)
+        let w1 = (unpacked + unpackedStride).assumingMemoryBound(to: Int16.self)
+        let scales0 = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
+        let scales1 = (unpacked + (unpackedStride &+ count &* 2)).assumingMemoryBound(to: Float.self)
+        let blocks = count / 32
+        @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
+            let o = block &* 32, b = block &* 36
+            let sums = avx2Floats(avx2Int16Dots2x4(w0 + o, w1 + o, widened + o, stride: widenedStride, count: 32))
+            let a0 = activations + b, a1 = activations + (activationStride &+ b)
+            let a2 = activations + (2 &* activationStride &+ b), a3 = activations + (3 &* activationStride &+ b)
+            let d0 = a0.half(at: 0), d1 = a1.half(at: 0), d2 = a2.half(at: 0), d3 = a3.half(at: 0)
+            let s0 = a0.half(at: 2), s1 = a1.half(at: 2), s2 = a2.half(at: 2), s3 = a3.half(at: 2)
+            let x0 = scales0[2 &* block], x1 = scales1[2 &* block]
+            let m0 = scales0[2 &* block &+ 1], m1 = scales1[2 &* block &+ 1]
+            let products = SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
+            let minimums = SIMD8<Float>(m0 * s0, m0 * s1, m0 * s2, m0 * s3, m1 * s0, m1 * s1, m1 * s2, m1 * s3)
+            return sums * products + minimums
+        }
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+        var block = 0
+        while block &+ 4 <= blocks {
+            s0 += blockDots(block)
+            s1 += blockDots(block &+ 1)
+            s2 += blockDots(block &+ 2)
+            s3 += blockDots(block &+ 3)
+            block &+= 4
+        }
+        while block < blocks {
+            s0 += blockDots(block)
+            block &+= 1
+        }
+        let total = (s0 + s1) + (s2 + s3)
+        for b in 0..<4 {
+            output[b &* outputStride] = total[b]
+            output[b &* outputStride &+ 1] = total[4 &+ b]
+        }
+    }
+    #else
     // No register tile: measured 10% slower than pair by pair (the per-block minimum terms).
+    #endif
 }
 
 // MARK: - Driver
