@@ -22,6 +22,7 @@ public final class LoadedModel: Sendable {
     /// `productOrder`: the float order of the quantised products (`ProductOrder`; `hearth serve`
     /// uses `.blockSums`, everything else llama.cpp's).
     public init(path: String, threads: Int, productOrder: ProductOrder = .llamaCpp) throws {
+        try KernelCheck.requireSupportedCPU()
         file = try GGUFFile(path: path)
         model = try TransformerModel.load(file, threads: threads)
         model.productOrder = productOrder

@@ -9,6 +9,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable, Sendable {
     case emptyPrompt
     case invalidOption(String, String)
     case invalidToken(Int32, vocabularySize: Int)
+    case unsupportedCPU(kernels: String, missing: [String])
 
     public var description: String {
         switch self {
@@ -19,6 +20,9 @@ public enum EngineError: Error, CustomStringConvertible, Equatable, Sendable {
         case .emptyPrompt: return "prompt is empty"
         case .invalidOption(let name, let reason): return "invalid \(name): \(reason)"
         case .invalidToken(let token, let size): return "token id \(token) is not in the model's vocabulary of \(size) tokens"
+        case .unsupportedCPU(let kernels, let missing):
+            return "this build's \(kernels) kernels need CPU instructions this CPU lacks (\(missing.joined(separator: ", "))): "
+                + "build Hearth on this machine, or with HEARTH_PORTABLE_KERNELS=1"
         }
     }
 }

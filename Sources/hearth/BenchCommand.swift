@@ -86,6 +86,7 @@ struct BenchCommand: AsyncParsableCommand {
                 "model": name, "threads": threadCount, "pp": pp, "tg": tg, "reps": reps,
                 "pp_tps": ppMean, "pp_tps_stddev": ppDeviation, "tg_tps": tgMean, "tg_tps_stddev": tgDeviation,
                 "weight_bytes": weightBytes, "read_bandwidth_gbps": bandwidth / 1e9, "tg_roofline_tps": roofline,
+                "kernels": KernelVariant.name,
             ]
             if parallel > 1 {
                 object["parallel"] = parallel
@@ -117,6 +118,7 @@ struct BenchCommand: AsyncParsableCommand {
             return
         }
         print("model \(name), \(threadCount) threads, \(reps) repetitions")
+        print("kernels: \(KernelVariant.name) — \(KernelVariant.summary)")
         if pp > 0 { print(String(format: "pp%-5d %8.2f ± %.2f tokens/s", pp, ppMean, ppDeviation)) }
         if tg > 0 { print(String(format: "tg%-5d %8.2f ± %.2f tokens/s", tg, tgMean, tgDeviation)) }
         if parallel > 1 {

@@ -116,21 +116,24 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
         }
     }
 
+    /// One exact sum per 32-value sub-block, each times its scale once: the inner loops are plain
+    /// reductions of byte products, which LLVM turns into widening multiply-adds (`vpmaddwd` on
+    /// x86, `smull`/`sadalp` or `sdot` on ARM); multiplying every product by its scale inside the
+    /// loop made it a 32-bit multiply per value.
     @inline(__always)
     static func plainScaledSum(scales: UnsafePointer<Int32>, qs: UnsafePointer<UInt8>, activations aq: UnsafePointer<Int8>) -> Int32 {
-        laneSum(32) { lanes in
+        var total: Int32 = 0
+        for chunk in 0..<4 {
             // Byte l of chunk c holds elements 64c + l (low nibble) and 64c + 32 + l (high).
+            let bytes = qs + 32 &* chunk, low = aq + 64 &* chunk, high = aq + (64 &* chunk &+ 32)
+            var lowSum: Int32 = 0, highSum: Int32 = 0
             for l in 0..<32 {
-                var lane: Int32 = 0
-                for chunk in 0..<4 {
-                    let q = qs[32 &* chunk &+ l]
-                    let low = Int32(Int16(q & 0x0F) &* Int16(aq[64 &* chunk &+ l]))
-                    let high = Int32(Int16(q >> 4) &* Int16(aq[64 &* chunk &+ 32 &+ l]))
-                    lane &+= scales[2 &* chunk] &* low &+ scales[2 &* chunk &+ 1] &* high
-                }
-                lanes[l] = lane
+                lowSum &+= Int32(bytes[l] & 0x0F) &* Int32(low[l])
+                highSum &+= Int32(bytes[l] >> 4) &* Int32(high[l])
             }
+            total &+= scales[2 &* chunk] &* lowSum &+ scales[2 &* chunk &+ 1] &* highSum
         }
+        return total
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
