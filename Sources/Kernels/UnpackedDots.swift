@@ -363,6 +363,13 @@ func dotTile32(
         let products = SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
         return sums * products
     }
+    storeTile32(sumTileBlocks(blocks, blockDots), output: output, outputStride: outputStride)
+}
+
+/// `sumBlocks`' four accumulators, lane by lane for the eight pairs of a 2 x 4 tile: block k goes
+/// to accumulator k % 4 (the remainder to the first), summed as (s0 + s1) + (s2 + s3).
+@inline(__always)
+func sumTileBlocks(_ blocks: Int, _ blockDots: (Int) -> SIMD8<Float>) -> SIMD8<Float> {
     var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
     var block = 0
     while block &+ 4 <= blocks {
@@ -376,7 +383,13 @@ func dotTile32(
         s0 += blockDots(block)
         block &+= 1
     }
-    let total = (s0 + s1) + (s2 + s3)
+    return (s0 + s1) + (s2 + s3)
+}
+
+/// Writes a 2 x 4 tile's lanes (weight row r, activation row b at lane 4r + b) to
+/// `output[b * outputStride + r]`.
+@inline(__always)
+func storeTile32(_ total: SIMD8<Float>, output: UnsafeMutablePointer<Float>, outputStride: Int) {
     for b in 0..<4 {
         output[b &* outputStride] = total[b]
         output[b &* outputStride &+ 1] = total[4 &+ b]
@@ -565,24 +578,7 @@ extension Q4_1: UnpackedDotKernel {
             let minimums = SIMD8<Float>(m0 * s0, m0 * s1, m0 * s2, m0 * s3, m1 * s0, m1 * s1, m1 * s2, m1 * s3)
             return sums * products + minimums
         }
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-        var block = 0
-        while block &+ 4 <= blocks {
-            s0 += blockDots(block)
-            s1 += blockDots(block &+ 1)
-            s2 += blockDots(block &+ 2)
-            s3 += blockDots(block &+ 3)
-            block &+= 4
-        }
-        while block < blocks {
-            s0 += blockDots(block)
-            block &+= 1
-        }
-        let total = (s0 + s1) + (s2 + s3)
-        for b in 0..<4 {
-            output[b &* outputStride] = total[b]
-            output[b &* outputStride &+ 1] = total[4 &+ b]
-        }
+        storeTile32(sumTileBlocks(blocks, blockDots), output: output, outputStride: outputStride)
     }
     #else
     // No register tile: measured 10% slower than pair by pair (the per-block minimum terms).

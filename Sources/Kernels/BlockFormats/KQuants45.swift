@@ -96,23 +96,30 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
     /// `scaledSumReference`'s plain loop.
     @inline(__always)
     public static func scaledSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
-            let scales = scaleBuffer.baseAddress!, packed = weights.bytes(at: 4)
-            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
-            #if HEARTH_AVX2
-            return avx2Q4KScaledSum(scales: scales, qs: weights + 16, activations: activations + Q8_K.quantsOffset)
-            #else
-            return plainScaledSum(scales: scales, qs: weights.bytes(at: 16), activations: activations.signedBytes(at: Q8_K.quantsOffset))
-            #endif
+        #if HEARTH_AVX2
+        withSubBlockScales(weights) { scales in
+            avx2Q4KScaledSum(scales: scales, qs: weights + 16, activations: activations + Q8_K.quantsOffset)
         }
+        #else
+        scaledSumReference(weights, activations)
+        #endif
     }
 
     /// The plain-loop twin of ``scaledSum(_:_:)``.
+    @inline(__always)
     public static func scaledSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        withSubBlockScales(weights) { scales in
+            plainScaledSum(scales: scales, qs: weights.bytes(at: 16), activations: activations.signedBytes(at: Q8_K.quantsOffset))
+        }
+    }
+
+    /// Runs `body` on the super-block's eight 6-bit sub-block scales, unpacked into a stack buffer.
+    @inline(__always)
+    static func withSubBlockScales(_ weights: UnsafeRawPointer, _ body: (UnsafePointer<Int32>) -> Int32) -> Int32 {
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
             let scales = scaleBuffer.baseAddress!, packed = weights.bytes(at: 4)
             for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
-            return plainScaledSum(scales: scales, qs: weights.bytes(at: 16), activations: activations.signedBytes(at: Q8_K.quantsOffset))
+            return body(scales)
         }
     }
 
