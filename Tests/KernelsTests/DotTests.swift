@@ -139,12 +139,13 @@ import Testing
         case "Q8_0": (34, 34, 2, -127, Q8_0.blockSum, Q8_0.blockSumReference)
         case "Q4_1": (20, 36, 4, -127, Q4_1.blockSum, Q4_1.blockSumReference)
         case "Q4_K": (144, 292, 4, -128, Q4_K.scaledSum, Q4_K.scaledSumReference)
+        case "Q4_K minimums": (144, 292, 4, -128, Q4_K.minimumSum, Q4_K.minimumSumReference)
         default: (210, 292, 4, -128, Q6_K.scaledSum, Q6_K.scaledSumReference)
         }
     }
 
     @Test(.enabled(if: kernelsUseAVX2, "the AVX2 forms are built only by release builds on AVX2 CPUs"),
-          arguments: ["Q5_0", "Q8_0", "Q4_1", "Q4_K", "Q6_K"])
+          arguments: ["Q5_0", "Q8_0", "Q4_1", "Q4_K", "Q4_K minimums", "Q6_K"])
     func blockSumEqualsItsTwin(_ name: String) {
         let kernel = Self.kernel(name)
         var generator = SystemRandomNumberGenerator()
@@ -167,6 +168,14 @@ import Testing
                 }
                 for offset in quants {
                     activations.storeBytes(of: trial < 2 ? kernel.lowest : 127, toByteOffset: offset, as: Int8.self)
+                }
+            }
+            if kernel.activationBytes == 292 {
+                // Q8_K's sixteen partial sums, as its quantiser writes them.
+                for group in 0..<16 {
+                    var sum: Int16 = 0
+                    for j in 0..<16 { sum += Int16(activations.load(fromByteOffset: 4 + 16 * group + j, as: Int8.self)) }
+                    activations.storeBytes(of: sum, toByteOffset: 260 + 2 * group, as: Int16.self)
                 }
             }
             let fast = kernel.fast(weights, activations), plain = kernel.plain(weights, activations)

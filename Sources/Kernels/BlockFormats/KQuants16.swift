@@ -279,7 +279,7 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     public static func scaledSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
         #if HEARTH_AVX2
-        avx2Q6KScaledSum(weights, activations: activations + Q8_K.quantsOffset)
+        avx2Q6KScaledSum(weights, activations: activations)
         #else
         scaledSumReference(weights, activations)
         #endif

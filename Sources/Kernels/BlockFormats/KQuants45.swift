@@ -16,6 +16,19 @@ func kQuantScaleAndMin(_ packed: UnsafePointer<UInt8>, _ index: Int) -> (scale: 
     return (Int32(scale), Int32(min))
 }
 
+/// All eight scales (bytes 0-7 of the result) and minimums (bytes 8-15) of `kQuantScaleAndMin`,
+/// unpacked a 32-bit word at a time: the scales of sub-blocks 0-3 are the low 6 bits of word 0,
+/// their minimums those of word 1; sub-blocks 4-7 take the nibbles of word 2 and, as their top
+/// two bits, the top two bits of each byte of words 0 (scales) and 1 (minimums).
+@inline(__always)
+func kQuantScalesAndMins(_ packed: UnsafeRawPointer) -> SIMD4<UInt32> {
+    let word0 = packed.uint32(at: 0), word1 = packed.uint32(at: 4), word2 = packed.uint32(at: 8)
+    let low6: UInt32 = 0x3F3F_3F3F, low4: UInt32 = 0x0F0F_0F0F, low2: UInt32 = 0x0303_0303
+    return SIMD4(
+        word0 & low6, (word2 & low4) | (((word0 >> 6) & low2) << 4),
+        word1 & low6, ((word2 >> 4) & low4) | (((word1 >> 6) & low2) << 4))
+}
+
 /// Sum over the eight sub-blocks of minimum * (sum of the sub-block's activation quants), from
 /// the Q8_K partial sums (two 16-value sums per 32-value sub-block).
 @inline(__always)
@@ -82,6 +95,8 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
         let packed = w.bytes(at: 4)
         #if HEARTH_AVX512_VNNI
         let (sum, minSum) = vnniSums(packed, w.bytes(at: 16), a)
+        #elseif HEARTH_AVX2
+        let (sum, minSum) = avx2Q4KSums(w, a)
         #else
         let sum = scaledSum(w, a)
         let minSum = kQuantMinimumSum(packed, a)
@@ -97,12 +112,27 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     public static func scaledSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
         #if HEARTH_AVX2
-        withSubBlockScales(weights) { scales in
-            avx2Q4KScaledSum(scales: scales, qs: weights + 16, activations: activations + Q8_K.quantsOffset)
-        }
+        avx2Q4KSums(weights, activations).sum
         #else
         scaledSumReference(weights, activations)
         #endif
+    }
+
+    /// Σ minimum_s · (sum of sub-block s's activation quants) over the super-block: the exact
+    /// integer the minimums' term rounds. AVX2 builds take it from `avx2Q4KSums`.
+    @inline(__always)
+    public static func minimumSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        #if HEARTH_AVX2
+        avx2Q4KSums(weights, activations).minimumSum
+        #else
+        minimumSumReference(weights, activations)
+        #endif
+    }
+
+    /// The plain-loop twin of ``minimumSum(_:_:)``.
+    @inline(__always)
+    public static func minimumSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        kQuantMinimumSum(weights.bytes(at: 4), activations)
     }
 
     /// The plain-loop twin of ``scaledSum(_:_:)``.

@@ -89,6 +89,8 @@ public enum Q4_1: QuantFormat, BlockDotKernel {
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         #if HEARTH_AVX512_VNNI
         vnniDot32(Self.self, weights, activations, count: count)
+        #elseif HEARTH_AVX2
+        avx2SumBlocks(Self.self, weights, activations, blocks: count / 32)
         #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
         #endif
@@ -97,7 +99,13 @@ public enum Q4_1: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 20, a = activations + block &* 36
-        return Float(blockSum(w, a)) * (w.half(at: 0) * a.half(at: 0)) + w.half(at: 2) * a.half(at: 2)
+        return roundBlock(sum: blockSum(w, a), w, a)
+    }
+
+    /// A block's product from its exact sum: d_w d_a · sum + m_w s_a.
+    @inline(__always)
+    static func roundBlock(sum: Int32, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float {
+        Float(sum) * (w.half(at: 0) * a.half(at: 0)) + w.half(at: 2) * a.half(at: 2)
     }
 
     /// Σ nibble_j · a_j over the block at `weights` and the Q8_1 block at `activations`: the
@@ -167,6 +175,8 @@ public enum Q5_0: QuantFormat, BlockDotKernel {
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         #if HEARTH_AVX512_VNNI
         vnniDot32(Self.self, weights, activations, count: count)
+        #elseif HEARTH_AVX2
+        avx2SumBlocks(Self.self, weights, activations, blocks: count / 32)
         #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
         #endif
@@ -175,7 +185,13 @@ public enum Q5_0: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 22, a = activations + block &* 34
-        return Float(blockSum(w, a)) * (w.half(at: 0) * a.half(at: 0))
+        return roundBlock(sum: blockSum(w, a), w, a)
+    }
+
+    /// A block's product from its exact sum: d_w d_a · sum.
+    @inline(__always)
+    static func roundBlock(sum: Int32, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float {
+        Float(sum) * (w.half(at: 0) * a.half(at: 0))
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {

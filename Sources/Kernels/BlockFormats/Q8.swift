@@ -24,6 +24,8 @@ public enum Q8_0: QuantFormat, ActivationFormat, BlockDotKernel {
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         #if HEARTH_AVX512_VNNI
         vnniDot32(Self.self, weights, activations, count: count)
+        #elseif HEARTH_AVX2
+        avx2SumBlocks(Self.self, weights, activations, blocks: count / 32)
         #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
         #endif
@@ -32,7 +34,13 @@ public enum Q8_0: QuantFormat, ActivationFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 34, a = activations + block &* 34
-        return Float(blockSum(w, a)) * (w.half(at: 0) * a.half(at: 0))
+        return roundBlock(sum: blockSum(w, a), w, a)
+    }
+
+    /// A block's product from its exact sum: d_w d_a · sum.
+    @inline(__always)
+    static func roundBlock(sum: Int32, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float {
+        Float(sum) * (w.half(at: 0) * a.half(at: 0))
     }
 
     /// Σ w_j · a_j over the block at `weights` and the Q8_0 activation block at `activations`:
