@@ -100,13 +100,11 @@ func widenActivationQuants(
 
 // MARK: - K-quants (256-value super-blocks, Q8_K activations)
 
+// AVX2 builds keep K-quant rows as bytes instead (AVX2ByteTiles.swift).
+#if !HEARTH_AVX2
+
 extension Q4_K: UnpackedDotKernel {
-    #if HEARTH_AVX512_VNNI
-    /// Never: the batched VNNI dots (VNNIKQuantDots.swift) are faster at every batch.
-    static var unpackingPaysFromBatch: Int { .max }
-    #else
     static var unpackingPaysFromBatch: Int { 5 }
-    #endif
     static var activationQuantsOffset: Int { Q8_K.quantsOffset }
     // Layout: Int16 quant * scale [count], then per block: d: Float, dmin: Float,
     // min of each 16-value group: [Int16; 16] (40 bytes).
@@ -167,28 +165,6 @@ extension Q4_K: UnpackedDotKernel {
     ) {
         let unpacked1 = unpacked + unpackedStride
         let w0 = unpacked.assumingMemoryBound(to: Int16.self), w1 = unpacked1.assumingMemoryBound(to: Int16.self)
-        #if HEARTH_AVX2
-        // The minimum terms' 16-group dots go through the same 2 x 4 tile, and the eight lanes'
-        // float operations (each exactly those of `dotUnpacked`) run side by side.
-        var total = SIMD8<Float>()
-        for block in 0..<count / 256 {
-            let sums = avx2Floats(avx2Int16Dots2x4(w0 + block &* 256, w1 + block &* 256, widened + block &* 256, stride: widenedStride, count: 256))
-            let m0 = unpacked + (count &* 2 &+ block &* 40), m1 = unpacked1 + (count &* 2 &+ block &* 40)
-            let groupSums = (activations + (block &* 292 &+ Q8_K.sumsOffset)).assumingMemoryBound(to: Int16.self)
-            let minSums = avx2Floats(avx2Int16Dots2x4(
-                (m0 + 8).assumingMemoryBound(to: Int16.self), (m1 + 8).assumingMemoryBound(to: Int16.self), groupSums,
-                stride: activationStride / 2, count: 16))
-            let a = activations + block &* 292
-            let scales = SIMD4<Float>(a.q8KScale, (a + activationStride).q8KScale,
-                                      (a + 2 &* activationStride).q8KScale, (a + 3 &* activationStride).q8KScale)
-            let d0 = m0.load(as: Float.self), dmin0 = m0.load(fromByteOffset: 4, as: Float.self)
-            let d1 = m1.load(as: Float.self), dmin1 = m1.load(fromByteOffset: 4, as: Float.self)
-            let ds = SIMD8<Float>(lowHalf: d0 * scales, highHalf: d1 * scales)
-            let dmins = SIMD8<Float>(lowHalf: dmin0 * scales, highHalf: dmin1 * scales)
-            total += ds * sums - dmins * minSums
-        }
-        for r in 0..<2 { for b in 0..<4 { output[b &* outputStride &+ r] = total[4 &* r &+ b] } }
-        #else
         var totals = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
         withUnsafeMutableBytes(of: &totals) { raw in
             let total = raw.baseAddress!.assumingMemoryBound(to: Float.self)
@@ -211,17 +187,11 @@ extension Q4_K: UnpackedDotKernel {
             }
             for r in 0..<2 { for b in 0..<4 { output[b &* outputStride &+ r] = total[4 &* r &+ b] } }
         }
-        #endif
     }
 }
 
 extension Q6_K: UnpackedDotKernel {
-    #if HEARTH_AVX512_VNNI
-    /// Never: the batched VNNI dots (VNNIKQuantDots.swift) are faster at every batch.
-    static var unpackingPaysFromBatch: Int { .max }
-    #else
     static var unpackingPaysFromBatch: Int { 7 }
-    #endif
     static var activationQuantsOffset: Int { Q8_K.quantsOffset }
     // Layout: Int16 (quant - 32) * scale [count], then d: Float per block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 256) &* 4) }
@@ -297,6 +267,7 @@ extension Q6_K: UnpackedDotKernel {
         }
     }
 }
+#endif
 
 // MARK: - 32-value formats (Q8_0 / Q8_1 activations)
 
