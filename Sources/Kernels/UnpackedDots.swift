@@ -412,14 +412,10 @@ extension Q8_0: UnpackedDotKernel {
     }
 }
 
+// AVX2 builds keep Q5_0 and Q4_1 rows as bytes instead (AVX2ByteTiles.swift).
+#if !HEARTH_AVX2
 extension Q5_0: UnpackedDotKernel {
-    #if HEARTH_AVX512_VNNI
-    /// Never: the VNNI dots (VNNIDots.swift) are faster at every batch, and a row's result must
-    /// not depend on its batch.
-    static var unpackingPaysFromBatch: Int { .max }
-    #else
     static var unpackingPaysFromBatch: Int { 2 }
-    #endif
     static var activationQuantsOffset: Int { 2 }
     // Layout: Int16 (quant - 16) [count], then d: Float per block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 4) }
@@ -458,13 +454,7 @@ extension Q5_0: UnpackedDotKernel {
 }
 
 extension Q4_1: UnpackedDotKernel {
-    #if HEARTH_AVX512_VNNI
-    /// Never: the VNNI dots (VNNIDots.swift) are faster at every batch, and a row's result must
-    /// not depend on its batch.
-    static var unpackingPaysFromBatch: Int { .max }
-    #else
     static var unpackingPaysFromBatch: Int { 4 }
-    #endif
     static var activationQuantsOffset: Int { 4 }
     // Layout: Int16 quants [count], then per block d: Float, m: Float.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &* 2 &+ (columns / 32) &* 8) }
@@ -519,42 +509,9 @@ extension Q4_1: UnpackedDotKernel {
         return (s0 + s1) + (s2 + s3)
     }
 
-    #if HEARTH_AVX2
-    // A 2 x 4 register tile where the block sums are reduced together (`avx2Int16Dots2x4`); the
-    // plain loops reduce pair by pair, and there a tile measured 10% slower than pair by pair
-    // (the per-block minimum terms).
-    static var tileShape: (rows: Int, activations: Int) { (2, 4) }
-
-    /// `dotUnpacked` for 2 unpacked rows x 4 activation rows: each lane does exactly the float
-    /// operations of `dotUnpacked` for its pair.
-    static func dotTile(
-        _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
-        widened: UnsafePointer<Int16>, widenedStride: Int, count: Int, output: UnsafeMutablePointer<Float>, outputStride: Int
-    ) {
-        let w0 = unpacked.assumingMemoryBound(to: Int16.self)
-        let w1 = (unpacked + unpackedStride).assumingMemoryBound(to: Int16.self)
-        let scales0 = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
-        let scales1 = (unpacked + (unpackedStride &+ count &* 2)).assumingMemoryBound(to: Float.self)
-        let blocks = count / 32
-        @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
-            let o = block &* 32, b = block &* 36
-            let sums = avx2Floats(avx2Int16Dots2x4(w0 + o, w1 + o, widened + o, stride: widenedStride, count: 32))
-            let a0 = activations + b, a1 = activations + (activationStride &+ b)
-            let a2 = activations + (2 &* activationStride &+ b), a3 = activations + (3 &* activationStride &+ b)
-            let d0 = a0.half(at: 0), d1 = a1.half(at: 0), d2 = a2.half(at: 0), d3 = a3.half(at: 0)
-            let s0 = a0.half(at: 2), s1 = a1.half(at: 2), s2 = a2.half(at: 2), s3 = a3.half(at: 2)
-            let x0 = scales0[2 &* block], x1 = scales1[2 &* block]
-            let m0 = scales0[2 &* block &+ 1], m1 = scales1[2 &* block &+ 1]
-            let products = SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
-            let minimums = SIMD8<Float>(m0 * s0, m0 * s1, m0 * s2, m0 * s3, m1 * s0, m1 * s1, m1 * s2, m1 * s3)
-            return sums * products + minimums
-        }
-        storeTile32(sumTileBlocks(blocks, blockDots), output: output, outputStride: outputStride)
-    }
-    #else
     // No register tile: measured 10% slower than pair by pair (the per-block minimum terms).
-    #endif
 }
+#endif
 
 // MARK: - Driver
 

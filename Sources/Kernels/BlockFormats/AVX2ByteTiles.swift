@@ -1,10 +1,11 @@
-// Batched K-quant products on AVX2 with the quants kept as bytes (the unpacked rows of
-// UnpackedDots.swift, in another layout). `vpmaddubsw` multiplies 32 unsigned weight quants by
-// 32 signed activation quants into 16 pair sums, and one `vpmaddwd` by the sub-block's scale
-// widens them to 32 bits: two instructions per 32 products where the 16-bit layout needs four
-// (two `vpmaddwd`, two adds), and the activations are read as the Q8_K bytes they are, not
-// widened to twice their size. The integer sums are the same exact sums, so every result is bit
-// for bit what `Q4_K.dot` / `Q6_K.dot` give (BatchedProductTests).
+// Batched products on AVX2 with the weight quants kept as unsigned bytes (the unpacked rows of
+// UnpackedDots.swift, in another layout) for Q4_K, Q6_K, Q5_0 and Q4_1. `vpmaddubsw` multiplies
+// 32 weight quants by 32 signed activation quants into 16 pair sums, and one `vpmaddwd` (by the
+// K-quant sub-block's scale, or by ones) widens them to 32 bits: two instructions per 32
+// products where the 16-bit layout needs four, and the activations are read as the bytes they
+// are, not widened to twice their size. Offsets (Q6_K's −32, Q5_0's −16) come out once per block
+// from the activations' sums. The integer sums are the same exact sums, so every result is bit
+// for bit what the formats' `dot` gives (BatchedProductTests).
 
 #if HEARTH_AVX2
 import _Builtin_intrinsics.intel
@@ -180,6 +181,187 @@ extension Q6_K: UnpackedDotKernel {
         }
         storeTile32(total, output: output, outputStride: outputStride)
     }
+}
+
+extension Q5_0: UnpackedDotKernel {
+    #if HEARTH_AVX512_VNNI
+    /// Never: the VNNI dots (VNNIDots.swift) are faster at every batch, and a row's result must
+    /// not depend on its batch.
+    static var unpackingPaysFromBatch: Int { .max }
+    #else
+    static var unpackingPaysFromBatch: Int { 2 }
+    #endif
+    static var activationQuantsOffset: Int { 2 }
+    // Layout: the unsigned 5-bit quants (quant + 16) as bytes [count], then d: Float per block.
+    static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &+ (columns / 32) &* 4) }
+
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer) {
+        let scales = (output + count).assumingMemoryBound(to: Float.self)
+        for block in 0..<count / 32 {
+            let w = row + block &* 22
+            scales[block] = w.half(at: 0)
+            let quants = avx2FiveBitQuants(qh: w.uint32(at: 2), qs: w + 6)
+            store32(output + block &* 32, _mm256_add_epi8(quants, _mm256_set1_epi8(16)))
+        }
+    }
+
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+    ) -> Float {
+        let scales = (unpacked + count).assumingMemoryBound(to: Float.self)
+        return sumBlockValues(count / 32) { block in
+            let a = activations + block &* 34
+            let sum = byteBlockSum(unpacked + block &* 32, a + 2) &- 16 &* activationSum(a + 2)
+            return Float(sum) * (scales[block] * a.half(at: 0))
+        }
+    }
+
+    static var tileShape: (rows: Int, activations: Int) { (2, 4) }
+
+    /// Each lane does the float operations of `dotUnpacked` for its pair.
+    static func dotTile(
+        _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
+        widened: UnsafePointer<Int16>, widenedStride: Int, count: Int, output: UnsafeMutablePointer<Float>, outputStride: Int
+    ) {
+        let unpacked1 = unpacked + unpackedStride
+        let scales0 = (unpacked + count).assumingMemoryBound(to: Float.self)
+        let scales1 = (unpacked1 + count).assumingMemoryBound(to: Float.self)
+        @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
+            let a = activations + block &* 34
+            let sums = avx2Floats(byteBlockDots2x4(
+                unpacked + block &* 32, unpacked1 + block &* 32, a + 2, stride: activationStride, offset: 16))
+            let d0 = a.half(at: 0), d1 = (a + activationStride).half(at: 0)
+            let d2 = (a + 2 &* activationStride).half(at: 0), d3 = (a + 3 &* activationStride).half(at: 0)
+            let x0 = scales0[block], x1 = scales1[block]
+            return sums * SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
+        }
+        storeTile32(sumTileBlocks(count / 32, blockDots), output: output, outputStride: outputStride)
+    }
+}
+
+extension Q4_1: UnpackedDotKernel {
+    #if HEARTH_AVX512_VNNI
+    /// Never: the VNNI dots (VNNIDots.swift) are faster at every batch, and a row's result must
+    /// not depend on its batch.
+    static var unpackingPaysFromBatch: Int { .max }
+    #else
+    static var unpackingPaysFromBatch: Int { 4 }
+    #endif
+    static var activationQuantsOffset: Int { 4 }
+    // Layout: the nibbles as bytes [count], then per block d: Float, m: Float.
+    static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &+ (columns / 32) &* 8) }
+
+    static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer) {
+        let scales = (output + count).assumingMemoryBound(to: Float.self)
+        let mask = _mm_set1_epi8(0x0F)
+        for block in 0..<count / 32 {
+            let w = row + block &* 20
+            scales[2 &* block] = w.half(at: 0)
+            scales[2 &* block &+ 1] = w.half(at: 2)
+            let packed = _mm_loadu_si128((w + 4).assumingMemoryBound(to: __m128i.self))
+            // Elements 0-15 are the low nibbles, 16-31 the high ones.
+            store32(output + block &* 32, _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), mask), _mm_and_si128(packed, mask)))
+        }
+    }
+
+    /// As `dot`: d_w d_a sum(q_w q_a) + m_w s_a per block, with Q8_1's s_a = d_a sum(q_a).
+    static func dotUnpacked(
+        _ unpacked: UnsafeRawPointer, _ activations: UnsafeRawPointer, widened: UnsafePointer<Int16>, count: Int
+    ) -> Float {
+        let scales = (unpacked + count).assumingMemoryBound(to: Float.self)
+        return sumBlockValues(count / 32) { block in
+            let a = activations + block &* 36
+            let sum = byteBlockSum(unpacked + block &* 32, a + 4)
+            return Float(sum) * (scales[2 &* block] * a.half(at: 0)) + scales[2 &* block &+ 1] * a.half(at: 2)
+        }
+    }
+
+    static var tileShape: (rows: Int, activations: Int) { (2, 4) }
+
+    /// Each lane does the float operations of `dotUnpacked` for its pair.
+    static func dotTile(
+        _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
+        widened: UnsafePointer<Int16>, widenedStride: Int, count: Int, output: UnsafeMutablePointer<Float>, outputStride: Int
+    ) {
+        let unpacked1 = unpacked + unpackedStride
+        let scales0 = (unpacked + count).assumingMemoryBound(to: Float.self)
+        let scales1 = (unpacked1 + count).assumingMemoryBound(to: Float.self)
+        @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
+            let a0 = activations + block &* 36, a1 = a0 + activationStride
+            let a2 = a0 + 2 &* activationStride, a3 = a0 + 3 &* activationStride
+            let sums = avx2Floats(byteBlockDots2x4(
+                unpacked + block &* 32, unpacked1 + block &* 32, a0 + 4, stride: activationStride, offset: 0))
+            let d0 = a0.half(at: 0), d1 = a1.half(at: 0), d2 = a2.half(at: 0), d3 = a3.half(at: 0)
+            let s0 = a0.half(at: 2), s1 = a1.half(at: 2), s2 = a2.half(at: 2), s3 = a3.half(at: 2)
+            let x0 = scales0[2 &* block], x1 = scales1[2 &* block]
+            let m0 = scales0[2 &* block &+ 1], m1 = scales1[2 &* block &+ 1]
+            let products = SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
+            let minimums = SIMD8<Float>(m0 * s0, m0 * s1, m0 * s2, m0 * s3, m1 * s0, m1 * s1, m1 * s2, m1 * s3)
+            return sums * products + minimums
+        }
+        storeTile32(sumTileBlocks(count / 32, blockDots), output: output, outputStride: outputStride)
+    }
+}
+
+/// `sumBlocks`' four accumulators over per-block values: block k into accumulator k % 4 (the
+/// remainder into the first), summed as (s0 + s1) + (s2 + s3).
+@inline(__always)
+private func sumBlockValues(_ blocks: Int, _ value: (Int) -> Float) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += value(block)
+        s1 += value(block &+ 1)
+        s2 += value(block &+ 2)
+        s3 += value(block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += value(block)
+        block &+= 1
+    }
+    return (s0 + s1) + (s2 + s3)
+}
+
+/// Σ q_j · a_j over one 32-value block: unsigned byte quants (at most 31) times signed
+/// activation quants.
+@inline(__always)
+private func byteBlockSum(_ quants: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+    let pairs = _mm256_maddubs_epi16(load32(quants), load32(activations))
+    return unsafeBitCast(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)), to: SIMD8<Int32>.self).wrappedSum()
+}
+
+/// Σ a_j over the 32 activation quants of a block.
+@inline(__always)
+private func activationSum(_ activations: UnsafeRawPointer) -> Int32 {
+    let pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), load32(activations))
+    return unsafeBitCast(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)), to: SIMD8<Int32>.self).wrappedSum()
+}
+
+/// The eight block sums Σ (q_j − offset) · a_j of two unpacked rows' blocks with four activation
+/// rows' blocks (`stride` bytes apart), in the order of `avx2Int16Dots2x4`. The quants are
+/// unsigned (at most 31: a `vpmaddubsw` pair is within 2 · 31 · 128); offset · Σ a_j is one
+/// `vpmaddubsw` per activation row, subtracted after the four rows' lanes are reduced together.
+@inline(__always)
+private func byteBlockDots2x4(
+    _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, offset: Int8
+) -> SIMD8<Int32> {
+    let ones = _mm256_set1_epi16(1)
+    let x0 = load32(w0), x1 = load32(w1)
+    let y0 = load32(a), y1 = load32(a + stride), y2 = load32(a + 2 &* stride), y3 = load32(a + 3 &* stride)
+    @inline(__always) func lanes(_ x: __m256i, _ y: __m256i) -> __m256i { _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), ones) }
+    let first = _mm256_hadd_epi32(_mm256_hadd_epi32(lanes(x0, y0), lanes(x0, y1)), _mm256_hadd_epi32(lanes(x0, y2), lanes(x0, y3)))
+    let second = _mm256_hadd_epi32(_mm256_hadd_epi32(lanes(x1, y0), lanes(x1, y1)), _mm256_hadd_epi32(lanes(x1, y2), lanes(x1, y3)))
+    let r0 = unsafeBitCast(first, to: SIMD8<Int32>.self), r1 = unsafeBitCast(second, to: SIMD8<Int32>.self)
+    var sums = SIMD8<Int32>(lowHalf: r0.lowHalf &+ r0.highHalf, highHalf: r1.lowHalf &+ r1.highHalf)
+    if offset != 0 {
+        let scaled = _mm256_set1_epi8(offset)
+        let t = unsafeBitCast(_mm256_hadd_epi32(_mm256_hadd_epi32(lanes(scaled, y0), lanes(scaled, y1)),
+                                                _mm256_hadd_epi32(lanes(scaled, y2), lanes(scaled, y3))), to: SIMD8<Int32>.self)
+        let offsets = t.lowHalf &+ t.highHalf
+        sums &-= SIMD8<Int32>(lowHalf: offsets, highHalf: offsets)
+    }
+    return sums
 }
 
 @inline(__always)

@@ -27,6 +27,15 @@ func avx2FiveBitBlockSum(qh: UInt32, qs: UnsafeRawPointer, activations: UnsafeRa
 /// ``avx2FiveBitBlockSum`` before its last step: eight lanes whose sum it is.
 @inline(__always)
 func avx2FiveBitLanes(qh: UInt32, qs: UnsafeRawPointer, activations: UnsafeRawPointer) -> __m256i {
+    let quants = avx2FiveBitQuants(qh: qh, qs: qs)
+    let a = _mm256_loadu_si256(activations.assumingMemoryBound(to: __m256i.self))
+    let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(quants, quants), _mm256_sign_epi8(a, quants))
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+}
+
+/// A Q5_0 block's 32 signed quants (5-bit quant − 16) as bytes in element order.
+@inline(__always)
+func avx2FiveBitQuants(qh: UInt32, qs: UnsafeRawPointer) -> __m256i {
     let packed = _mm_loadu_si128(qs.assumingMemoryBound(to: __m128i.self))
     let lowNibbles = _mm_and_si128(packed, _mm_set1_epi8(0x0F))
     let highNibbles = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F))
@@ -36,10 +45,7 @@ func avx2FiveBitLanes(qh: UInt32, qs: UnsafeRawPointer, activations: UnsafeRawPo
     let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: qh)), byteOfElement)
     let otherBits = _mm256_set1_epi64x(Int64(bitPattern: 0x7FBF_DFEF_F7FB_FDFE))
     let fifthBitSet = _mm256_cmpeq_epi8(_mm256_or_si256(spread, otherBits), _mm256_set1_epi64x(-1))
-    let quants = _mm256_sub_epi8(nibbles, _mm256_andnot_si256(fifthBitSet, _mm256_set1_epi8(16)))
-    let a = _mm256_loadu_si256(activations.assumingMemoryBound(to: __m256i.self))
-    let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(quants, quants), _mm256_sign_epi8(a, quants))
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+    return _mm256_sub_epi8(nibbles, _mm256_andnot_si256(fifthBitSet, _mm256_set1_epi8(16)))
 }
 
 /// The sum of the eight 32-bit lanes.
