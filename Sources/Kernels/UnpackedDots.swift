@@ -5,7 +5,9 @@
 // (K-quants: already multiplied by their integer sub-block scale, at most 15 * 63 or 32 * 128 in
 // magnitude) plus a few floats per block, sign-extends each activation row's quants to 16 bits
 // once, and dots every row of the tile with every row of the batch. The inner loop is then a
-// plain Int16 x Int16 -> Int32 sum per block, which LLVM turns into `vpdpwssd` (VNNI).
+// plain Int16 x Int16 -> Int32 sum per block, which LLVM turns into `vpdpwssd` (VNNI). AVX2
+// builds keep the Q4_K, Q6_K, Q5_0 and Q4_1 rows as bytes instead, for `vpmaddubsw`
+// (AVX2ByteTiles.swift).
 //
 // Each result is bit for bit the one `dot` gives: the integer sums are exact, and the float
 // scaling and the order of the float additions are those of `dot` (`sumSuperBlocks`,
