@@ -23,6 +23,10 @@ protocol UnpackedDotKernel: QuantFormat {
     static func unpack(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer)
     /// Byte offset of the quants inside an `Activation` block.
     static var activationQuantsOffset: Int { get }
+    /// Prepares activation row `row` once for all weight rows: `count` Int16 slots at `output`,
+    /// passed to the dots as `widened`. By default the quants sign-extended to 16 bits; kernels
+    /// on byte quants keep per-block values there instead (or nothing).
+    static func prepareActivation(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Int16>)
     /// Dot product of an unpacked row with an activation row in `Activation` whose quants are also
     /// given sign-extended to 16 bits (`widened`, `count` values).
     static func dotUnpacked(
@@ -42,6 +46,11 @@ protocol UnpackedDotKernel: QuantFormat {
 }
 
 extension UnpackedDotKernel {
+    static func prepareActivation(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Int16>) {
+        widenActivationQuants(row, count: count, blockSize: Activation.blockSize, blockBytes: Activation.bytesPerBlock,
+                              quantsOffset: activationQuantsOffset, into: output)
+    }
+
     static var tileShape: (rows: Int, activations: Int) { (1, 1) }
     static func dotTile(
         _ unpacked: UnsafeRawPointer, unpackedStride: Int, _ activations: UnsafeRawPointer, activationStride: Int,
@@ -532,15 +541,11 @@ func multiplyUnpacked<U: UnpackedDotKernel>(
     let unpackedBytes = U.unpackedByteCount(columns: columns)
     let (tileRows, tileBatch) = U.tileShape
     let tile = max(4, min(64, unpackedTileBytes / unpackedBytes)) / tileRows * tileRows
-    // Activation quants sign-extended once for all weight rows.
+    // Each activation row prepared once for all weight rows (its quants sign-extended).
     let widened = UnsafeMutablePointer<Int16>.allocate(capacity: batch &* columns)
     defer { widened.deallocate() }
-    let blockSize = U.Activation.blockSize, blockBytes = U.Activation.bytesPerBlock, quantsOffset = U.activationQuantsOffset
     let widen = { (range: Range<Int>) in
-        for b in range {
-            widenActivationQuants(a + b &* activationBytes, count: columns, blockSize: blockSize, blockBytes: blockBytes,
-                                  quantsOffset: quantsOffset, into: widened + b &* columns)
-        }
+        for b in range { U.prepareActivation(a + b &* activationBytes, count: columns, into: widened + b &* columns) }
     }
     if parallel, let pool { pool.parallelFor(batch, widen) } else { widen(0..<batch) }
     let work = { (range: Range<Int>) in

@@ -4,7 +4,7 @@
 // K-quant sub-block's scale, or by ones) widens them to 32 bits: two instructions per 32
 // products where the 16-bit layout needs four, and the activations are read as the bytes they
 // are, not widened to twice their size. Offsets (Q6_K's −32, Q5_0's −16) come out once per block
-// from the activations' sums. The integer sums are the same exact sums, so every result is bit
+// from the activations' sums (Q8_K's, or Q5_0's own computed once per activation row). The integer sums are the same exact sums, so every result is bit
 // for bit what the formats' `dot` gives (BatchedProductTests).
 
 #if HEARTH_AVX2
@@ -27,6 +27,8 @@ extension Q4_K: UnpackedDotKernel {
     static var unpackingPaysFromBatch: Int { 5 }
     #endif
     static var activationQuantsOffset: Int { Q8_K.quantsOffset }
+    /// Nothing: the tiles read the Q8_K bytes as they are.
+    static func prepareActivation(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Int16>) {}
     // Layout: the quants as bytes in element order [count], then `q4KMetaBytes` per super-block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &+ (columns / 256) &* q4KMetaBytes) }
 
@@ -111,6 +113,8 @@ extension Q6_K: UnpackedDotKernel {
     static var unpackingPaysFromBatch: Int { 7 }
     #endif
     static var activationQuantsOffset: Int { Q8_K.quantsOffset }
+    /// Nothing: the tiles read the Q8_K bytes as they are.
+    static func prepareActivation(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Int16>) {}
     // Layout: the unsigned 6-bit quants (quant + 32) as bytes in element order [count], then
     // `q6KMetaBytes` per super-block. The −32 is taken out once per super-block: 32 · Σ_g
     // scale_g · (sum of group g's activation quants), from Q8_K's partial sums.
@@ -192,6 +196,18 @@ extension Q5_0: UnpackedDotKernel {
     static var unpackingPaysFromBatch: Int { 2 }
     #endif
     static var activationQuantsOffset: Int { 2 }
+
+    /// Per 32-value block: d as a Float and 16 · Σ a_j (the quants' offset times their sum) as
+    /// an Int32, once per activation row instead of once per tile.
+    static func prepareActivation(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Int16>) {
+        let prepared = UnsafeMutableRawPointer(output)
+        for block in 0..<count / 32 {
+            let a = row + block &* 34
+            prepared.storeBytes(of: a.half(at: 0), toByteOffset: 8 &* block, as: Float.self)
+            prepared.storeBytes(of: 16 &* activationSum(a + 2), toByteOffset: 8 &* block &+ 4, as: Int32.self)
+        }
+    }
+
     // Layout: the unsigned 5-bit quants (quant + 16) as bytes [count], then d: Float per block.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &+ (columns / 32) &* 4) }
 
@@ -226,12 +242,18 @@ extension Q5_0: UnpackedDotKernel {
         let unpacked1 = unpacked + unpackedStride
         let scales0 = (unpacked + count).assumingMemoryBound(to: Float.self)
         let scales1 = (unpacked1 + count).assumingMemoryBound(to: Float.self)
+        let prepared = UnsafeRawPointer(widened), preparedStride = 2 &* widenedStride
         @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
-            let a = activations + block &* 34
+            let p = prepared + 8 &* block
+            let (d0, o0) = (p.loadUnaligned(as: Float.self), p.loadUnaligned(fromByteOffset: 4, as: Int32.self))
+            let (d1, o1) = ((p + preparedStride).loadUnaligned(as: Float.self), (p + preparedStride).loadUnaligned(fromByteOffset: 4, as: Int32.self))
+            let p2 = p + 2 &* preparedStride, p3 = p + 3 &* preparedStride
+            let (d2, o2) = (p2.loadUnaligned(as: Float.self), p2.loadUnaligned(fromByteOffset: 4, as: Int32.self))
+            let (d3, o3) = (p3.loadUnaligned(as: Float.self), p3.loadUnaligned(fromByteOffset: 4, as: Int32.self))
+            let offsets = SIMD4<Int32>(o0, o1, o2, o3)
             let sums = avx2Floats(byteBlockDots2x4(
-                unpacked + block &* 32, unpacked1 + block &* 32, a + 2, stride: activationStride, offset: 16))
-            let d0 = a.half(at: 0), d1 = (a + activationStride).half(at: 0)
-            let d2 = (a + 2 &* activationStride).half(at: 0), d3 = (a + 3 &* activationStride).half(at: 0)
+                unpacked + block &* 32, unpacked1 + block &* 32, activations + (block &* 34 &+ 2), stride: activationStride)
+                &- SIMD8<Int32>(lowHalf: offsets, highHalf: offsets))
             let x0 = scales0[block], x1 = scales1[block]
             return sums * SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
         }
@@ -248,6 +270,18 @@ extension Q4_1: UnpackedDotKernel {
     static var unpackingPaysFromBatch: Int { 4 }
     #endif
     static var activationQuantsOffset: Int { 4 }
+
+    /// Per 32-value block: Q8_1's d and s as Floats, once per activation row instead of once per
+    /// tile.
+    static func prepareActivation(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Int16>) {
+        let prepared = UnsafeMutableRawPointer(output)
+        for block in 0..<count / 32 {
+            let a = row + block &* 36
+            prepared.storeBytes(of: a.half(at: 0), toByteOffset: 8 &* block, as: Float.self)
+            prepared.storeBytes(of: a.half(at: 2), toByteOffset: 8 &* block &+ 4, as: Float.self)
+        }
+    }
+
     // Layout: the nibbles as bytes [count], then per block d: Float, m: Float.
     static func unpackedByteCount(columns: Int) -> Int { roundUp64(columns &+ (columns / 32) &* 8) }
 
@@ -286,13 +320,16 @@ extension Q4_1: UnpackedDotKernel {
         let unpacked1 = unpacked + unpackedStride
         let scales0 = (unpacked + count).assumingMemoryBound(to: Float.self)
         let scales1 = (unpacked1 + count).assumingMemoryBound(to: Float.self)
+        let prepared = UnsafeRawPointer(widened), preparedStride = 2 &* widenedStride
         @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
-            let a0 = activations + block &* 36, a1 = a0 + activationStride
-            let a2 = a0 + 2 &* activationStride, a3 = a0 + 3 &* activationStride
+            let p0 = prepared + 8 &* block, p1 = p0 + preparedStride
+            let p2 = p0 + 2 &* preparedStride, p3 = p0 + 3 &* preparedStride
             let sums = avx2Floats(byteBlockDots2x4(
-                unpacked + block &* 32, unpacked1 + block &* 32, a0 + 4, stride: activationStride, offset: 0))
-            let d0 = a0.half(at: 0), d1 = a1.half(at: 0), d2 = a2.half(at: 0), d3 = a3.half(at: 0)
-            let s0 = a0.half(at: 2), s1 = a1.half(at: 2), s2 = a2.half(at: 2), s3 = a3.half(at: 2)
+                unpacked + block &* 32, unpacked1 + block &* 32, activations + (block &* 36 &+ 4), stride: activationStride))
+            let d0 = p0.loadUnaligned(as: Float.self), d1 = p1.loadUnaligned(as: Float.self)
+            let d2 = p2.loadUnaligned(as: Float.self), d3 = p3.loadUnaligned(as: Float.self)
+            let s0 = p0.loadUnaligned(fromByteOffset: 4, as: Float.self), s1 = p1.loadUnaligned(fromByteOffset: 4, as: Float.self)
+            let s2 = p2.loadUnaligned(fromByteOffset: 4, as: Float.self), s3 = p3.loadUnaligned(fromByteOffset: 4, as: Float.self)
             let x0 = scales0[2 &* block], x1 = scales1[2 &* block]
             let m0 = scales0[2 &* block &+ 1], m1 = scales1[2 &* block &+ 1]
             let products = SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
@@ -338,14 +375,11 @@ private func activationSum(_ activations: UnsafeRawPointer) -> Int32 {
     return unsafeBitCast(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)), to: SIMD8<Int32>.self).wrappedSum()
 }
 
-/// The eight block sums Σ (q_j − offset) · a_j of two unpacked rows' blocks with four activation
-/// rows' blocks (`stride` bytes apart), in the order of `avx2Int16Dots2x4`. The quants are
-/// unsigned (at most 31: a `vpmaddubsw` pair is within 2 · 31 · 128); offset · Σ a_j is one
-/// `vpmaddubsw` per activation row, subtracted after the four rows' lanes are reduced together.
+/// The eight block sums Σ q_j · a_j of two unpacked rows' blocks with four activation rows'
+/// blocks (`stride` bytes apart), in the order of `avx2Int16Dots2x4`. The quants are unsigned (at
+/// most 31: a `vpmaddubsw` pair is within 2 · 31 · 128).
 @inline(__always)
-private func byteBlockDots2x4(
-    _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, offset: Int8
-) -> SIMD8<Int32> {
+private func byteBlockDots2x4(_ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int) -> SIMD8<Int32> {
     let ones = _mm256_set1_epi16(1)
     let x0 = load32(w0), x1 = load32(w1)
     let y0 = load32(a), y1 = load32(a + stride), y2 = load32(a + 2 &* stride), y3 = load32(a + 3 &* stride)
@@ -353,15 +387,7 @@ private func byteBlockDots2x4(
     let first = _mm256_hadd_epi32(_mm256_hadd_epi32(lanes(x0, y0), lanes(x0, y1)), _mm256_hadd_epi32(lanes(x0, y2), lanes(x0, y3)))
     let second = _mm256_hadd_epi32(_mm256_hadd_epi32(lanes(x1, y0), lanes(x1, y1)), _mm256_hadd_epi32(lanes(x1, y2), lanes(x1, y3)))
     let r0 = unsafeBitCast(first, to: SIMD8<Int32>.self), r1 = unsafeBitCast(second, to: SIMD8<Int32>.self)
-    var sums = SIMD8<Int32>(lowHalf: r0.lowHalf &+ r0.highHalf, highHalf: r1.lowHalf &+ r1.highHalf)
-    if offset != 0 {
-        let scaled = _mm256_set1_epi8(offset)
-        let t = unsafeBitCast(_mm256_hadd_epi32(_mm256_hadd_epi32(lanes(scaled, y0), lanes(scaled, y1)),
-                                                _mm256_hadd_epi32(lanes(scaled, y2), lanes(scaled, y3))), to: SIMD8<Int32>.self)
-        let offsets = t.lowHalf &+ t.highHalf
-        sums &-= SIMD8<Int32>(lowHalf: offsets, highHalf: offsets)
-    }
-    return sums
+    return SIMD8<Int32>(lowHalf: r0.lowHalf &+ r0.highHalf, highHalf: r1.lowHalf &+ r1.highHalf)
 }
 
 @inline(__always)
