@@ -36,6 +36,13 @@ public final class ThreadPool: @unchecked Sendable {
     private let shared: PoolState
     private var workers: [pthread_t] = []
     private let submitLock = PthreadMutex()
+    /// Operations in a row whose caller waited far longer for the workers than it worked itself
+    /// (a worker descheduled while holding a chunk: another program shares its core). Under the
+    /// submit lock.
+    private var lateOperations = 0
+    /// Operations still to run on the calling thread alone after workers were late three times in
+    /// a row. Under the submit lock.
+    private var serialOperationsLeft = 0
 
     /// Threads to use by default: the machine's active processors.
     public static var defaultThreadCount: Int {
@@ -90,11 +97,29 @@ public final class ThreadPool: @unchecked Sendable {
         let chunks = (count + chunkLength - 1) / chunkLength
         submitLock.lock()
         defer { submitLock.unlock() }
-        withoutActuallyEscaping(body) { escapable in
+        // While another program keeps a worker's core busy, the scheduler takes that core from
+        // the worker for milliseconds at a time, often while it holds a chunk that the caller
+        // then waits for: a few hundred operations run on the caller alone (which the scheduler
+        // can move to the free core), then the workers are tried again.
+        if serialOperationsLeft > 0 {
+            serialOperationsLeft -= 1
+            body(0..<count)
+            return
+        }
+        let (worked, waited) = withoutActuallyEscaping(body) { escapable in
             shared.run(chunks: chunks) { chunk in
                 let start = chunk * chunkLength
                 escapable(start..<min(count, start + chunkLength))
             }
+        }
+        if waited > 2 * worked + 100_000 {
+            lateOperations += 1
+            if lateOperations == 3 {
+                lateOperations = 0
+                serialOperationsLeft = 512
+            }
+        } else {
+            lateOperations = 0
         }
     }
 }
@@ -128,7 +153,8 @@ private final class PoolState: @unchecked Sendable {
     static var isInsideBody: Bool { pthread_getspecific(insideBodyKey) != nil }
 
     /// Publishes an operation of `chunks` chunks, takes part in it, and waits for every chunk.
-    func run(chunks: Int, _ chunkBody: @escaping (Int) -> Void) {
+    /// Returns the nanoseconds the caller spent running chunks and then waiting for the rest.
+    func run(chunks: Int, _ chunkBody: @escaping (Int) -> Void) -> (worked: UInt64, waited: UInt64) {
         runChunk = chunkBody
         completed.store(0, ordering: .relaxed)
         generation = (generation + 1) & 0xFFFF_FFFF
@@ -138,13 +164,16 @@ private final class PoolState: @unchecked Sendable {
         if sleepers > 0 { wakeUp.broadcast() }
         sleepLock.unlock()
 
+        let start = monotonicNanoseconds()
         runAvailableChunks(of: generation)
+        let ownChunksDone = monotonicNanoseconds()
         var spins = 0
         while completed.load(ordering: .acquiring) < chunks {
             spins += 1
             if spins > 2_000 { sched_yield() }
         }
         runChunk = nil
+        return (ownChunksDone &- start, monotonicNanoseconds() &- ownChunksDone)
     }
 
     /// Claims and runs chunks of `generation` until none are left.
@@ -207,6 +236,13 @@ private final class PoolState: @unchecked Sendable {
         wakeUp.broadcast()
         sleepLock.unlock()
     }
+}
+
+/// The monotonic clock in nanoseconds.
+private func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
 }
 
 /// A pthread mutex at a stable address (pthread objects must not move).

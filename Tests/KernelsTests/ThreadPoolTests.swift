@@ -1,6 +1,11 @@
 import Kernels
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @Suite struct ThreadPoolTests {
     /// Counts how often each index is visited (atomically, from every thread).
@@ -74,5 +79,33 @@ import Testing
             }
         }
         #expect(visits.all.allSatisfy { $0 == 50 })
+    }
+
+    /// A worker that keeps running late (as when another program shares its core and the
+    /// scheduler takes the core away mid-chunk) makes the next operations run on the calling
+    /// thread alone, as one range.
+    @Test func lateWorkersHandTheirShareToTheCaller() {
+        let pool = ThreadPool(threads: 2)
+        let caller = pthread_self()
+        let lateChunks = Atomic(0)
+        for _ in 0..<3 {
+            pool.parallelFor(8) { _ in
+                if pthread_equal(pthread_self(), caller) != 0 {
+                    usleep(200)
+                } else {
+                    lateChunks.wrappingAdd(1, ordering: .relaxed)
+                    usleep(20_000)
+                }
+            }
+        }
+        #expect(lateChunks.load(ordering: .relaxed) >= 3, "the worker took part in every operation")
+        let ranges = Mutex<[Range<Int>]>([])
+        let offCaller = Atomic(0)
+        pool.parallelFor(64) { range in
+            ranges.withLock { $0.append(range) }
+            if pthread_equal(pthread_self(), caller) == 0 { offCaller.wrappingAdd(1, ordering: .relaxed) }
+        }
+        #expect(ranges.withLock { $0 } == [0..<64])
+        #expect(offCaller.load(ordering: .relaxed) == 0)
     }
 }
