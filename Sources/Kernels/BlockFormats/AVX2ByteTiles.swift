@@ -4,8 +4,9 @@
 // K-quant sub-block's scale, or by ones) widens them to 32 bits: two instructions per 32
 // products where the 16-bit layout needs four, and the activations are read as the bytes they
 // are, not widened to twice their size. Offsets (Q6_K's −32, Q5_0's −16) come out once per block
-// from the activations' sums (Q8_K's, or Q5_0's own computed once per activation row). The integer sums are the same exact sums, so every result is bit
-// for bit what the formats' `dot` gives (BatchedProductTests).
+// from the activations' sums (Q8_K's, or Q5_0's own computed once per activation row). The
+// integer sums are the same exact sums, so every result is bit for bit what the formats' `dot`
+// gives (BatchedProductTests).
 
 #if HEARTH_AVX2
 import _Builtin_intrinsics.intel
