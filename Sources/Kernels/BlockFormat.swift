@@ -164,6 +164,27 @@ func sumBlocks<K: BlockDotKernel>(
     return (s0 + s1) + (s2 + s3)
 }
 
+/// `sumBlocks`' four accumulators over per-block values from a closure (for kernels whose block
+/// product is not a format's `blockDot`): block k into accumulator k % 4 (the remainder into the
+/// first), summed as (s0 + s1) + (s2 + s3).
+@inline(__always)
+func sumBlockValues(_ blocks: Int, _ value: (Int) -> Float) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += value(block)
+        s1 += value(block &+ 1)
+        s2 += value(block &+ 2)
+        s3 += value(block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += value(block)
+        block &+= 1
+    }
+    return (s0 + s1) + (s2 + s3)
+}
+
 /// Sums `K.blockDot` over `blocks` super-blocks (256 values: enough work per block that a single
 /// accumulator costs nothing).
 @inline(__always)

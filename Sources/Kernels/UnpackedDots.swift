@@ -296,20 +296,7 @@ func dotUnpacked32(
         let sum = int16Dot(quants + block &* 32, widened + block &* 32, 32)
         return Float(sum) * (scales[block] * (activations + block &* 34).half(at: 0))
     }
-    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-    var block = 0
-    while block &+ 4 <= blocks {
-        s0 += blockDot(block)
-        s1 += blockDot(block &+ 1)
-        s2 += blockDot(block &+ 2)
-        s3 += blockDot(block &+ 3)
-        block &+= 4
-    }
-    while block < blocks {
-        s0 += blockDot(block)
-        block &+= 1
-    }
-    return (s0 + s1) + (s2 + s3)
+    return sumBlockValues(blocks, blockDot)
 }
 
 /// `dotUnpacked32` for 2 unpacked rows x 4 activation rows at once: the eight block sums of a
@@ -504,20 +491,7 @@ extension Q4_1: UnpackedDotKernel {
             let sum = int16Dot(quants + block &* 32, widened + block &* 32, 32)
             return Float(sum) * (scales[2 &* block] * a.half(at: 0)) + scales[2 &* block &+ 1] * a.half(at: 2)
         }
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-        var block = 0
-        while block &+ 4 <= blocks {
-            s0 += blockDot(block)
-            s1 += blockDot(block &+ 1)
-            s2 += blockDot(block &+ 2)
-            s3 += blockDot(block &+ 3)
-            block &+= 4
-        }
-        while block < blocks {
-            s0 += blockDot(block)
-            block &+= 1
-        }
-        return (s0 + s1) + (s2 + s3)
+        return sumBlockValues(blocks, blockDot)
     }
 
     // No register tile: measured 10% slower than pair by pair (the per-block minimum terms).
