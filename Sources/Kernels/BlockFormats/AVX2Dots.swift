@@ -21,7 +21,7 @@ import _Builtin_intrinsics.intel
 /// quants must be −127…127, as the Q8_0 quantiser makes them: `vpsignb` cannot negate −128.
 @inline(__always)
 func avx2FiveBitBlockSum(qh: UInt32, qs: UnsafeRawPointer, activations: UnsafeRawPointer) -> Int32 {
-    horizontalSum(avx2FiveBitLanes(qh: qh, qs: qs, activations: activations))
+    laneSum(avx2FiveBitLanes(qh: qh, qs: qs, activations: activations))
 }
 
 /// ``avx2FiveBitBlockSum`` before its last step: eight lanes whose sum it is.
@@ -50,7 +50,7 @@ func avx2FiveBitQuants(qh: UInt32, qs: UnsafeRawPointer) -> __m256i {
 
 /// The sum of the eight 32-bit lanes.
 @inline(__always)
-private func horizontalSum(_ lanes: __m256i) -> Int32 {
+private func laneSum(_ lanes: __m256i) -> Int32 {
     unsafeBitCast(lanes, to: SIMD8<Int32>.self).wrappedSum()
 }
 
@@ -64,7 +64,7 @@ private func load32(_ pointer: UnsafeRawPointer) -> __m256i {
 /// weight of −128 is fine: its magnitude reads as the unsigned byte 128).
 @inline(__always)
 func avx2SignedByteSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
-    horizontalSum(avx2SignedByteLanes(weights, activations))
+    laneSum(avx2SignedByteLanes(weights, activations))
 }
 
 /// ``avx2SignedByteSum`` before its last step: eight lanes whose sum it is.
@@ -80,7 +80,7 @@ func avx2SignedByteLanes(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPo
 /// takes them as they are; a pair is at most 2 · 15 · 128, well inside 16 bits.
 @inline(__always)
 func avx2NibbleSum(_ packed: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
-    horizontalSum(avx2NibbleLanes(packed, activations))
+    laneSum(avx2NibbleLanes(packed, activations))
 }
 
 /// ``avx2NibbleSum`` before its last step: eight lanes whose sum it is.
@@ -127,7 +127,7 @@ private func avx2Q4KScaledSum(scales: SIMD2<UInt32>, qs: UnsafeRawPointer, activ
         let highScale = _mm256_set1_epi16(Int16(truncatingIfNeeded: (word >> (shift &+ 8)) & 0xFF))
         total = _mm256_add_epi32(total, _mm256_add_epi32(_mm256_madd_epi16(low, lowScale), _mm256_madd_epi16(high, highScale)))
     }
-    return horizontalSum(total)
+    return laneSum(total)
 }
 
 /// Q6_K's Σ scale_g · (quant_j − 32) · a_j over a super-block (`Q6_K.scaledSum`) and the Q8_K
@@ -161,7 +161,7 @@ func avx2Q6KScaledSum(_ weights: UnsafeRawPointer, activations: UnsafeRawPointer
     }
     let groupSums = load32(activations + Q8_K.sumsOffset)
     let offsets = _mm256_madd_epi16(_mm256_cvtepi8_epi16(scaleBytes), groupSums)
-    return horizontalSum(total) &- 32 &* horizontalSum(offsets)
+    return laneSum(total) &- 32 &* laneSum(offsets)
 }
 #endif
 
