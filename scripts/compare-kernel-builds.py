@@ -10,6 +10,12 @@ import sys
 import tempfile
 
 MODELS = ["smollm2:135m", "gemma3:270m", "qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"]
+# How far the portable build's perplexity may be from the AVX-512 VNNI build's (relative). The
+# VNNI build rounds as llama.cpp does, GELU included: gemma's GeGLU goes through llama.cpp's
+# binary16 GELU table there and through the exact tanh formula in the portable build, which moves
+# gemma3:270m's perplexity by about 1.1% (17.26 against 17.46 on an AMD Zen 5, session 13); the
+# other models differ only in the order of float additions (0.15-0.5%).
+VNNI_TOLERANCE = {"gemma3:270m": 0.02}
 PROMPTS = ["The capital of France is", "def fibonacci(n):"]
 TEXT = "Tests/EngineTests/Fixtures/perplexity/prose.txt"
 
@@ -53,7 +59,7 @@ def main():
                                            "--threads", str(options.threads), "--json"))["ppl"]
             if exact and ppl["native"] != ppl["portable"]:
                 failures.append(f"{model}: perplexity {ppl['native']!r} ({kernels}) but {ppl['portable']!r} (portable)")
-            elif abs(ppl["portable"] / ppl["native"] - 1) > 0.005:
+            elif abs(ppl["portable"] / ppl["native"] - 1) > VNNI_TOLERANCE.get(model, 0.005):
                 failures.append(f"{model}: perplexity {ppl['native']:.4f} ({kernels}) but {ppl['portable']:.4f} (portable)")
             print(f"{model}: perplexity {ppl['native']:.4f} ({kernels}), {ppl['portable']:.4f} (portable)")
             if exact:
