@@ -58,6 +58,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Layer 1: leaves that import nothing of the package.
@@ -84,6 +85,9 @@ let package = Package(
             dependencies: ["GGUF", "Kernels", "Models", "Tokenizers", "Sampling", "Templates", "Grammar", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
+        // Layer 2: the savings ledger: every answered request in SQLite, priced at a cloud model.
+        .target(name: "Ledger", dependencies: ["JSON", .product(name: "GRDB", package: "GRDB.swift")]),
+
         // Layer 3: device profiles, measured bandwidth, fit and speed prediction.
         .target(name: "Advisor", dependencies: ["GGUF", "Kernels"]),
 
@@ -102,7 +106,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls", "Tokenizers",
+                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls", "Tokenizers", "Ledger",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -113,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "hearth",
             dependencies: [
-                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server", "JSON", "Grammar",
+                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server", "JSON", "Grammar", "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -122,7 +126,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "Sampling", "Kernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "Sampling", "Kernels", "GGUF"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Kernels"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "JSON"]),
@@ -130,6 +134,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "GGUF"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AdvisorTests", dependencies: ["Advisor", "GGUF"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSON"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [

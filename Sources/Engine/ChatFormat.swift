@@ -37,11 +37,18 @@ public struct ChatFormat: Sendable {
     let tokenizer: Tokenizer
     let bosText: String
     let eosText: String
+    /// A created model's system prompt and leading turns, added to every conversation rendered.
+    public let customization: ChatCustomization
 
-    init(file: GGUFFile, tokenizer: Tokenizer) throws {
-        let key = "tokenizer.chat_template"
+    init(file: GGUFFile, tokenizer: Tokenizer, customization: ChatCustomization = ChatCustomization()) throws {
+        self.customization = customization
+        var key = "tokenizer.chat_template"
         let source: String
-        if let value = file[key] {
+        if let template = customization.template {
+            source = template
+            key = "the Modelfile's TEMPLATE"
+            origin = "Modelfile TEMPLATE"
+        } else if let value = file[key] {
             guard let text = value.asString else { throw EngineError.invalidKey(key, "expected a string") }
             source = text
             origin = key
@@ -74,7 +81,7 @@ public struct ChatFormat: Sendable {
         // As transformers does: templates test both `tools is defined` and `tools is not none`.
         if variables["tools"] == nil { variables["tools"] = TemplateValue.none }
         if variables["documents"] == nil { variables["documents"] = TemplateValue.none }
-        variables["messages"] = .array(messages)
+        variables["messages"] = .array(customization.applied(to: messages))
         variables["add_generation_prompt"] = .bool(addGenerationPrompt)
         variables["bos_token"] = .string(bosText)
         variables["eos_token"] = .string(eosText)

@@ -16,15 +16,20 @@ public final class LoadedModel: Sendable {
     public let file: GGUFFile
     public let model: TransformerModel
     public let tokenizer: Tokenizer
+    public let customization: ChatCustomization
     /// The chat format, or why the file's template cannot be used (raw completion still works).
     private let chatFormatResult: Result<ChatFormat, EngineError>
 
     /// `productOrder`: the float order of the quantised products (`ProductOrder`; `hearth serve`
     /// uses `.blockSums`, everything else llama.cpp's).
-    public init(path: String, threads: Int, productOrder: ProductOrder = .llamaCpp) throws {
+    /// `customization`: a created model's template, system prompt and leading turns.
+    /// `adapters`: LoRA adapters added to the projections at run time.
+    public init(path: String, threads: Int, productOrder: ProductOrder = .llamaCpp,
+                customization: ChatCustomization = ChatCustomization(), adapters: [LoRAAdapter] = []) throws {
+        self.customization = customization
         try KernelCheck.requireSupportedCPU()
         file = try GGUFFile(path: path)
-        model = try TransformerModel.load(file, threads: threads)
+        model = try TransformerModel.load(file, threads: threads, adapters: adapters)
         model.productOrder = productOrder
         tokenizer = try Tokenizer(vocabulary: Vocabulary(file: file))
         guard tokenizer.vocabularySize == model.hyperparameters.vocabularySize else {
@@ -33,7 +38,7 @@ public final class LoadedModel: Sendable {
                 "\(tokenizer.vocabularySize) tokens, but the model's output has \(model.hyperparameters.vocabularySize)")
         }
         do {
-            chatFormatResult = .success(try ChatFormat(file: file, tokenizer: tokenizer))
+            chatFormatResult = .success(try ChatFormat(file: file, tokenizer: tokenizer, customization: customization))
         } catch let error as EngineError {
             chatFormatResult = .failure(error)
         } catch {
@@ -69,3 +74,6 @@ public final class LoadedModel: Sendable {
         return Session(model: self, cache: try model.makeCache(capacity: min(contextLength, trainedContextLength)))
     }
 }
+
+/// A LoRA adapter file, opened and checked (see `Models.LoRAAdapter`).
+public typealias LoRAAdapter = Models.LoRAAdapter

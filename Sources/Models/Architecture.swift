@@ -20,7 +20,8 @@ extension TransformerModel {
     /// ```swift
     /// let model = try TransformerModel.load(try GGUFFile(path: "smollm2.gguf"), threads: 2)
     /// ```
-    public static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
+    /// `adapters`: LoRA adapters added to the projections at run time (the weights stay as they are).
+    public static func load(_ file: GGUFFile, threads: Int, adapters: [LoRAAdapter] = []) throws -> TransformerModel {
         guard let value = file["general.architecture"] else { throw ModelError.missingKey("general.architecture") }
         guard let name = value.asString else {
             throw ModelError.invalidKey("general.architecture", "expected a string, got \(value)")
@@ -28,7 +29,9 @@ extension TransformerModel {
         guard let architecture = architectures.first(where: { $0.name == name }) else {
             throw ModelError.unsupportedArchitecture(name, supported: supportedArchitectures)
         }
-        return try architecture.load(file, threads: max(1, threads))
+        let model = try architecture.load(file, threads: max(1, threads))
+        if !adapters.isEmpty { model.weights = try model.weights.applying(adapters, architecture: name) }
+        return model
     }
 }
 

@@ -19,6 +19,12 @@ extension Linear {
         matrix.multiply(
             activations, into: UnsafeMutableBufferPointer(start: output, count: batch * rows), pool: pool,
             order: order, rowOrders: rowOrders.map { Array($0.prefix(batch)) })
+        // llama.cpp adds the adapters' products to W x before the bias, adapter by adapter.
+        for adapter in lora {
+            for index in 0..<batch {
+                adapter.add(input + index * columns, columns: columns, into: output + index * rows, rows: rows)
+            }
+        }
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for index in 0..<batch {

@@ -9,6 +9,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     case tensorType(String, String)
     case invalidToken(Int32, vocabularySize: Int)
     case contextFull(needed: Int, capacity: Int)
+    /// A LoRA adapter that cannot be applied: the file, then why.
+    case invalidAdapter(String, String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
             return "token id \(token) is outside the vocabulary (0..<\(size))"
         case .contextFull(let needed, let capacity):
             return "context is full: \(needed) tokens needed, \(capacity) available"
+        case .invalidAdapter(let path, let reason):
+            return "LoRA adapter '\(path)': \(reason)"
         }
     }
 }

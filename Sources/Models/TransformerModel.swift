@@ -18,7 +18,8 @@ public enum LogitsSelection: Sendable {
 public final class TransformerModel: @unchecked Sendable {
     public let hyperparameters: Hyperparameters
     public let recipe: TransformerRecipe
-    let weights: TransformerWeights
+    /// Set once, before any forward pass (adapters are attached right after loading).
+    var weights: TransformerWeights
     /// Keeps the mapping (and so every weight pointer) alive as long as the model.
     public let file: GGUFFile
     let pool: ThreadPool

@@ -10,6 +10,8 @@ public struct Linear: Sendable {
     public let matrix: WeightMatrix
     /// Added to every output row (qwen2's Q/K/V biases), length `rows`.
     public let bias: [Float]?
+    /// LoRA adapters' pairs added to the product (see `LoRAAdapter`).
+    var lora: [LoRAWeight] = []
 
     public var name: String { matrix.name }
     public var rows: Int { matrix.rows }

@@ -23,14 +23,17 @@ extension HearthServer {
         try fields.rejectUnknown(known: AnthropicRequest.conversationFields.union(AnthropicRequest.generationFields),
                                  unsupported: AnthropicRequest.unsupportedFields)
         let model = try fields.requiredString("model")
-        let sampling = try AnthropicRequest.sampling(fields)
+        let sampling = try AnthropicRequest.sampling(fields, defaults: await customization(of: model))
         let conversation = try await offload { () throws(APIError) -> AnthropicConversation in
             try AnthropicRequest.conversation(fields)
         }
-        let request = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
-                                        connectionClosed: closed, prepare: conversation.prepare)
-        let textRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
-                                            connectionClosed: closed, prepare: conversation.answeringInText.prepare)
+        var fittedRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
+                                              connectionClosed: closed, prepare: conversation.prepare)
+        fittedRequest.contextLength = sampling.contextLength
+        let request = fittedRequest
+        var fittedTextRequest = fittedRequest
+        fittedTextRequest.prepare = conversation.answeringInText.prepare
+        let textRequest = fittedTextRequest
         let active = try await startGeneration(request)
         let id = Self.anthropicMessageID()
         if !sampling.stream {

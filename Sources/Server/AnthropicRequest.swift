@@ -1,3 +1,4 @@
+import Store
 import Engine
 import Foundation
 import Grammar
@@ -36,6 +37,8 @@ struct AnthropicSampling: Sendable {
     /// answers nothing.
     var maxTokens: Int
     var stream: Bool
+    /// A created model's `num_ctx`; nil: the server's `--ctx`.
+    var contextLength: Int? = nil
 }
 
 /// Reads Anthropic's Messages requests (`/v1/messages`, `/v1/messages/count_tokens`): every
@@ -58,17 +61,23 @@ enum AnthropicRequest {
 
     /// `max_tokens` (required), `temperature` (0…1), `top_p`, `top_k`, `stop_sequences`, `stream`,
     /// and the fields that change nothing on one local machine (checked, then ignored).
-    static func sampling(_ fields: RequestFields) throws(APIError) -> AnthropicSampling {
+    /// `defaults`: a created model's PARAMETERs, replacing Anthropic's defaults where they set something.
+    static func sampling(_ fields: RequestFields, defaults: ModelCustomization? = nil) throws(APIError) -> AnthropicSampling {
         guard let maxTokens = try fields.int("max_tokens", in: 0...Int(Int32.max)) else {
             throw .invalidField("max_tokens", "is required")
         }
-        var sampling = SamplingParameters()
+        var base = SamplingParameters()
         // Anthropic's defaults: temperature 1 and no top-p, top-k or min-p cut.
-        sampling.temperature = Float(try fields.number("temperature", in: 0...1) ?? 1)
-        sampling.topP = Float(try fields.number("top_p", in: 0...1) ?? 1)
-        sampling.topK = try fields.int("top_k", in: 0...Int(Int32.max)) ?? 0
-        sampling.minP = 0
-        sampling.repeatLastN = -1
+        base.temperature = 1
+        base.topP = 1
+        base.topK = 0
+        base.minP = 0
+        base.repeatLastN = -1
+        let model = try HearthServer.parseOllamaOptions(defaults.map { .object($0.options) }, path: "the model's parameters.", base: base)
+        var sampling = model.generation.sampling
+        if let temperature = try fields.number("temperature", in: 0...1) { sampling.temperature = Float(temperature) }
+        if let topP = try fields.number("top_p", in: 0...1) { sampling.topP = Float(topP) }
+        if let topK = try fields.int("top_k", in: 0...Int(Int32.max)) { sampling.topK = topK }
         let stream = try fields.bool("stream") ?? false
         if let metadata = fields.value("metadata") {
             let metadataFields = try RequestFields(metadata, path: "metadata.")
@@ -80,8 +89,9 @@ enum AnthropicRequest {
             throw .invalidField("service_tier", "expected 'auto' or 'standard_only', got '\(tier)'")
         }
         _ = try fields.string("inference_geo")
-        let options = GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: try stopSequences(fields))
-        return AnthropicSampling(options: options, maxTokens: maxTokens, stream: stream)
+        let stop = fields.value("stop_sequences") == nil ? model.generation.stop : try stopSequences(fields)
+        let options = GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: stop)
+        return AnthropicSampling(options: options, maxTokens: maxTokens, stream: stream, contextLength: model.contextLength)
     }
 
     /// `stop_sequences`: a list of strings (Anthropic takes no bare string).

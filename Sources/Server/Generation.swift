@@ -2,6 +2,7 @@ import JSON
 import Engine
 import Foundation
 import HTTPTypes
+import Ledger
 import NIOCore
 import Sampling
 import ToolCalls
@@ -55,10 +56,15 @@ final class ActiveGeneration: Sendable {
     let ticket: GenerationTicket
     let started: ContinuousClock.Instant
     let metrics: ServerMetrics
+    /// Where the answer is recorded, and the route it came in on.
+    let ledger: Ledger?
+    let route: String
     private let released = LockedFlag()
 
     init(instance: ModelInstance, promptTokens: Int, toolParser: ToolCallParser?, events: AsyncStream<SchedulerEvent>,
-         ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics) {
+         ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics, ledger: Ledger?) {
+        self.ledger = ledger
+        route = RequestRoute.current
         self.instance = instance
         self.promptTokens = promptTokens
         self.toolParser = toolParser
@@ -102,10 +108,27 @@ final class ActiveGeneration: Sendable {
         release()
         if let clientError { throw clientError }
         switch outcome {
-        case .success(let result): return result
+        case .success(let result):
+            // Recorded before the caller sends the answer's end: whatever a client was answered is
+            // in the ledger, even if the server is killed right after.
+            await record(result)
+            return result
         case .failure(let error): throw APIError(.internalServerError, "generation failed: \(error)")
         case nil: throw APIError(.internalServerError, "generation ended without a result")
         }
+    }
+
+    private func record(_ result: GenerationResult) async {
+        guard let ledger else { return }
+        let entry = LedgerEntry(route: route, model: instance.name, promptTokens: result.promptTokens,
+                                completionTokens: result.tokens.count, cachedTokens: result.reusedPromptTokens,
+                                promptSeconds: result.promptSeconds, generationSeconds: result.generationSeconds,
+                                totalSeconds: Self.seconds(ContinuousClock.now - started))
+        if let cloud = ledger.prices.cloudModel(standingInFor: entry.model) {
+            metrics.recordCloudCost(cloudModel: cloud, usd: ledger.prices.cost(of: cloud, promptTokens: entry.promptTokens,
+                                                                                completionTokens: entry.completionTokens))
+        }
+        await ledger.record(entry)
     }
 
     private func release() {
@@ -190,7 +213,7 @@ extension HearthServer {
             }
             request.connectionClosed?.whenComplete { _ in ticket.cancel() }
             return ActiveGeneration(instance: instance, promptTokens: prompt.count, toolParser: prepared.toolParser, events: events, ticket: ticket,
-                                    started: started, metrics: metrics)
+                                    started: started, metrics: metrics, ledger: ledger)
         } catch {
             instance.usage.end()
             throw error
@@ -287,4 +310,9 @@ extension SamplingParameters {
         }
         return self
     }
+}
+
+/// The route of the request being handled (set by `ErrorMiddleware`), for the ledger.
+enum RequestRoute {
+    @TaskLocal static var current = "other"
 }

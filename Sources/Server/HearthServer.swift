@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Ledger
 import Logging
 import ServiceLifecycle
 import NIOCore
@@ -26,6 +27,8 @@ public final class HearthServer: Sendable {
     let logger: Logger
     /// Responses kept for `previous_response_id` (see ResponseStore).
     let storedResponses = ResponseStore()
+    /// Where every answered request is recorded (nil with `--no-ledger`).
+    let ledger: Ledger?
 
     public init(configuration: ServerConfiguration, store: ModelStore) {
         self.configuration = configuration
@@ -34,6 +37,7 @@ public final class HearthServer: Sendable {
         var logger = Logger(label: "hearth.serve")
         logger.logLevel = configuration.logLevel
         self.logger = logger
+        ledger = configuration.recordsUsage ? Ledger(directory: store.root) { [logger] message in logger.error("\(message)") } : nil
     }
 
     /// The router with every route and the security middleware, for tests and for serving.
@@ -63,6 +67,7 @@ public final class HearthServer: Sendable {
         addOllamaRoutes(to: router)
         addResponsesRoutes(to: router)
         addAnthropicRoutes(to: router)
+        router.get("/api/usage") { [self] request, _ in try await usage(request) }
         return router
     }
 

@@ -14,6 +14,12 @@ final class ServerMetrics: @unchecked Sendable {
     private var ttftCounts = [Int](repeating: 0, count: ttftBuckets.count)
     private var ttftSum = 0.0
     private var ttftTotal = 0
+    /// What the answers would have cost at cloud prices, by cloud model (the ledger's price table).
+    private var cloudCost: [String: Double] = [:]
+
+    func recordCloudCost(cloudModel: String, usd: Double) {
+        lock.withLock { cloudCost[cloudModel, default: 0] += usd }
+    }
 
     func recordRequest(route: String, status: Int) {
         lock.withLock { requests["\(route)|\(status)", default: 0] += 1 }
@@ -61,6 +67,8 @@ final class ServerMetrics: @unchecked Sendable {
             out += "hearth_prompt_tokens_computed_total \(promptTokensComputed)\n"
             header("hearth_generated_tokens_total", "counter", "Tokens generated.")
             out += "hearth_generated_tokens_total \(generatedTokens)\n"
+            header("hearth_cloud_cost_usd_total", "counter", "What the answers would have cost at cloud prices (prices.json), by cloud model.")
+            for model in cloudCost.keys.sorted() { out += "hearth_cloud_cost_usd_total{cloud_model=\"\(Self.escape(model))\"} \(cloudCost[model]!)\n" }
             header("hearth_prompt_tokens_per_second", "gauge", "Prompt tokens computed per second, over all requests.")
             out += "hearth_prompt_tokens_per_second \(promptSeconds > 0 ? Double(promptTokensComputed) / promptSeconds : 0)\n"
             header("hearth_generation_tokens_per_second", "gauge", "Tokens generated per second of generation, over all requests.")

@@ -13,7 +13,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let route = Self.routeLabel(request.uri.path)
         let response: Response
         do {
-            response = try await next(request, context)
+            response = try await RequestRoute.$current.withValue(route) { try await next(request, context) }
         } catch {
             response = Self.response(for: Self.apiError(error), path: request.uri.path)
         }
@@ -55,7 +55,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let known: Set<String> = [
             "/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
             "/api/tags", "/api/show", "/api/chat", "/api/generate", "/api/ps", "/api/version", "/api/pull",
-            "/api/delete", "/api/embed", "/api/embeddings", "/api/copy", "/v1/messages", "/v1/messages/count_tokens",
+            "/api/delete", "/api/embed", "/api/embeddings", "/api/copy", "/api/create", "/api/usage", "/v1/messages", "/v1/messages/count_tokens",
         ]
         if known.contains(path) { return path }
         if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }

@@ -12,14 +12,17 @@ final class ModelInstance: Sendable {
     let loaded: LoadedModel
     let scheduler: BatchScheduler
     let fileSize: Int64
+    /// What the model's Modelfile added, as it was when the model loaded.
+    let customization: ModelCustomization?
     let loadedAt = Date()
     let usage = UsageClock()
 
-    init(name: String, loaded: LoadedModel, scheduler: BatchScheduler, fileSize: Int64) {
+    init(name: String, loaded: LoadedModel, scheduler: BatchScheduler, fileSize: Int64, customization: ModelCustomization?) {
         self.name = name
         self.loaded = loaded
         self.scheduler = scheduler
         self.fileSize = fileSize
+        self.customization = customization
     }
 
     var cacheBytes: Int { scheduler.cacheBytes }
@@ -123,7 +126,9 @@ actor ModelManager {
         // 1.25 × the prompt + 8192) would otherwise reload the model on almost every request.
         let wanted = contextLength.map { $0 <= configuration.contextLength ? $0 : ($0 + 4095) / 4096 * 4096 } ?? configuration.contextLength
         if let instance = instances[installed.name] {
-            if instance.scheduler.contextLength < min(wanted, instance.loaded.trainedContextLength), instance.usage.isIdle {
+            // A model created again (new template or system prompt) reloads once it is idle.
+            let outdated = instance.customization != installed.customization
+            if outdated || instance.scheduler.contextLength < min(wanted, instance.loaded.trainedContextLength), instance.usage.isIdle {
                 instances[installed.name] = nil
                 instance.scheduler.shutdown()
             } else {
@@ -174,16 +179,24 @@ actor ModelManager {
             throw APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "model '\(installed.name)' does not fit in memory: \(error)")
         }
         do {
-            loaded = try LoadedModel(path: installed.path, threads: configuration.threads, productOrder: configuration.productOrder)
+            loaded = try LoadedModel(path: installed.path, threads: configuration.threads, productOrder: configuration.productOrder,
+                                     customization: installed.customization?.chat ?? ChatCustomization(),
+                                     adapters: try Self.adapters(of: installed, in: store) + configuration.adapters)
             let scheduler = try BatchScheduler(model: loaded, configuration: .init(
                 slots: slots, contextLength: contextLength, maxQueue: configuration.maxQueue,
                 prefixCacheBytes: configuration.prefixCacheBytes))
-            let instance = ModelInstance(name: installed.name, loaded: loaded, scheduler: scheduler, fileSize: installed.size)
+            let instance = ModelInstance(name: installed.name, loaded: loaded, scheduler: scheduler, fileSize: installed.size,
+                                         customization: installed.customization)
             instances[installed.name] = instance
             return instance
         } catch {
             throw APIError(.internalServerError, "model '\(installed.name)' failed to load: \(error)")
         }
+    }
+
+    /// A created model's LoRA adapters, from the store.
+    static func adapters(of installed: InstalledModel, in store: ModelStore) throws -> [LoRAAdapter] {
+        try (installed.customization?.adapters ?? []).map { try LoRAAdapter(path: store.adapterURL($0).path, scale: $0.scale) }
     }
 
     /// The context the model was trained for (`ARCH.context_length`), when the file says.

@@ -42,6 +42,7 @@ extension HearthServer {
             return Reply.json(.object(["models": .array(entries)]))
         }
         router.post("/api/copy") { [self] request, _ in try await ollamaCopy(try await json(request)) }
+        router.post("/api/create") { [self] request, _ in try await ollamaCreate(try await json(request)) }
         router.post("/api/embeddings") { [self] request, _ in try await ollamaLegacyEmbeddings(try await json(request)) }
         router.post("/api/show") { [self] request, _ in try await show(try await json(request)) }
         router.post("/api/chat") { [self] request, context in try await ollamaChat(try await json(request), closed: context.connectionClosed) }
@@ -108,28 +109,36 @@ extension HearthServer {
     ]
 
     /// Ollama's `options` mapped onto the sampler. Options that change the output are honoured;
-    /// the runner and hardware ones are accepted and ignored; anything else is refused by name.
+    /// the runner and hardware ones are accepted and ignored (logged); anything else is refused by name.
     func ollamaOptions(_ value: JSONValue?) throws(APIError) -> OllamaOptions {
-        var sampling = SamplingParameters()
-        var stop: [String] = []
+        if case .object(let object)? = value {
+            let ignored = object.keys.filter { Self.ignoredOllamaOptions.contains($0) }
+            if !ignored.isEmpty { logger.debug("ignoring Ollama options that do not change the output: \(ignored.sorted())") }
+        }
+        return try Self.parseOllamaOptions(value)
+    }
+
+    /// `value` (an `options` object, at `path` in the request) applied over `base`.
+    static func parseOllamaOptions(_ value: JSONValue?, path: String = "options.", base: SamplingParameters = SamplingParameters(),
+                                   baseStop: [String] = []) throws(APIError) -> OllamaOptions {
+        var sampling = base
+        var stop = baseStop
         var maxTokens: Int?
         var contextLength: Int?
         if let value {
-            let fields = try RequestFields(value, path: "options.")
+            let fields = try RequestFields(value, path: path)
             try fields.rejectUnknown(
                 known: ["temperature", "top_k", "top_p", "min_p", "typical_p", "num_predict", "stop", "seed", "repeat_penalty",
                         "repeat_last_n", "presence_penalty", "frequency_penalty", "mirostat", "mirostat_tau", "mirostat_eta", "num_ctx"],
                 unsupported: ["rope_frequency_base": "the RoPE base in the model's file is always used",
                               "rope_frequency_scale": "the RoPE scale in the model's file is always used"],
                 ignored: Self.ignoredOllamaOptions)
-            let ignored = fields.object.keys.filter { Self.ignoredOllamaOptions.contains($0) }
-            if !ignored.isEmpty { logger.debug("ignoring Ollama options that do not change the output: \(ignored.sorted())") }
             if let temperature = try fields.number("temperature", in: 0...100) { sampling.temperature = Float(temperature) }
             if let topK = try fields.int("top_k", in: 0...Int(Int32.max)) { sampling.topK = topK }
             if let topP = try fields.number("top_p", in: 0...1) { sampling.topP = Float(topP) }
             if let minP = try fields.number("min_p", in: 0...1) { sampling.minP = Float(minP) }
             if let typicalP = try fields.number("typical_p", in: 0...1) { sampling.typicalP = Float(typicalP) }
-            if let seed = try fields.int("seed", in: -1...Int.max), seed >= 0 { sampling.seed = UInt64(seed) }
+            if let seed = try fields.int("seed", in: -1...Int.max) { sampling.seed = seed >= 0 ? UInt64(seed) : nil }
             if let penalty = try fields.number("repeat_penalty", in: 0...100) { sampling.repeatPenalty = Float(penalty) }
             if let lastN = try fields.int("repeat_last_n", in: -1...Int(Int32.max)) { sampling.repeatLastN = lastN }
             if let presence = try fields.number("presence_penalty", in: -2...2) { sampling.presencePenalty = Float(presence) }
@@ -141,7 +150,7 @@ extension HearthServer {
             if let predict = try fields.int("num_predict", in: -2...Int(Int32.max)), predict >= 0 { maxTokens = predict }
             // Any size up to the model's trained context (clamped there when the model loads).
             contextLength = try fields.int("num_ctx", in: 1...Int(Int32.max)).map { max($0, 16) }
-            stop = try fields.stopStrings("stop")
+            if fields.value("stop") != nil { stop = try fields.stopStrings("stop") }
         }
         return OllamaOptions(generation: GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: stop),
                              maxTokens: maxTokens, contextLength: contextLength)
@@ -196,7 +205,8 @@ extension HearthServer {
         let model = try fields.requiredString("model")
         try Self.checkThink(fields, model: model)
         let keep = try keepAlive(fields)
-        let options = try ollamaOptions(fields.value("options"))
+        let defaults = await customization(of: model)
+        let options = try ollamaOptions(defaults?.options(overriddenBy: fields.value("options")) ?? fields.value("options"))
         let stream = try fields.bool("stream") ?? true
         // Ollama drops a long conversation's oldest turns unless told not to.
         let truncate = try fields.bool("truncate") ?? true
@@ -271,7 +281,8 @@ extension HearthServer {
         let model = try fields.requiredString("model")
         try Self.checkThink(fields, model: model)
         let keep = try keepAlive(fields)
-        let options = try ollamaOptions(fields.value("options"))
+        let defaults = await customization(of: model)
+        let options = try ollamaOptions(defaults?.options(overriddenBy: fields.value("options")) ?? fields.value("options"))
         let stream = try fields.bool("stream") ?? true
         let raw = try fields.bool("raw") ?? false
         let system = try fields.string("system")

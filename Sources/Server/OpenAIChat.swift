@@ -21,7 +21,7 @@ extension HearthServer {
         let wantsLogprobs = try fields.bool("logprobs") ?? false
         let topLogprobs = try fields.int("top_logprobs", in: 0...20)
         if topLogprobs != nil && !wantsLogprobs { throw APIError.invalidField("top_logprobs", "requires 'logprobs': true") }
-        let sampling = try openAISampling(fields, logprobs: wantsLogprobs ? (topLogprobs ?? 0) : nil)
+        let sampling = try openAISampling(fields, logprobs: wantsLogprobs ? (topLogprobs ?? 0) : nil, defaults: await customization(of: model))
         let plan = try await offload { () throws(APIError) -> ChatPlan in
             let tools = try ToolFields.tools(fields.value("tools"))
             let choice = try ToolFields.choice(fields.value("tool_choice"), tools: tools)
@@ -33,8 +33,10 @@ extension HearthServer {
                             responseFormat: format, responseGrammar: grammar)
         }
         let requests = (0..<sampling.choices).map { index in
-            GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
-                              connectionClosed: closed, prepare: plan.prepare)
+            var request = GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
+                                            connectionClosed: closed, prepare: plan.prepare)
+            request.contextLength = sampling.contextLength
+            return request
         }
         let actives = try await startGenerations(requests)
         let id = String("chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24))

@@ -74,7 +74,7 @@ extension HearthServer {
             throw APIError.invalidField("top_logprobs", "requires 'include': ['message.output_text.logprobs']")
         }
         let maxOutputTokens = try fields.int("max_output_tokens", in: 1...Int(Int32.max))
-        let sampling = try openAISampling(fields, logprobs: wantsLogprobs ? topLogprobs : nil)
+        let sampling = try openAISampling(fields, logprobs: wantsLogprobs ? topLogprobs : nil, defaults: await customization(of: model))
 
         var history: [ResponseItem] = []
         if let previousID {
@@ -111,8 +111,9 @@ extension HearthServer {
 
         // `truncation: "auto"` drops the oldest turns as Ollama's chat does (the shared fitting);
         // "disabled" refuses a prompt that does not fit, as OpenAI does.
-        var fittedRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: maxOutputTokens, connectionClosed: closed,
-                                              prepare: plan.prepare)
+        var fittedRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: maxOutputTokens ?? sampling.maxTokens,
+                                              connectionClosed: closed, prepare: plan.prepare)
+        fittedRequest.contextLength = sampling.contextLength
         var fittedTextRequest = fittedRequest
         fittedTextRequest.prepare = plan.answeringInText.prepare
         if truncation == "auto" {

@@ -1,3 +1,4 @@
+import Store
 import JSON
 import Engine
 import Foundation
@@ -54,6 +55,8 @@ extension HearthServer {
         var includeUsage: Bool
         /// `n`: answers per prompt.
         var choices: Int
+        /// A created model's `num_ctx`; nil: the server's `--ctx`.
+        var contextLength: Int? = nil
 
         /// Choice `index`'s options: with a seed, each choice draws from its own (seed + index),
         /// so `n` answers differ and the first is what the same request with `n` = 1 gives.
@@ -64,19 +67,26 @@ extension HearthServer {
         }
     }
 
-    func openAISampling(_ fields: RequestFields, logprobs: Int?) throws(APIError) -> OpenAISampling {
-        var sampling = SamplingParameters()
-        // OpenAI's defaults: temperature 1, top_p 1, and no top-k or min-p cut.
-        sampling.temperature = Float(try fields.number("temperature", in: 0...2) ?? 1)
-        sampling.topP = Float(try fields.number("top_p", in: 0...1) ?? 1)
-        sampling.topK = 0
-        sampling.minP = 0
-        sampling.presencePenalty = Float(try fields.number("presence_penalty", in: -2...2) ?? 0)
-        sampling.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2...2) ?? 0)
-        sampling.repeatLastN = -1
+    /// The OpenAI sampling fields over the defaults of `defaults` (a created model's
+    /// PARAMETERs, which replace OpenAI's own defaults where they set something).
+    func openAISampling(_ fields: RequestFields, logprobs: Int?, defaults: ModelCustomization? = nil) throws(APIError) -> OpenAISampling {
+        var base = SamplingParameters()
+        // OpenAI's defaults: temperature 1, top_p 1, and no top-k, min-p or repetition penalty.
+        base.temperature = 1
+        base.topP = 1
+        base.topK = 0
+        base.minP = 0
+        base.repeatLastN = -1
+        let model = try Self.parseOllamaOptions(defaults.map { .object($0.options) }, path: "the model's parameters.", base: base)
+        var sampling = model.generation.sampling
+        if let temperature = try fields.number("temperature", in: 0...2) { sampling.temperature = Float(temperature) }
+        if let topP = try fields.number("top_p", in: 0...1) { sampling.topP = Float(topP) }
+        if let presence = try fields.number("presence_penalty", in: -2...2) { sampling.presencePenalty = Float(presence) }
+        if let frequency = try fields.number("frequency_penalty", in: -2...2) { sampling.frequencyPenalty = Float(frequency) }
         if let seed = try fields.int("seed", in: 0...Int.max) { sampling.seed = UInt64(seed) }
         var maxTokens = try fields.int("max_completion_tokens", in: 1...Int(Int32.max))
         if maxTokens == nil { maxTokens = try fields.int("max_tokens", in: 1...Int(Int32.max)) }
+        if maxTokens == nil { maxTokens = model.maxTokens }
         let choices = try fields.int("n", in: 1...128) ?? 1
         if let bias = fields.value("logit_bias") {
             guard case .object(let entries) = bias else { throw APIError.invalidField("logit_bias", "expected an object of token id → bias") }
@@ -102,8 +112,10 @@ extension HearthServer {
             try streamOptions.rejectUnknown(known: ["include_usage"])
             includeUsage = try streamOptions.bool("include_usage") ?? false
         }
-        let options = GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: try fields.stopStrings("stop"), logprobs: logprobs)
-        return OpenAISampling(options: options, maxTokens: maxTokens, stream: stream, includeUsage: includeUsage, choices: choices)
+        let stop = fields.value("stop") == nil ? model.generation.stop : try fields.stopStrings("stop")
+        let options = GenerationOptions(maxTokens: 0, sampling: try sampling.checked(), stop: stop, logprobs: logprobs)
+        return OpenAISampling(options: options, maxTokens: maxTokens, stream: stream, includeUsage: includeUsage, choices: choices,
+                              contextLength: model.contextLength)
     }
 
     static let unsupportedOpenAIFields: [String: String] = [
@@ -198,7 +210,7 @@ extension HearthServer {
         let suffix = try fields.string("suffix") ?? ""
         let echo = try fields.bool("echo") ?? false
         let logprobs = try fields.int("logprobs", in: 0...5)
-        var sampling = try openAISampling(fields, logprobs: logprobs)
+        var sampling = try openAISampling(fields, logprobs: logprobs, defaults: await customization(of: model))
         if let bestOf = try fields.int("best_of", in: 1...128), bestOf != sampling.choices {
             throw APIError.unsupported("best_of", "only best_of = n (every sequence generated is returned), got best_of \(bestOf) and n \(sampling.choices)")
         }
@@ -210,8 +222,8 @@ extension HearthServer {
         sampling.maxTokens = sampling.maxTokens ?? 16
         let requests = (0..<choiceCount).map { index in
             let prompt = prompts[index / sampling.choices]
-            return GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
-                                     connectionClosed: closed) { loaded in
+            var request = GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
+                                            connectionClosed: closed) { loaded in
                 if !suffix.isEmpty {
                     guard let tokens = loaded.fillInTheMiddlePrompt(prefix: prompt.text(loaded), suffix: suffix) else {
                         throw APIError.invalidField("suffix", "'\(model)' was not trained to fill in the middle (it has no such tokens)")
@@ -220,6 +232,8 @@ extension HearthServer {
                 }
                 return try prompt.tokens(loaded)
             }
+            request.contextLength = sampling.contextLength
+            return request
         }
         let actives = try await startGenerations(requests)
         let id = "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Store
 import Kernels
@@ -7,6 +8,10 @@ import Logging
 /// gets here.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
+    /// LoRA adapters added to every model the server loads (`serve --lora`, for one `--model`).
+    public var adapters: [LoRAAdapter] = []
+    /// Record every answered request in the savings ledger (`HEARTH_HOME/ledger.sqlite`).
+    public var recordsUsage = true
     public var port = 11435
     /// Bearer token every route but `/health` requires; nil means no authentication.
     public var apiKey: String?

@@ -19,14 +19,18 @@ public struct InstalledModel: Codable, Sendable, Equatable {
     public let source: String
     /// When it was installed (or, for a file found without a manifest, its modification time).
     public let modified: Date
+    /// What a Modelfile added (system prompt, template, default options…); nil for plain weights.
+    public let customization: ModelCustomization?
 
-    public init(name: String, path: String, sha256: String, size: Int64, source: String, modified: Date) {
+    public init(name: String, path: String, sha256: String, size: Int64, source: String, modified: Date,
+                customization: ModelCustomization? = nil) {
         self.name = name
         self.path = path
         self.sha256 = sha256
         self.size = size
         self.source = source
         self.modified = modified
+        self.customization = customization
     }
 }
 
@@ -145,7 +149,7 @@ public struct ModelStore: Sendable {
         guard let identity = try? SHA256Cache.FileIdentity.of(url), identity.isRegularFile else { return nil }
         if let manifest = readManifest(name), manifest.size == identity.size {
             return InstalledModel(name: name, path: url.path, sha256: manifest.sha256, size: manifest.size,
-                                  source: manifest.source, modified: manifest.installed)
+                                  source: manifest.source, modified: manifest.installed, customization: manifest.customization)
         }
         let modified = Date(timeIntervalSince1970: Double(identity.modifiedNanoseconds) / 1e9)
         return InstalledModel(name: name, path: url.path, sha256: try sha256(ofFileAt: url), size: identity.size,
@@ -184,12 +188,80 @@ public struct ModelStore: Sendable {
         if link(original.path, target.path) != 0 { throw StoreError.posix("link", target.path) }
         do {
             try writeManifest(Manifest(name: destination, sha256: original.sha256, size: original.size,
-                                       source: "copy of \(source)", installed: Date()))
+                                       source: "copy of \(source)", installed: Date(), customization: original.customization))
             try Durability.syncDirectory(modelsDirectory)
         } catch {
             unlink(target.path)
             throw error
         }
+    }
+
+    /// Installs `base`'s weights again under `name` with `customization` (Ollama's create): a
+    /// hard link to the same file, so no weights are copied, and a manifest holding what the
+    /// Modelfile added. Replaces a model already called `name` (as Ollama does), including
+    /// `base` itself.
+    @discardableResult
+    public func create(_ name: String, from base: String, customization: ModelCustomization) throws -> InstalledModel {
+        try ModelName.validate(name)
+        try ModelName.validate(base)
+        guard let original = try installedModel(named: base) else {
+            throw StoreError(.notInstalled, "model '\(base)' is not installed")
+        }
+        let target = modelURL(name)
+        let staged = temporaryDirectory.appendingPathComponent(".create-\(UUID().uuidString).gguf")
+        if link(original.path, staged.path) != 0 { throw StoreError.posix("link", staged.path) }
+        defer { unlink(staged.path) }
+        // The old manifest goes first: dying after it leaves the new file listed without one
+        // (hashed again), never the old manifest describing the new file.
+        if Self.entryExists(manifestURL(name)), unlink(manifestURL(name).path) != 0, errno != ENOENT {
+            throw StoreError.posix("delete", manifestURL(name).path)
+        }
+        if rename(staged.path, target.path) != 0 { throw StoreError.posix("rename", target.path) }
+        let manifest = Manifest(name: name, sha256: original.sha256, size: original.size,
+                                source: "created from \(base)", installed: Date(), customization: customization)
+        try writeManifest(manifest)
+        try Durability.syncDirectory(modelsDirectory)
+        return InstalledModel(name: name, path: target.path, sha256: manifest.sha256, size: manifest.size,
+                              source: manifest.source, modified: manifest.installed, customization: customization)
+    }
+
+    /// Where the store keeps the adapter file with this sha256.
+    public func adapterURL(_ adapter: ModelAdapter) -> URL {
+        root.appendingPathComponent("adapters", isDirectory: true).appendingPathComponent("\(adapter.sha256).gguf")
+    }
+
+    /// Copies a LoRA adapter file into the store (`adapters/SHA256.gguf`, written atomically;
+    /// an adapter already there is kept) and returns it. The caller checks it is an adapter.
+    public func importAdapter(at path: String, scale: Float = 1) throws -> ModelAdapter {
+        let source = Self.fileURL(forPath: path)
+        guard let identity = try? SHA256Cache.FileIdentity.of(source), identity.isRegularFile else {
+            throw StoreError(.fileNotFound, "no such file: '\(ModelName.printable(path))'")
+        }
+        try GGUFMagic.check(fileAt: source)
+        let adapter = ModelAdapter(sha256: try sha256(ofFileAt: source), scale: scale)
+        let target = adapterURL(adapter)
+        if Self.entryExists(target) { return adapter }
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let staged = temporaryDirectory.appendingPathComponent(".adapter-\(UUID().uuidString).gguf")
+        defer { unlink(staged.path) }
+        do {
+            try FileManager.default.copyItem(at: source, to: staged)
+        } catch {
+            throw StoreError(.io, "cannot copy '\(path)' into the store: \(error.localizedDescription)")
+        }
+        guard try sha256(ofFileAt: staged) == adapter.sha256 else {
+            throw StoreError(.checksumMismatch, "'\(path)' changed while it was copied")
+        }
+        if rename(staged.path, target.path) != 0 { throw StoreError.posix("rename", target.path) }
+        return adapter
+    }
+
+    /// What a generated Modelfile's FROM names for `model`: the model it was created from while
+    /// that still holds the same weights, else the weights' file.
+    public func modelfileBase(of model: InstalledModel) -> String {
+        guard let base = model.customization?.base, ModelName.isValid(base),
+              let installed = try? installedModel(named: base), installed.sha256 == model.sha256 else { return model.path }
+        return base
     }
 
     // MARK: - resolve
@@ -260,6 +332,7 @@ struct Manifest: Codable, Equatable {
     var size: Int64
     var source: String
     var installed: Date
+    var customization: ModelCustomization? = nil
 }
 
 extension ModelStore {

@@ -28,6 +28,7 @@ public struct StoreError: Error, CustomStringConvertible, LocalizedError, Sendab
         case httpProtocol
         case networkFailure
         case io
+        case invalidModelfile
     }
 
     public let code: Code

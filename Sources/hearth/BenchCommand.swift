@@ -45,6 +45,8 @@ struct BenchCommand: AsyncParsableCommand {
     @OptionGroup(title: "Sampling (--sampled and --schema runs)")
     var sampling: SamplingOptions
 
+    @OptionGroup var lora: LoRAOptions
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -63,7 +65,8 @@ struct BenchCommand: AsyncParsableCommand {
         let store = try ModelStore(root: ModelStore.defaultRoot())
         let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let loaded = try LoadedModel(path: located.path, threads: threadCount, productOrder: blockSums ? .blockSums : .llamaCpp)
+        let loaded = try LoadedModel(path: located.path, threads: threadCount, productOrder: blockSums ? .blockSums : .llamaCpp,
+                                     adapters: try lora.adapters())
         let result = try loaded.benchmark(promptTokens: pp, generatedTokens: tg, repetitions: reps)
         let parallelRates = parallel > 1
             ? try loaded.benchmarkParallelGeneration(sequences: parallel, contextTokens: 128, generatedTokens: tg, repetitions: reps)

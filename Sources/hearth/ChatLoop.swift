@@ -13,6 +13,8 @@ final class ChatLoop {
     private var history: [ChatMessage] = []
     private var verbose: Bool
     private let interrupt = InterruptFlag()
+    /// Called with each answer (the ledger records it).
+    var onAnswer: (GenerationResult) -> Void = { _ in }
 
     init(session: Session, format: ChatFormat, options: GenerationOptions, system: String?, verbose: Bool) {
         self.session = session
@@ -53,6 +55,7 @@ final class ChatLoop {
         output.write(Data("\n".utf8))
         // A stopped answer stays in the history, as the user saw it.
         history.append(.assistant(result.text))
+        onAnswer(result)
         return result
     }
 

@@ -18,6 +18,8 @@ struct Hearth: AsyncParsableCommand {
             RunCommand.self,
             ServeCommand.self,
             PullCommand.self,
+            CreateCommand.self,
+            UsageCommand.self,
             ListCommand.self,
             ShowCommand.self,
             RemoveCommand.self,

@@ -12,6 +12,8 @@ struct ModelLocator {
         let path: String
         /// The store name, or nil for a file given by path.
         let name: String?
+        /// What a Modelfile added, for a created model.
+        var customization: ModelCustomization? = nil
     }
 
     /// `loadsWeights`: the caller will load the model, so one that cannot fit in memory is refused
@@ -21,7 +23,8 @@ struct ModelLocator {
         switch resolved.kind {
         case .installed, .file:
             if loadsWeights { try Self.refuseIfTooLarge(path: resolved.url.path, name: resolved.name ?? reference) }
-            return Located(path: resolved.url.path, name: resolved.name)
+            let customization = try resolved.name.flatMap { try store.installedModel(named: $0) }?.customization
+            return Located(path: resolved.url.path, name: resolved.name, customization: customization)
         case .catalogNotInstalled:
             guard pullIfMissing else {
                 throw ValidationErrorMessage("model '\(reference)' is not installed; run `hearth pull \(reference)`")

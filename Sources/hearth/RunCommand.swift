@@ -3,7 +3,9 @@ import Engine
 import Foundation
 import Grammar
 import JSON
+import Ledger
 import Sampling
+import Server
 import Store
 
 /// `hearth run MODEL [PROMPT]`: chat with a model, or continue plain text with `--raw`.
@@ -33,13 +35,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "System message for the chat.")
     var system: String?
 
-    @Option(name: [.customShort("n"), .customLong("max-tokens")], parsing: .unconditional, help: "Most tokens to generate per answer.")
-    var maxTokens: Int = 1024
+    @Option(name: [.customShort("n"), .customLong("max-tokens")], parsing: .unconditional, help: "Most tokens to generate per answer (default 1024).")
+    var maxTokens: Int?
 
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(help: "Context length in tokens (capped at the model's trained context).")
-    var ctx: Int = 4096
+    @OptionGroup var lora: LoRAOptions
+
+    @Option(help: "Context length in tokens (capped at the model's trained context; default 4096).")
+    var ctx: Int?
 
     @Option(help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
@@ -54,8 +58,8 @@ struct RunCommand: AsyncParsableCommand {
     var grammar: String?
 
     func validate() throws {
-        guard maxTokens >= 0 else { throw ValidationError("-n must be ≥ 0, got \(maxTokens)") }
-        guard ctx > 0 else { throw ValidationError("--ctx must be > 0, got \(ctx)") }
+        if let maxTokens, maxTokens < 0 { throw ValidationError("-n must be ≥ 0, got \(maxTokens)") }
+        if let ctx, ctx <= 0 { throw ValidationError("--ctx must be > 0, got \(ctx)") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if raw && system != nil { throw ValidationError("--system has no meaning with --raw (no chat template is used)") }
         try sampling.parameters().validate()
@@ -109,9 +113,26 @@ struct RunCommand: AsyncParsableCommand {
 
         let store = try ModelStore(root: ModelStore.defaultRoot())
         let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
-        let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let session = try loaded.makeSession(contextLength: ctx)
-        let options = GenerationOptions(maxTokens: maxTokens, sampling: try sampling.parameters(), constraint: constraint)
+        // A created model's Modelfile: its template and system prompt, and its PARAMETERs as the
+        // defaults the flags override.
+        let customization = located.customization
+        let defaults = try customization.map { try HearthServer.defaults(of: $0) } ?? ModelDefaults()
+        let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                     customization: customization?.chat ?? ChatCustomization(),
+                                     adapters: try (customization?.adapters ?? []).map { try LoRAAdapter(path: store.adapterURL($0).path, scale: $0.scale) }
+                                         + lora.adapters())
+        let session = try loaded.makeSession(contextLength: ctx ?? defaults.contextLength ?? 4096)
+        let options = GenerationOptions(maxTokens: maxTokens ?? defaults.maxTokens ?? 1024, sampling: try sampling.parameters(over: defaults.sampling),
+                                        stop: defaults.stop, constraint: constraint)
+
+        let ledger = Ledger(directory: store.root)
+        let modelName = located.name ?? URL(fileURLWithPath: located.path).deletingPathExtension().lastPathComponent
+        let record = { (result: GenerationResult) in
+            ledger.recordNow(LedgerEntry(route: "hearth run", model: modelName, promptTokens: result.promptTokens,
+                                         completionTokens: result.tokens.count, cachedTokens: result.reusedPromptTokens,
+                                         promptSeconds: result.promptSeconds, generationSeconds: result.generationSeconds,
+                                         totalSeconds: result.promptSeconds + result.generationSeconds))
+        }
 
         if raw, let prompt {
             let tokens = loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
@@ -121,11 +142,13 @@ struct RunCommand: AsyncParsableCommand {
                 return true
             }
             FileHandle.standardOutput.write(Data("\n".utf8))
+            record(result)
             Self.printStats(result)
             return
         }
 
         let chat = try ChatLoop(session: session, format: loaded.chatFormat(), options: options, system: system, verbose: verbose)
+        chat.onAnswer = record
         if let prompt {
             let result = try chat.answer(prompt)
             Self.printStats(result)
@@ -143,36 +166,46 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Sampler flags shared by the commands that generate.
+/// Sampler flags shared by the commands that generate. A flag left out takes the model's
+/// default (a created model's PARAMETER) or else the built-in one (`SamplingParameters()`).
 struct SamplingOptions: ParsableArguments {
-    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature; 0 is greedy.")
-    var temperature: Float = 0.8
-    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep the K most likely tokens (0 disables).")
-    var topK: Int = 40
-    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Nucleus sampling threshold (1 disables).")
-    var topP: Float = 0.95
-    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens below this fraction of the best (0 disables).")
-    var minP: Float = 0.05
-    @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Penalty for recently seen tokens (1 disables).")
-    var repeatPenalty: Float = 1.0
-    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "How many recent tokens the penalties look at (0 disables, -1 the whole context).")
-    var repeatLastN: Int = 64
-    @Option(name: .customLong("presence-penalty"), parsing: .unconditional, help: "Subtracted from the logit of every token already seen (0 disables).")
-    var presencePenalty: Float = 0
-    @Option(name: .customLong("frequency-penalty"), parsing: .unconditional, help: "Subtracted from a token's logit per time it was seen (0 disables).")
-    var frequencyPenalty: Float = 0
-    @Option(name: .customLong("typical-p"), parsing: .unconditional, help: "Locally typical sampling threshold (1 disables).")
-    var typicalP: Float = 1
-    @Option(name: .customLong("mirostat"), parsing: .unconditional, help: "Mirostat: 0 off, 1 Mirostat, 2 Mirostat 2.0.")
-    var mirostat: Int = 0
+    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature; 0 is greedy (default 0.8).")
+    var temperature: Float?
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep the K most likely tokens (0 disables; default 40).")
+    var topK: Int?
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Nucleus sampling threshold (1 disables; default 0.95).")
+    var topP: Float?
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens below this fraction of the best (0 disables; default 0.05).")
+    var minP: Float?
+    @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Penalty for recently seen tokens (1 disables; default 1).")
+    var repeatPenalty: Float?
+    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "How many recent tokens the penalties look at (0 disables, -1 the whole context; default 64).")
+    var repeatLastN: Int?
+    @Option(name: .customLong("presence-penalty"), parsing: .unconditional, help: "Subtracted from the logit of every token already seen (0 disables; default 0).")
+    var presencePenalty: Float?
+    @Option(name: .customLong("frequency-penalty"), parsing: .unconditional, help: "Subtracted from a token's logit per time it was seen (0 disables; default 0).")
+    var frequencyPenalty: Float?
+    @Option(name: .customLong("typical-p"), parsing: .unconditional, help: "Locally typical sampling threshold (1 disables; default 1).")
+    var typicalP: Float?
+    @Option(name: .customLong("mirostat"), parsing: .unconditional, help: "Mirostat: 0 off, 1 Mirostat, 2 Mirostat 2.0 (default 0).")
+    var mirostat: Int?
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Random seed; the same seed gives the same output.")
     var seed: UInt64?
 
-    func parameters() throws -> SamplingParameters {
-        let parameters = SamplingParameters(
-            temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty,
-            repeatLastN: repeatLastN, presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty, seed: seed,
-            typicalP: typicalP, mirostat: mirostat)
+    /// The flags over `base`: each flag given replaces its setting.
+    func parameters(over base: SamplingParameters = SamplingParameters()) throws -> SamplingParameters {
+        var parameters = base
+        if let temperature { parameters.temperature = temperature }
+        if let topK { parameters.topK = topK }
+        if let topP { parameters.topP = topP }
+        if let minP { parameters.minP = minP }
+        if let repeatPenalty { parameters.repeatPenalty = repeatPenalty }
+        if let repeatLastN { parameters.repeatLastN = repeatLastN }
+        if let presencePenalty { parameters.presencePenalty = presencePenalty }
+        if let frequencyPenalty { parameters.frequencyPenalty = frequencyPenalty }
+        if let typicalP { parameters.typicalP = typicalP }
+        if let mirostat { parameters.mirostat = mirostat }
+        if let seed { parameters.seed = seed }
         do {
             try parameters.validate()
         } catch {

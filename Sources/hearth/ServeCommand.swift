@@ -76,6 +76,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("insecure-no-auth"), help: "Allow a non-loopback bind without an API key.")
     var insecureNoAuth = false
 
+    @OptionGroup var lora: LoRAOptions
+
+    @Flag(name: .customLong("no-ledger"), help: "Do not record requests in the savings ledger (HEARTH_HOME/ledger.sqlite; see `hearth usage`).")
+    var noLedger = false
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         guard (16...1_048_576).contains(ctx) else { throw ValidationError("--ctx must be in 16...1048576, got \(ctx)") }
@@ -134,6 +139,8 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("warning: serving on \(host) WITHOUT authentication (--insecure-no-auth)\n".utf8))
         }
         store.removeStaleTemporaries()
+        configuration.recordsUsage = !noLedger
+        configuration.adapters = try lora.adapters()
         let server = HearthServer(configuration: configuration, store: store)
         let app = try await server.application { port in
             FileHandle.standardOutput.write(Data("Hearth \(HearthServer.version) serving the OpenAI and Ollama APIs on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n".utf8))
