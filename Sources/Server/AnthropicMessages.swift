@@ -35,6 +35,7 @@ extension HearthServer {
         fittedTextRequest.prepare = conversation.answeringInText.prepare
         let textRequest = fittedTextRequest
         let active = try await startGeneration(request)
+        let answeredModel = active.answeredAs
         let id = Self.anthropicMessageID()
         if !sampling.stream {
             var result = try await active.run { _ in }
@@ -56,7 +57,7 @@ extension HearthServer {
                 ["type": "tool_use", "id": .string(Self.anthropicToolUseID(call.id)), "name": .string(call.name), "input": call.arguments]
             }
             let stop = AnthropicStop(result, calledTools: !calls.isEmpty, maxTokens: sampling.maxTokens)
-            return Reply.json(Self.anthropicMessage(id: id, model: model, content: content, stop: stop, usage: Self.anthropicUsage(result)))
+            return Reply.json(Self.anthropicMessage(id: id, model: answeredModel, content: content, stop: stop, usage: Self.anthropicUsage(result)))
         }
         return Reply.stream(contentType: "text/event-stream") { send in
             // A failed write means the client left: nothing more can reach it.
@@ -99,7 +100,7 @@ extension HearthServer {
                 // cached tokens comes in message_delta, whose counts replace these.
                 let usage: JSONValue = ["input_tokens": .int(active.promptTokens), "cache_creation_input_tokens": 0,
                                         "cache_read_input_tokens": 0, "output_tokens": 0]
-                let start = Self.anthropicMessage(id: id, model: model, content: [], stop: nil, usage: usage)
+                let start = Self.anthropicMessage(id: id, model: answeredModel, content: [], stop: nil, usage: usage)
                 try await emit([Self.serverSentEvent("message_start", ["type": "message_start", "message": start]),
                                 Self.serverSentEvent("ping", ["type": "ping"])])
                 var result = try await active.run { piece in

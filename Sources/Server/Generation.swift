@@ -59,12 +59,25 @@ final class ActiveGeneration: Sendable {
     /// Where the answer is recorded, and the route it came in on.
     let ledger: Ledger?
     let route: String
+    /// The model name the response shows: what the request named, or the router's choice.
+    let answeredAs: String
+    /// Why the router chose this model, for the ledger (nil: not routed).
+    let decision: String?
+    /// Recorded in the ledger when it ends (the router records its tiers' answers itself).
+    let recordsUsage: Bool
+    /// An answer already computed and replayed (its tokens were counted when they were computed).
+    let isReplay: Bool
     private let released = LockedFlag()
 
     init(instance: ModelInstance, promptTokens: Int, toolParser: ToolCallParser?, events: AsyncStream<SchedulerEvent>,
-         ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics, ledger: Ledger?) {
+         ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics, ledger: Ledger?,
+         answeredAs: String, decision: String? = nil, recordsUsage: Bool = true, isReplay: Bool = false, route: String = RequestRoute.current) {
         self.ledger = ledger
-        route = RequestRoute.current
+        self.route = route
+        self.answeredAs = answeredAs
+        self.decision = decision
+        self.recordsUsage = recordsUsage
+        self.isReplay = isReplay
         self.instance = instance
         self.promptTokens = promptTokens
         self.toolParser = toolParser
@@ -84,7 +97,7 @@ final class ActiveGeneration: Sendable {
         for await event in events {
             switch event {
             case .piece(let piece):
-                if !sawFirst {
+                if !sawFirst && !isReplay {
                     sawFirst = true
                     metrics.recordTimeToFirstToken(Self.seconds(ContinuousClock.now - started))
                 }
@@ -97,6 +110,7 @@ final class ActiveGeneration: Sendable {
                 }
             case .finished(let result):
                 outcome = .success(result)
+                if isReplay { continue }
                 metrics.recordGeneration(
                     promptTokens: result.promptTokens, computedPromptTokens: result.promptTokens - result.reusedPromptTokens,
                     promptSeconds: result.promptSeconds, generatedTokens: result.tokens.count,
@@ -111,19 +125,36 @@ final class ActiveGeneration: Sendable {
         case .success(let result):
             // Recorded before the caller sends the answer's end: whatever a client was answered is
             // in the ledger, even if the server is killed right after.
-            await record(result)
+            if recordsUsage {
+                await Self.record(result, model: instance.name, route: route, started: started, decision: decision,
+                                  ledger: ledger, metrics: metrics)
+            }
             return result
         case .failure(let error): throw APIError(.internalServerError, "generation failed: \(error)")
         case nil: throw APIError(.internalServerError, "generation ended without a result")
         }
     }
 
-    private func record(_ result: GenerationResult) async {
+    /// A finished answer (computed and now replayed to the client): the same instance, held again
+    /// until the replay ends.
+    func replay(pieces: [GeneratedPiece], result: GenerationResult, keepAlive: Duration?) -> ActiveGeneration {
+        let (events, continuation) = AsyncStream<SchedulerEvent>.makeStream(bufferingPolicy: .unbounded)
+        for piece in pieces { continuation.yield(.piece(piece)) }
+        continuation.yield(.finished(result))
+        continuation.finish()
+        instance.usage.begin(keepAlive: keepAlive)
+        return ActiveGeneration(instance: instance, promptTokens: promptTokens, toolParser: toolParser, events: events, ticket: ticket,
+                                started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs, decision: decision,
+                                recordsUsage: false, isReplay: true, route: route)
+    }
+
+    static func record(_ result: GenerationResult, model: String, route: String, started: ContinuousClock.Instant, decision: String?,
+                       ledger: Ledger?, metrics: ServerMetrics) async {
         guard let ledger else { return }
-        let entry = LedgerEntry(route: route, model: instance.name, promptTokens: result.promptTokens,
+        let entry = LedgerEntry(route: route, model: model, promptTokens: result.promptTokens,
                                 completionTokens: result.tokens.count, cachedTokens: result.reusedPromptTokens,
                                 promptSeconds: result.promptSeconds, generationSeconds: result.generationSeconds,
-                                totalSeconds: Self.seconds(ContinuousClock.now - started))
+                                totalSeconds: Self.seconds(ContinuousClock.now - started), decision: decision)
         if let cloud = ledger.prices.cloudModel(standingInFor: entry.model) {
             metrics.recordCloudCost(cloudModel: cloud, usd: ledger.prices.cost(of: cloud, promptTokens: entry.promptTokens,
                                                                                 completionTokens: entry.completionTokens))
@@ -154,7 +185,13 @@ final class ActiveGeneration: Sendable {
 extension HearthServer {
     /// Loads the model, builds and checks the prompt, and queues the generation (503 when the
     /// queue is full).
-    func startGeneration(_ request: GenerationRequest) async throws -> ActiveGeneration {
+    /// `answeredAs`, `decision` and `records` are the router's (``startRoutedGeneration(_:)``);
+    /// a request for `auto` goes there.
+    func startGeneration(_ request: GenerationRequest, answeredAs: String? = nil, records: Bool = true,
+                         decision: String? = nil) async throws -> ActiveGeneration {
+        if answeredAs == nil, request.model == RouterPolicy.modelName {
+            return try await startRoutedGeneration(request)
+        }
         let started = ContinuousClock.now
         let instance = try await models.acquire(request.model, keepAlive: request.keepAlive, contextLength: request.contextLength)
         do {
@@ -213,7 +250,8 @@ extension HearthServer {
             }
             request.connectionClosed?.whenComplete { _ in ticket.cancel() }
             return ActiveGeneration(instance: instance, promptTokens: prompt.count, toolParser: prepared.toolParser, events: events, ticket: ticket,
-                                    started: started, metrics: metrics, ledger: ledger)
+                                    started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs ?? request.model,
+                                    decision: decision, recordsUsage: records)
         } catch {
             instance.usage.end()
             throw error
@@ -315,4 +353,10 @@ extension SamplingParameters {
 /// The route of the request being handled (set by `ErrorMiddleware`), for the ledger.
 enum RequestRoute {
     @TaskLocal static var current = "other"
+}
+
+extension HearthServer {
+    func recordUsage(_ result: GenerationResult, model: String, route: String, started: ContinuousClock.Instant, decision: String?) async {
+        await ActiveGeneration.record(result, model: model, route: route, started: started, decision: decision, ledger: ledger, metrics: metrics)
+    }
 }

@@ -11,11 +11,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let route = Self.routeLabel(request.uri.path)
-        let response: Response
+        var response: Response
+        let routing = RoutingNote()
         do {
-            response = try await RequestRoute.$current.withValue(route) { try await next(request, context) }
+            response = try await RoutingNote.$current.withValue(routing) {
+                try await RequestRoute.$current.withValue(route) { try await next(request, context) }
+            }
         } catch {
             response = Self.response(for: Self.apiError(error), path: request.uri.path)
+        }
+        // `model: "auto"`: which model answered, and why.
+        if let decision = routing.decision, let modelField = HTTPField.Name("X-Hearth-Model"), let reasonField = HTTPField.Name("X-Hearth-Router") {
+            response.headers[modelField] = decision.model
+            response.headers[reasonField] = String(decision.reason.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "?" })
         }
         metrics.recordRequest(route: route, status: Int(response.status.code))
         return response

@@ -329,7 +329,7 @@ extension HearthServer {
                        answerInText: (repeats: @Sendable (ToolCall) -> Bool, request: GenerationRequest)? = nil,
                        content: @escaping @Sendable (String, [ToolCall]) -> [(String, JSONValue)]) async throws -> Response {
         let active = try await startGeneration(request)
-        let model = request.model
+        let model = active.answeredAs
         let started = active.started
         @Sendable func line(_ text: String, calls: [ToolCall] = [], result: GenerationResult?) -> JSONValue {
             let head: [(String, JSONValue)] = [("model", .string(model)), ("created_at", .string(Self.timestamp(Date())))]

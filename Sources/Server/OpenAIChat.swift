@@ -39,10 +39,12 @@ extension HearthServer {
             return request
         }
         let actives = try await startGenerations(requests)
+        let answeredModel = actives[0].answeredAs
         let id = String("chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24))
         let created = JSONValue.int(Int(Date().timeIntervalSince1970))
         let answerInText = { @Sendable (index: Int) in
             var request = requests[index]
+            request.model = actives[index].answeredAs
             request.prepare = plan.answeringInText.prepare
             return request
         }
@@ -60,7 +62,7 @@ extension HearthServer {
                 return answers.map { $0! }
             }
             return Reply.json(.object([
-                "id": .string(id), "object": "chat.completion", "created": created, "model": .string(model),
+                "id": .string(id), "object": "chat.completion", "created": created, "model": .string(answeredModel),
                 "choices": .array(answers.map { .object($0.0) }),
                 "usage": Self.usage(answers.map(\.1), choicesPerPrompt: sampling.choices),
             ]))
@@ -70,7 +72,7 @@ extension HearthServer {
                 try await self.streamChatChoice(index: index, active: actives[index], plan: plan, textRequest: answerInText(index),
                                                 logprobs: wantsLogprobs, emit: emit) { delta, finish, logprobs in
                     let object: JSONValue = .object([
-                        "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                        "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(answeredModel),
                         "choices": [.object(["index": .int(index), "delta": delta, "logprobs": logprobs, "finish_reason": finish])],
                     ])
                     return "data: \(object.serialized)\n\n"
@@ -78,7 +80,7 @@ extension HearthServer {
             }
             if sampling.includeUsage {
                 let usage: JSONValue = .object([
-                    "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                    "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(answeredModel),
                     "choices": [], "usage": Self.usage(results, choicesPerPrompt: sampling.choices),
                 ])
                 try await send("data: \(usage.serialized)\n\n")

@@ -236,6 +236,7 @@ extension HearthServer {
             return request
         }
         let actives = try await startGenerations(requests)
+        let answeredModel = actives[0].answeredAs
         let id = "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = JSONValue.int(Int(Date().timeIntervalSince1970))
         let includeUsage = sampling.includeUsage
@@ -250,7 +251,7 @@ extension HearthServer {
         if !sampling.stream {
             let results = try await Self.runAll(actives)
             return Reply.json(.object([
-                "id": .string(String(id)), "object": "text_completion", "created": created, "model": .string(model),
+                "id": .string(String(id)), "object": "text_completion", "created": created, "model": .string(answeredModel),
                 "choices": .array(results.enumerated().map { index, result in
                     choice(index, echoed(index) + result.text, logprobs: logprobs == nil ? nil : result.logprobs,
                            finish: .string(Self.finishReason(result)))
@@ -261,7 +262,7 @@ extension HearthServer {
         return Reply.stream(contentType: "text/event-stream") { send in
             @Sendable func event(_ choices: [JSONValue], usage: JSONValue? = nil) -> String {
                 var object: JSONObject = ["id": .string(String(id)), "object": "text_completion", "created": created,
-                                          "model": .string(model), "choices": .array(choices)]
+                                          "model": .string(answeredModel), "choices": .array(choices)]
                 if let usage { object["usage"] = usage }
                 return "data: \(JSONValue.object(object).serialized)\n\n"
             }
