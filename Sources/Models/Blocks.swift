@@ -19,10 +19,16 @@ extension Linear {
         matrix.multiply(
             activations, into: UnsafeMutableBufferPointer(start: output, count: batch * rows), pool: pool,
             order: order, rowOrders: rowOrders.map { Array($0.prefix(batch)) })
-        // llama.cpp adds the adapters' products to W x before the bias, adapter by adapter.
-        for adapter in lora {
-            for index in 0..<batch {
-                adapter.add(input + index * columns, columns: columns, into: output + index * rows, rows: rows)
+        // llama.cpp adds the adapters' products to W x before the bias, adapter by adapter. Rows are
+        // independent, so a prompt's rows are split between the threads.
+        if !lora.isEmpty {
+            let columns = columns, rows = rows, adapters = lora
+            pool.parallelFor(batch, grain: 1) { range in
+                for adapter in adapters {
+                    for index in range {
+                        adapter.add(input + index * columns, columns: columns, into: output + index * rows, rows: rows)
+                    }
+                }
             }
         }
         if let bias {
