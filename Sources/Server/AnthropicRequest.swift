@@ -66,14 +66,7 @@ enum AnthropicRequest {
         guard let maxTokens = try fields.int("max_tokens", in: 0...Int(Int32.max)) else {
             throw .invalidField("max_tokens", "is required")
         }
-        var base = SamplingParameters()
-        // Anthropic's defaults: temperature 1 and no top-p, top-k or min-p cut.
-        base.temperature = 1
-        base.topP = 1
-        base.topK = 0
-        base.minP = 0
-        base.repeatLastN = -1
-        let model = try HearthServer.parseOllamaOptions(defaults.map { .object($0.options) }, path: "the model's parameters.", base: base)
+        let model = try HearthServer.cloudDefaults(under: defaults)
         var sampling = model.generation.sampling
         if let temperature = try fields.number("temperature", in: 0...1) { sampling.temperature = Float(temperature) }
         if let topP = try fields.number("top_p", in: 0...1) { sampling.topP = Float(topP) }

@@ -46,6 +46,18 @@ extension HearthServer {
         (try? await models.installedModel(requested))?.customization
     }
 
+    /// The sampling a cloud API (OpenAI, Anthropic) starts from — temperature 1, top_p 1, and no
+    /// top-k, min-p or repetition penalty — with a created model's PARAMETERs over it.
+    static func cloudDefaults(under customization: ModelCustomization?) throws(APIError) -> OllamaOptions {
+        var base = SamplingParameters()
+        base.temperature = 1
+        base.topP = 1
+        base.topK = 0
+        base.minP = 0
+        base.repeatLastN = -1
+        return try parseOllamaOptions(customization.map { .object($0.options) }, path: "the model's parameters.", base: base)
+    }
+
     /// Checks a customisation before it is stored: every PARAMETER as a request's `options` are
     /// checked (names, types, ranges), the template (Jinja, compiling), the message roles.
     public static func validate(_ customization: ModelCustomization) throws {

@@ -70,14 +70,7 @@ extension HearthServer {
     /// The OpenAI sampling fields over the defaults of `defaults` (a created model's
     /// PARAMETERs, which replace OpenAI's own defaults where they set something).
     func openAISampling(_ fields: RequestFields, logprobs: Int?, defaults: ModelCustomization? = nil) throws(APIError) -> OpenAISampling {
-        var base = SamplingParameters()
-        // OpenAI's defaults: temperature 1, top_p 1, and no top-k, min-p or repetition penalty.
-        base.temperature = 1
-        base.topP = 1
-        base.topK = 0
-        base.minP = 0
-        base.repeatLastN = -1
-        let model = try Self.parseOllamaOptions(defaults.map { .object($0.options) }, path: "the model's parameters.", base: base)
+        let model = try Self.cloudDefaults(under: defaults)
         var sampling = model.generation.sampling
         if let temperature = try fields.number("temperature", in: 0...2) { sampling.temperature = Float(temperature) }
         if let topP = try fields.number("top_p", in: 0...1) { sampling.topP = Float(topP) }

@@ -41,10 +41,7 @@ struct CreateCommand: AsyncParsableCommand {
         var customization = modelfile.customization
         if !modelfile.adapters.isEmpty {
             // Each adapter is checked against the base model's shapes before it is kept.
-            let paths = modelfile.adapters.map { path -> String in
-                let expanded = (path as NSString).expandingTildeInPath
-                return expanded.hasPrefix("/") ? expanded : folder.appendingPathComponent(expanded).standardizedFileURL.path
-            }
+            let paths = modelfile.adapters.map { Self.path($0, relativeTo: folder) }
             let adapters = try paths.map { path in
                 do { return try LoRAAdapter(path: path) } catch { throw ValidationErrorMessage("\(file): ADAPTER \(path): \(error)") }
             }
@@ -60,6 +57,12 @@ struct CreateCommand: AsyncParsableCommand {
         print("created \(created.name) from \(base) (sha256 \(created.sha256), no weights copied)")
     }
 
+    /// A path a Modelfile names (FROM, ADAPTER): `~` expanded, relative to the Modelfile's folder.
+    static func path(_ written: String, relativeTo folder: URL) -> String {
+        let expanded = (written as NSString).expandingTildeInPath
+        return expanded.hasPrefix("/") ? expanded : folder.appendingPathComponent(expanded).standardizedFileURL.path
+    }
+
     /// The store name of FROM: an installed or catalog name (pulled on first use), or a .gguf
     /// path (relative to the Modelfile's folder, as Ollama reads it) imported into the store.
     func baseModel(_ from: String, relativeTo folder: URL, store: ModelStore) async throws -> String {
@@ -68,8 +71,7 @@ struct CreateCommand: AsyncParsableCommand {
             let located = try await ModelLocator(store: store).locate(from, pullIfMissing: true)
             if let name = located.name { return name }
         }
-        let expanded = (from as NSString).expandingTildeInPath
-        let path = expanded.hasPrefix("/") ? expanded : folder.appendingPathComponent(expanded).standardizedFileURL.path
+        let path = Self.path(from, relativeTo: folder)
         let imported = try await store.pull(path) { _ in }
         FileHandle.standardError.write(Data("imported \(path) as \(imported.name)\n".utf8))
         return imported.name

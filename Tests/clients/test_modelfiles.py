@@ -228,6 +228,18 @@ class CreateCommandTests(unittest.TestCase):
         self.assertNotEqual(created, plain)
         self.assertIn("ADAPTER ", self.hearth("show", name, "--modelfile").stdout)
 
+    def test_bad_flags_are_refused_by_name(self):
+        for arguments, expected in [
+            (("run", "smollm2:135m", "--lora", "/nonexistent/lora.gguf", "Hi"), "--lora /nonexistent/lora.gguf"),
+            (("run", "smollm2:135m", "--lora", str(hearth_home() / "models" / "smollm2:135m.gguf"), "Hi"), "not an adapter"),
+            (("usage", "--since", "yesterday"), "--since"),
+            (("usage", "--by", "week"), "--by"),
+        ]:
+            with self.subTest(arguments=arguments):
+                result = self.hearth(*arguments, check=False)
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(expected, result.stderr)
+
     def test_bad_modelfiles_are_refused_by_name(self):
         cases = [
             ("PARAMETER temperature 0\n", "no FROM"),
