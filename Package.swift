@@ -113,12 +113,25 @@ let package = Package(
             ]
         ),
 
+        // Layer 4: `hearth eval` — suites, a sandbox for answers' code, runs against any
+        // OpenAI-compatible endpoint, reports priced from the ledger's table.
+        .target(
+            name: "Eval",
+            dependencies: [
+                "Ledger",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+
         // Top: the command-line interface.
         .executableTarget(
             name: "hearth",
             dependencies: [
-                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server", "JSON", "Grammar", "Ledger",
+                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server", "JSON", "Grammar", "Ledger", "Eval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -135,6 +148,7 @@ let package = Package(
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AdvisorTests", dependencies: ["Advisor", "GGUF"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSON"]),
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Ledger"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ServerTests",
             dependencies: [

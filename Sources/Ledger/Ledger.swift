@@ -121,6 +121,11 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Runs `body` on the ledger's queue with the open database (nil when it cannot be opened).
+    func withDatabase<T>(_ body: (DatabaseQueue?) throws -> T) rethrows -> T {
+        try queue.sync { try body(try? openDatabase()) }
+    }
+
     /// The open database, opening (and migrating) it on first use; nil when it cannot be opened
     /// (logged once per failure).
     private func openDatabase() throws -> DatabaseQueue? {
@@ -173,6 +178,9 @@ public final class Ledger: Sendable {
                 );
                 CREATE INDEX requests_time ON requests (time);
                 """)
+        }
+        migrator.registerMigration("v2-eval") { db in
+            try EvalRecord.createTables(db)
         }
         try migrator.migrate(database)
         return database

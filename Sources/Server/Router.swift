@@ -14,16 +14,30 @@ import Store
 /// answers live. Without the file the tiers are the installed models, smallest file first, and
 /// the threshold is ``RouterPolicy/defaultThreshold``. Every answer names its model (the response's
 /// `model`, the `X-Hearth-Model` header) and why (`X-Hearth-Router`, the ledger's `decision`).
-struct RouterPolicy: Codable, Sendable, Equatable {
-    var tiers: [String]
-    var minMeanLogprob: Double
+public struct RouterPolicy: Codable, Sendable, Equatable {
+    public var tiers: [String]
+    public var minMeanLogprob: Double
 
     enum CodingKeys: String, CodingKey {
         case tiers, minMeanLogprob = "min_mean_logprob"
     }
 
+    public init(tiers: [String], minMeanLogprob: Double) {
+        self.tiers = tiers
+        self.minMeanLogprob = minMeanLogprob
+    }
+
     static let modelName = "auto"
-    static let fileName = "router.json"
+    public static let fileName = "router.json"
+
+    /// Writes the policy to `root/router.json` (atomically), for `hearth eval --write-router`.
+    public func write(under root: URL) throws -> URL {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let url = root.appendingPathComponent(Self.fileName)
+        try encoder.encode(self).write(to: url, options: .atomic)
+        return url
+    }
     /// Below this mean token log-probability (a geometric-mean token probability of 0.74) an
     /// answer is escalated; measured on the catalog's coder models (BENCHMARKS.md, session 13).
     static let defaultThreshold = -0.3

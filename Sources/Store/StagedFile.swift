@@ -20,6 +20,8 @@ final class StagedFile {
     private var head: [UInt8] = []
     /// Appending past this many bytes fails (a source larger than it claims).
     var maximumSize: Int64?
+    /// Whether the bytes must start with the GGUF magic (not for a dataset).
+    var checksGGUFMagic = true
 
     /// Opens `url` for writing. With `resuming`, keeps the bytes already there and hashes them
     /// first (`onHashed` sees the running count), otherwise starts from an empty file.
@@ -131,7 +133,7 @@ final class StagedFile {
     }
 
     private func checkMagicIfComplete() throws {
-        guard head.count == 4 else { return }
+        guard checksGGUFMagic, head.count == 4 else { return }
         try GGUFMagic.check(head, what: "the downloaded data")
     }
 }

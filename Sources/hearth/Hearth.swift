@@ -26,6 +26,7 @@ struct Hearth: AsyncParsableCommand {
             TokenizeCommand.self,
             PerplexityCommand.self,
             BenchCommand.self,
+            EvalCommand.self,
             FitCommand.self,
         ]
     )

@@ -1,0 +1,94 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+
+/// An OpenAI-compatible chat endpoint (`POST {base}/chat/completions`): a `hearth serve` started
+/// for the run, a second server, `llama-server`, or a cloud service. Nothing is sent anywhere
+/// but `baseURL`.
+public struct ChatEndpoint: Sendable {
+    /// The answer to one request.
+    public struct Answer: Sendable, Equatable {
+        public var text: String
+        public var promptTokens: Int
+        public var completionTokens: Int
+        /// Mean log-probability of the answer's tokens; nil when the endpoint gave none.
+        public var meanLogprob: Double?
+        public var finishReason: String?
+    }
+
+    public let baseURL: String
+    public let model: String
+    let apiKey: String?
+    let timeout: Duration
+
+    /// `url` is the API's base (`http://127.0.0.1:8080/v1`); a bare `http://host:port` gets `/v1`.
+    public init(url: String, model: String, apiKey: String? = nil, timeout: Duration = .seconds(900)) throws {
+        guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              parsed.host?.isEmpty == false, parsed.query == nil, parsed.fragment == nil else {
+            throw EvalError("--endpoint must be an http:// or https:// URL without a query, like http://127.0.0.1:8080/v1; got '\(url)'")
+        }
+        guard !model.isEmpty else { throw EvalError("an endpoint's model name must not be empty") }
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        if parsed.path.isEmpty || parsed.path == "/" { base += "/v1" }
+        baseURL = base
+        self.model = model
+        self.apiKey = apiKey
+        self.timeout = timeout
+    }
+
+    /// Asks `messages` greedily (temperature 0), at most `maxTokens` tokens. A busy endpoint
+    /// (429, 503) is asked again after a pause, a few times.
+    public func answer(_ messages: [EvalMessage], maxTokens: Int, logprobs: Bool, client: HTTPClient) async throws -> Answer {
+        var body: [String: Any] = [
+            "model": model,
+            "messages": messages.map { ["role": $0.role, "content": $0.content] },
+            "temperature": 0,
+            "max_tokens": maxTokens,
+            "stream": false,
+        ]
+        if logprobs { body["logprobs"] = true }
+        let payload = try JSONSerialization.data(withJSONObject: body)
+        var attempt = 0
+        while true {
+            var request = HTTPClientRequest(url: baseURL + "/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+            request.body = .bytes(ByteBuffer(bytes: payload))
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
+            } catch {
+                throw EvalError("\(baseURL): \(error)")
+            }
+            let data = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
+            if (response.status.code == 429 || response.status.code == 503) && attempt < 5 {
+                attempt += 1
+                try await Task.sleep(for: .seconds(attempt * 2))
+                continue
+            }
+            guard response.status.code == 200 else {
+                let message = String(decoding: data.prefix(500), as: UTF8.self)
+                throw EvalError("\(baseURL) answered \(response.status.code) for model '\(model)': \(message)")
+            }
+            return try Self.parse(data, from: baseURL)
+        }
+    }
+
+    static func parse(_ data: Data, from url: String) throws -> Answer {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let choice = (object["choices"] as? [[String: Any]])?.first,
+              let message = choice["message"] as? [String: Any] else {
+            throw EvalError("\(url) did not answer with a chat completion: \(String(decoding: data.prefix(300), as: UTF8.self))")
+        }
+        let usage = object["usage"] as? [String: Any]
+        let logprobs = ((choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]])?.compactMap { ($0["logprob"] as? NSNumber)?.doubleValue }
+        return Answer(text: message["content"] as? String ?? "",
+                      promptTokens: (usage?["prompt_tokens"] as? NSNumber)?.intValue ?? 0,
+                      completionTokens: (usage?["completion_tokens"] as? NSNumber)?.intValue ?? 0,
+                      meanLogprob: logprobs.flatMap { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) },
+                      finishReason: choice["finish_reason"] as? String)
+    }
+}
