@@ -110,9 +110,9 @@ public enum QuickSuite {
             return Grade(passed: given.map { abs($0 - expected) < 1e-9 } ?? false,
                          detail: "expected \(expected), got \(given.map { "\($0)" } ?? "no number")")
         case .json(let expected):
-            let given = jsonValue(in: answer)
-            let wanted = try? JSONSerialization.jsonObject(with: Data(expected.utf8), options: .fragmentsAllowed)
-            return Grade(passed: given.map { NSObject.equal($0, wanted) } ?? false, detail: "expected \(expected)")
+            let given = jsonValue(in: answer).flatMap(canonicalJSON)
+            let wanted = (try? JSONSerialization.jsonObject(with: Data(expected.utf8), options: .fragmentsAllowed)).flatMap(canonicalJSON)
+            return Grade(passed: given != nil && given == wanted, detail: "expected \(expected)")
         }
     }
 
@@ -155,10 +155,31 @@ public enum QuickSuite {
     }
 }
 
-private extension NSObject {
-    /// JSON values equal as JSON (numbers by value, objects regardless of key order).
-    static func equal(_ a: Any?, _ b: Any?) -> Bool {
-        guard let a, let b else { return a == nil && b == nil }
-        return (a as? NSObject)?.isEqual(b) ?? false
+/// A JSON value as one text — keys sorted, numbers by value, `true` apart from `1` — so two
+/// values are equal as JSON exactly when their texts are.
+func canonicalJSON(_ value: Any) -> String? {
+    switch value {
+    case let object as [String: Any]:
+        var parts: [String] = []
+        for key in object.keys.sorted() {
+            guard let member = canonicalJSON(object[key]!), let name = canonicalJSON(key) else { return nil }
+            parts.append(name + ":" + member)
+        }
+        return "{" + parts.joined(separator: ",") + "}"
+    case let array as [Any]:
+        let parts = array.map(canonicalJSON)
+        return parts.contains(where: { $0 == nil }) ? nil : "[" + parts.map { $0! }.joined(separator: ",") + "]"
+    case let string as String:
+        return (try? JSONSerialization.data(withJSONObject: [string])).map { String(decoding: $0, as: UTF8.self) }
+    case is NSNull:
+        return "null"
+    case let number as NSNumber:
+        // Foundation keeps JSON's booleans as boolean NSNumbers, whose type code is "c" (char).
+        if String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
+        return "\(number.doubleValue)"
+    case let flag as Bool:
+        return flag ? "true" : "false"
+    default:
+        return nil
     }
 }

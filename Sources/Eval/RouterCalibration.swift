@@ -28,7 +28,7 @@ public struct RouterCalibration: Sendable, Equatable {
             if index + 1 < scored.count && scored[index + 1].0 == logprob { continue }
             if Double(keptPassed) / Double(kept) >= target {
                 // Rounded down, so the answer at the edge is still kept by the rounded threshold.
-                let threshold = (logprob * 1000).rounded(.down) / 1000
+                let threshold = (logprob * 1000 + 1e-9).rounded(.down) / 1000
                 best = RouterCalibration(threshold: min(0, threshold), kept: kept, keptPassed: keptPassed, total: results.count, target: target)
             }
         }
