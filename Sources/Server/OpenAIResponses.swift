@@ -100,7 +100,7 @@ extension HearthServer {
             return ResponsePlan(plan: plan, tools: toolEcho, toolChoice: choiceEcho, parallelToolCalls: parallel, text: textEcho)
         }
         let plan = setup.plan
-        let envelope = ResponseEnvelope(
+        var draft = ResponseEnvelope(
             id: ResponseItem.makeID("resp"), createdAt: Int(Date().timeIntervalSince1970), model: model, instructions: instructions,
             tools: setup.tools, toolChoice: setup.toolChoice, parallelToolCalls: setup.parallelToolCalls,
             temperature: try fields.number("temperature", in: 0...2) ?? 1, topP: try fields.number("top_p", in: 0...1) ?? 1,
@@ -122,6 +122,9 @@ extension HearthServer {
         }
         let (request, textRequest) = (fittedRequest, fittedTextRequest)
         let active = try await startGeneration(request)
+        // The model that answers (the router's choice for `auto`), as every other route says.
+        draft.model = active.answeredAs
+        let envelope = draft
         let storedResponses = self.storedResponses
         @Sendable func finish(_ output: ResponseOutput, _ result: GenerationResult) -> JSONValue {
             let object = envelope.json(status: result.finishReason == .length ? "incomplete" : "completed", output: output.items, usage: result)

@@ -86,6 +86,12 @@ class RouterTests(unittest.TestCase):
         client = ollama.Client(host=f"http://127.0.0.1:{server.port}")
         chat = client.chat(model="auto", messages=QUESTION, options={"temperature": 0, "num_predict": 24})
         self.assertEqual(chat.model, LARGE)
+        # The Responses API names the answering model in its envelope too.
+        response = self.openai.responses.create(model="auto", input=QUESTION[0]["content"], max_output_tokens=24, temperature=0)
+        self.assertEqual(response.model, LARGE)
+        events = list(self.openai.responses.create(model="auto", input=QUESTION[0]["content"], max_output_tokens=24,
+                                                   temperature=0, stream=True))
+        self.assertEqual({event.response.model for event in events if hasattr(event, "response")}, {LARGE})
 
     def test_a_broken_policy_is_named(self):
         server = self.serve(-1)
