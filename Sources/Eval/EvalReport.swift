@@ -102,8 +102,10 @@ public struct EvalReport: Sendable {
                 let (onlyA, onlyB, shared) = Self.disagreement(a, b)
                 guard shared > 0 else { continue }
                 let differences = onlyA.count + onlyB.count
+                let test = String(format: " (McNemar's exact test: p = %.2f%@)", McNemar.pValue(onlyA.count, onlyB.count),
+                                  McNemar.pValue(onlyA.count, onlyB.count) >= 0.05 ? ", within noise" : ", a real difference")
                 lines.append("\(label(a)) and \(label(b)) disagree on \(differences) of \(shared) problems"
-                             + (differences == 0 ? "." : ": passed only by the first \(Self.list(onlyA)); only by the second \(Self.list(onlyB))."))
+                             + (differences == 0 ? "." : "\(test): passed only by the first \(Self.list(onlyA)); only by the second \(Self.list(onlyB))."))
             }
         }
         if let calibration {

@@ -86,3 +86,20 @@ public enum Wilson {
         return (max(0, centre - half), min(1, centre + half))
     }
 }
+
+/// McNemar's exact test for two runs over the same problems: under "the two are equally good",
+/// each problem only one of them passed is a fair coin; the p-value is the two-sided binomial
+/// probability of a split at least this uneven.
+public enum McNemar {
+    public static func pValue(_ onlyFirst: Int, _ onlySecond: Int) -> Double {
+        let n = onlyFirst + onlySecond
+        guard n > 0 else { return 1 }
+        var term = pow(0.5, Double(n))  // C(n, 0) / 2^n
+        var tail = 0.0
+        for i in 0...min(onlyFirst, onlySecond) {
+            if i > 0 { term *= Double(n - i + 1) / Double(i) }
+            tail += term
+        }
+        return min(1, 2 * tail)
+    }
+}

@@ -59,6 +59,15 @@ import Testing
         #expect(Wilson.interval(passed: 0, total: 0) == (0, 1))
     }
 
+    @Test func mcNemarMatchesTheBinomialTail() {
+        // Two-sided binomial tails, 2 * sum(C(n, i) for i <= min) / 2^n: (1, 8) -> 10/256, (5, 10) -> 0.3017578125.
+        #expect(abs(McNemar.pValue(1, 8) - 0.0390625) < 1e-12)
+        #expect(abs(McNemar.pValue(5, 10) - 0.3017578125) < 1e-10)
+        #expect(McNemar.pValue(3, 3) == 1)
+        #expect(McNemar.pValue(0, 0) == 1)
+        #expect(McNemar.pValue(0, 12) < 0.001)
+    }
+
     static func result(_ id: String, _ passed: Bool, _ logprob: Double?, tokens: Int = 10) -> ItemResult {
         ItemResult(id: id, grade: Grade(passed: passed, detail: passed ? "passed" : "wrong"),
                    answer: .init(text: "", promptTokens: 100, completionTokens: tokens, meanLogprob: logprob, finishReason: "stop"))
@@ -103,7 +112,7 @@ import Testing
         let report = EvalReport(suite: suite, runs: [local, other], prices: .builtIn, setting: "test machine")
         let text = report.text()
         #expect(text.split(separator: "\n").contains { $0.hasPrefix("qwen2.5-coder:0.5b (local) ") && $0.contains(" 3/4 ") })
-        #expect(text.contains("disagree on 2 of 4 problems: passed only by the first p3; only by the second p1."))
+        #expect(text.contains("disagree on 2 of 4 problems (McNemar's exact test: p = 1.00, within noise): passed only by the first p3; only by the second p1."))
         // The small model is as right as the last one on all its answers: the threshold keeps them all.
         #expect(text.contains("min_mean_logprob -0.800 keeps 4 of 4 answers with 75.0% (3/4) right, target 75.0%"))
         let markdown = report.markdown()
