@@ -237,6 +237,6 @@ public struct EvalReport: Sendable {
                           cloudCostUSD: money.dollars,
                           items: run.results.map { EvalRecord.Item(id: $0.id, passed: $0.grade.passed,
                                                                    completionTokens: $0.answer.completionTokens,
-                                                                   meanLogprob: $0.answer.meanLogprob) })
+                                                                   meanLogprob: $0.answer.meanLogprob, detail: $0.grade.detail) })
     }
 }

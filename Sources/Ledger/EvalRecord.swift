@@ -10,12 +10,15 @@ public struct EvalRecord: Sendable, Equatable {
         public var completionTokens: Int
         /// Mean log-probability of the answer's tokens, when the endpoint returned them.
         public var meanLogprob: Double?
+        /// Why it was judged so (the failing assertion, "timed out"…).
+        public var detail: String
 
-        public init(id: String, passed: Bool, completionTokens: Int, meanLogprob: Double?) {
+        public init(id: String, passed: Bool, completionTokens: Int, meanLogprob: Double?, detail: String = "") {
             self.id = id
             self.passed = passed
             self.completionTokens = completionTokens
             self.meanLogprob = meanLogprob
+            self.detail = detail
         }
     }
 
@@ -80,6 +83,7 @@ public struct EvalRecord: Sendable, Equatable {
                 passed INTEGER NOT NULL,
                 completion_tokens INTEGER NOT NULL,
                 mean_logprob DOUBLE,
+                detail TEXT NOT NULL,
                 PRIMARY KEY (run_id, item)
             );
             """)
@@ -102,8 +106,9 @@ extension Ledger {
                                      record.completionTokens, record.wallSeconds, record.cloudModel, record.cloudCostUSD])
                 let runID = db.lastInsertedRowID
                 for item in record.items {
-                    try db.execute(sql: "INSERT INTO eval_items (run_id, item, passed, completion_tokens, mean_logprob) VALUES (?, ?, ?, ?, ?)",
-                                   arguments: [runID, item.id, item.passed, item.completionTokens, item.meanLogprob])
+                    try db.execute(sql: """
+                        INSERT INTO eval_items (run_id, item, passed, completion_tokens, mean_logprob, detail) VALUES (?, ?, ?, ?, ?, ?)
+                        """, arguments: [runID, item.id, item.passed, item.completionTokens, item.meanLogprob, item.detail])
                 }
             }
         }
@@ -121,7 +126,7 @@ extension Ledger {
                     let items = try Row.fetchAll(db, sql: "SELECT * FROM eval_items WHERE run_id = ? ORDER BY rowid",
                                                  arguments: [run["id"] as Int64]).map { row in
                         EvalRecord.Item(id: row["item"], passed: row["passed"], completionTokens: row["completion_tokens"],
-                                        meanLogprob: row["mean_logprob"])
+                                        meanLogprob: row["mean_logprob"], detail: row["detail"])
                     }
                     return EvalRecord(time: Date(timeIntervalSince1970: run["time"]), suite: run["suite"], model: run["model"],
                                       endpoint: run["endpoint"], passed: run["passed"], total: run["total"],

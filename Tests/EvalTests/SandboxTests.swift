@@ -46,7 +46,12 @@ import Darwin
 
     @Test func keepsTheProgramOffTheNetwork() async throws {
         // A server on this machine's loopback: reachable by anything not sandboxed.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #if os(Linux)
+        let stream = Int32(SOCK_STREAM.rawValue)
+        #else
+        let stream = SOCK_STREAM
+        #endif
+        let listener = socket(AF_INET, stream, 0)
         #expect(listener >= 0)
         defer { close(listener) }
         var address = sockaddr_in()
