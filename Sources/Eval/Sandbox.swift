@@ -212,6 +212,9 @@ public final class Sandbox: Sendable {
     /// The interpreter's own path (`sys.executable`), so a launcher such as pyenv's shim — which
     /// needs the user's HOME — is not between the sandbox and Python.
     static func resolve(_ python: String) throws -> String {
+        if python.contains("/") && !FileManager.default.isExecutableFile(atPath: python) {
+            throw EvalError("'\(python)' is not an executable file: the HumanEval suite runs each answer's tests with Python 3")
+        }
         guard let launcher = python.contains("/") ? python : which(python) else {
             throw EvalError("'\(python)' is not on PATH: the HumanEval suite runs each answer's tests with Python 3")
         }

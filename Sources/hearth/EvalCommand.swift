@@ -133,8 +133,8 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let pairs = try endpointPairs()
         let apiKey = try readKey()
-        let sandbox = try Sandbox(python: python, limits: .init(wallSeconds: timeout, memoryBytes: memoryMegabytes << 20))
-        let chosen = try await loadSuite(store: store, sandbox: sandbox).limited(to: limit)
+        let (loaded, sandbox) = try await loadSuite(store: store)
+        let chosen = loaded.limited(to: limit)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var runs: [EvalRun] = []
         do {
@@ -154,7 +154,7 @@ struct EvalCommand: AsyncParsableCommand {
 
         let setting = "Machine: \(HostDevice.current().cpuName), \(ProcessInfo.processInfo.activeProcessorCount) cores. "
             + "Greedy answers, --parallel \(parallel)"
-            + (chosen.name == "humaneval" ? "; each answer's tests ran in python3 (\(sandbox.isolation.rawValue)), \(timeout) s, \(memoryMegabytes) MB." : ".")
+            + (sandbox.map { "; each answer's tests ran in python3 (\($0.isolation.rawValue)), \(timeout) s, \(memoryMegabytes) MB." } ?? ".")
         let result = EvalReport(suite: chosen, runs: runs, prices: ledger.prices, setting: setting, calibrationTarget: targetAccuracy)
         if !noLedger {
             for run in runs {
@@ -173,16 +173,18 @@ struct EvalCommand: AsyncParsableCommand {
         }
     }
 
-    func loadSuite(store: ModelStore, sandbox: Sandbox) async throws -> EvalSuite {
+    /// The suite, and the sandbox its answers run in (only HumanEval runs code, so only it needs Python).
+    func loadSuite(store: ModelStore) async throws -> (EvalSuite, Sandbox?) {
         switch suite {
         case "humaneval":
+            let sandbox = try Sandbox(python: python, limits: .init(wallSeconds: timeout, memoryBytes: memoryMegabytes << 20))
             let reporter = ProgressReporter()
             let url = try await store.dataset(.humanEval) { reporter.report($0) }
             reporter.finish()
             let data = try Data(contentsOf: url)
-            return HumanEvalProblem.suite(try HumanEvalProblem.load(data), sandbox: sandbox, maxTokens: maxTokens ?? 768)
+            return (HumanEvalProblem.suite(try HumanEvalProblem.load(data), sandbox: sandbox, maxTokens: maxTokens ?? 768), sandbox)
         default:
-            return QuickSuite.suite(maxTokens: maxTokens ?? 64)
+            return (QuickSuite.suite(maxTokens: maxTokens ?? 64), nil)
         }
     }
 
@@ -235,16 +237,7 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func readKey() throws -> String? {
-        if let apiKeyFile {
-            let text: String
-            do { text = try String(contentsOfFile: apiKeyFile, encoding: .utf8) } catch {
-                throw ValidationErrorMessage("cannot read --api-key-file '\(apiKeyFile)': \(error.localizedDescription)")
-            }
-            guard let key = text.split(whereSeparator: \.isNewline).first.map({ $0.trimmingCharacters(in: .whitespaces) }), !key.isEmpty else {
-                throw ValidationErrorMessage("--api-key-file '\(apiKeyFile)' holds no key")
-            }
-            return key
-        }
+        if let apiKeyFile { return try ServeCommand.readKeyFile(apiKeyFile) }
         let key = ProcessInfo.processInfo.environment[apiKeyEnvironment]?.trimmingCharacters(in: .whitespaces)
         return key?.isEmpty == false ? key : nil
     }

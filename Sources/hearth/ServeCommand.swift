@@ -177,15 +177,19 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func readKey() throws -> String? {
-        guard let apiKeyFile else { return apiKey }
+        try apiKeyFile.map(Self.readKeyFile) ?? apiKey
+    }
+
+    /// The API key in `path`: its first line, trimmed; an unreadable or empty file is named.
+    static func readKeyFile(_ path: String) throws -> String {
         let text: String
         do {
-            text = try String(contentsOfFile: apiKeyFile, encoding: .utf8)
+            text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ValidationErrorMessage("cannot read --api-key-file '\(apiKeyFile)': \(error.localizedDescription)")
+            throw ValidationErrorMessage("cannot read --api-key-file '\(path)': \(error.localizedDescription)")
         }
         let key = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        guard !key.isEmpty else { throw ValidationErrorMessage("--api-key-file '\(apiKeyFile)' holds no key") }
+        guard !key.isEmpty else { throw ValidationErrorMessage("--api-key-file '\(path)' holds no key") }
         return key
     }
 

@@ -127,5 +127,8 @@ import Darwin
 
     @Test func refusesAMissingPython() {
         #expect(throws: EvalError.self) { try Sandbox(python: "no-such-python-\(UUID().uuidString)") }
+        #expect(throws: EvalError("'/nonexistent/python3' is not an executable file: the HumanEval suite runs each answer's tests with Python 3")) {
+            try Sandbox(python: "/nonexistent/python3")
+        }
     }
 }

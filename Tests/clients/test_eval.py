@@ -103,6 +103,15 @@ class EvalTests(unittest.TestCase):
             (["--model", CODER, "--report", "out.pdf"], "--report must end in .html, .md or .json"),
             (["--suite", "humaneval", "--model", CODER, "--write-router"], "--write-router calibrates on the quick suite"),
             (["--model", CODER, "--parallel", "0"], "--parallel must be in 1...64"),
+            (["--model", CODER, "--limit", "0"], "--limit must be at least 1"),
+            (["--model", CODER, "--timeout", "0"], "--timeout must be in (0, 3600]"),
+            (["--model", CODER, "--memory", "10"], "--memory must be in 64...1048576"),
+            (["--model", CODER, "--target-accuracy", "1.5"], "--target-accuracy must be in 0...1"),
+            (["--endpoint", "http://127.0.0.1:9/v1", "--endpoint", "http://127.0.0.1:10/v1",
+              "--endpoint-model", "a", "--endpoint-model", "b", "--endpoint-model", "c"], "one --endpoint-model per --endpoint"),
+            (["--endpoint", "http://127.0.0.1:9/v1", "--endpoint-model", "m", "--api-key-file", "/nonexistent/key"],
+             "cannot read --api-key-file '/nonexistent/key'"),
+            (["--suite", "humaneval", "--model", CODER, "--python", "/nonexistent/python3"], "'/nonexistent/python3' is not an executable file"),
         ]
         for arguments, message in cases:
             done = self.eval(*arguments, timeout=60)
