@@ -194,7 +194,7 @@ public struct EvalReport: Sendable {
 
     /// JSON for scripts: the suite, the setting, and per run its numbers and every item's outcome.
     public func json() -> Data {
-        let encoded: [String: Any] = [
+        var encoded: [String: Any] = [
             "suite": suite.name,
             "setting": setting,
             "runs": runs.map { run -> [String: Any] in
@@ -218,13 +218,11 @@ public struct EvalReport: Sendable {
                 return entry
             },
         ]
-        var result = (try? JSONSerialization.data(withJSONObject: encoded, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
-        if let calibration, var object = (try? JSONSerialization.jsonObject(with: result)) as? [String: Any] {
-            object["router_calibration"] = ["min_mean_logprob": calibration.threshold, "kept": calibration.kept,
-                                            "kept_passed": calibration.keptPassed, "target": calibration.target]
-            result = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? result
+        if let calibration {
+            encoded["router_calibration"] = ["min_mean_logprob": calibration.threshold, "kept": calibration.kept,
+                                             "kept_passed": calibration.keptPassed, "target": calibration.target]
         }
-        return result
+        return (try? JSONSerialization.data(withJSONObject: encoded, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
     }
 
     /// The run as the ledger keeps it.
