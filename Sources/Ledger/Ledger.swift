@@ -3,7 +3,18 @@ import GRDB
 
 /// One answered request, as the ledger keeps it.
 public struct LedgerEntry: Sendable, Equatable {
+    /// What kind of work the request was, which decides how it is priced.
+    public enum Kind: String, Sendable {
+        /// Text generated locally: priced at the cloud model the local model stands in for (saved).
+        case generation
+        /// Embeddings computed locally: priced at the cloud embedding model it stands in for (saved).
+        case embedding
+        /// Answered by a remote endpoint (the router's last tier): priced as itself, and paid.
+        case remote
+    }
+
     public var time: Date
+    public var kind: Kind
     /// The API route (`/v1/chat/completions`, `/api/chat`…) or the command (`hearth run`).
     public var route: String
     public var model: String
@@ -20,10 +31,11 @@ public struct LedgerEntry: Sendable, Equatable {
     /// Why this model answered, when a router chose it.
     public var decision: String?
 
-    public init(time: Date = Date(), route: String, model: String, adapter: String? = nil, promptTokens: Int, completionTokens: Int,
-                cachedTokens: Int = 0, promptSeconds: Double = 0, generationSeconds: Double = 0, totalSeconds: Double = 0,
-                decision: String? = nil) {
+    public init(time: Date = Date(), kind: Kind = .generation, route: String, model: String, adapter: String? = nil,
+                promptTokens: Int, completionTokens: Int, cachedTokens: Int = 0, promptSeconds: Double = 0,
+                generationSeconds: Double = 0, totalSeconds: Double = 0, decision: String? = nil) {
         self.time = time
+        self.kind = kind
         self.route = route
         self.model = model
         self.adapter = adapter
@@ -81,35 +93,47 @@ public final class Ledger: Sendable {
             guard let database = try openDatabase() else { return UsageReport(rows: [], since: since, prices: prices) }
             let rows = try database.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT time, model, prompt_tokens, completion_tokens, cached_tokens, cloud_model, cloud_cost_usd,
-                           prompt_seconds + generation_seconds AS busy
+                    SELECT time, kind, model, prompt_tokens, completion_tokens, cached_tokens, cloud_model, cloud_cost_usd,
+                           paid_usd, prompt_seconds + generation_seconds AS busy
                     FROM requests WHERE time >= ? ORDER BY time
                     """, arguments: [since?.timeIntervalSince1970 ?? 0])
             }
             return UsageReport(rows: rows.map { row in
-                UsageReport.Row(time: Date(timeIntervalSince1970: row["time"]), model: row["model"], promptTokens: row["prompt_tokens"],
+                UsageReport.Row(time: Date(timeIntervalSince1970: row["time"]), kind: LedgerEntry.Kind(rawValue: row["kind"]) ?? .generation,
+                                model: row["model"], promptTokens: row["prompt_tokens"],
                                 completionTokens: row["completion_tokens"], cachedTokens: row["cached_tokens"],
-                                cloudModel: row["cloud_model"], cloudCostUSD: row["cloud_cost_usd"], busySeconds: row["busy"])
+                                cloudModel: row["cloud_model"], cloudCostUSD: row["cloud_cost_usd"], paidUSD: row["paid_usd"],
+                                busySeconds: row["busy"])
             }, since: since, prices: prices)
         }
     }
 
     // MARK: - the database (only ever touched on `queue`)
 
-    private func write(_ entry: LedgerEntry) {
-        let cloud = prices.cloudModel(standingInFor: entry.model)
+    /// The cloud model a row is priced at, what that saved, and what was paid.
+    public func pricing(of entry: LedgerEntry) -> (cloudModel: String?, savedUSD: Double, paidUSD: Double) {
+        let cloud: String? = switch entry.kind {
+        case .generation: prices.cloudModel(standingInFor: entry.model)
+        case .embedding: prices.cloudModel(standingInFor: entry.model, embeddings: true)
+        case .remote: prices.models[entry.model] != nil ? entry.model : nil
+        }
         let cost = cloud.map { prices.cost(of: $0, promptTokens: entry.promptTokens, completionTokens: entry.completionTokens) } ?? 0
+        return entry.kind == .remote ? (cloud, 0, cost) : (cloud, cost, 0)
+    }
+
+    private func write(_ entry: LedgerEntry) {
+        let (cloud, saved, paid) = pricing(of: entry)
         for attempt in 0..<2 {
             do {
                 guard let database = try openDatabase() else { return }
                 try database.write { db in
                     try db.execute(sql: """
-                        INSERT INTO requests (time, route, model, adapter, prompt_tokens, completion_tokens, cached_tokens,
-                            prompt_seconds, generation_seconds, total_seconds, decision, cloud_model, cloud_cost_usd)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [entry.time.timeIntervalSince1970, entry.route, entry.model, entry.adapter, entry.promptTokens,
-                                         entry.completionTokens, entry.cachedTokens, entry.promptSeconds, entry.generationSeconds,
-                                         entry.totalSeconds, entry.decision, cloud, cost])
+                        INSERT INTO requests (time, kind, route, model, adapter, prompt_tokens, completion_tokens, cached_tokens,
+                            prompt_seconds, generation_seconds, total_seconds, decision, cloud_model, cloud_cost_usd, paid_usd)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [entry.time.timeIntervalSince1970, entry.kind.rawValue, entry.route, entry.model, entry.adapter,
+                                         entry.promptTokens, entry.completionTokens, entry.cachedTokens, entry.promptSeconds,
+                                         entry.generationSeconds, entry.totalSeconds, entry.decision, cloud, saved, paid])
                 }
                 return
             } catch let error as DatabaseError where attempt == 0 && Self.isCorruption(error) {
@@ -181,6 +205,13 @@ public final class Ledger: Sendable {
         }
         migrator.registerMigration("v2-eval") { db in
             try EvalRecord.createTables(db)
+        }
+        migrator.registerMigration("v3-kinds") { db in
+            // Embeddings and remote answers are kept too; a remote answer's price is paid, not saved.
+            try db.execute(sql: """
+                ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'generation';
+                ALTER TABLE requests ADD COLUMN paid_usd DOUBLE NOT NULL DEFAULT 0;
+                """)
         }
         try migrator.migrate(database)
         return database

@@ -15,9 +15,35 @@ public struct PriceTable: Codable, Sendable, Equatable {
     public var models: [String: Price]
     /// Local model name → cloud model; `*` for every model not named.
     public var standIns: [String: String]
+    /// Local model name → the cloud embedding model its embeddings stand in for; `*` for the rest.
+    public var embeddingStandIns: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case asOf = "as_of", source, models, standIns = "stand_ins"
+        case asOf = "as_of", source, models, standIns = "stand_ins", embeddingStandIns = "embedding_stand_ins"
+    }
+
+    public init(asOf: String, source: String, models: [String: Price], standIns: [String: String], embeddingStandIns: [String: String]) {
+        self.asOf = asOf
+        self.source = source
+        self.models = models
+        self.standIns = standIns
+        self.embeddingStandIns = embeddingStandIns
+    }
+
+    /// A table written before embeddings were priced (no `embedding_stand_ins`) gets the built-in
+    /// embedding prices, so the user's edits are kept and embeddings are still priced.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        asOf = try container.decode(String.self, forKey: .asOf)
+        source = try container.decode(String.self, forKey: .source)
+        models = try container.decode([String: Price].self, forKey: .models)
+        standIns = try container.decode([String: String].self, forKey: .standIns)
+        if let embedding = try container.decodeIfPresent([String: String].self, forKey: .embeddingStandIns) {
+            embeddingStandIns = embedding
+        } else {
+            embeddingStandIns = Self.builtIn.embeddingStandIns
+            for cloud in Set(embeddingStandIns.values) where models[cloud] == nil { models[cloud] = Self.builtIn.models[cloud] }
+        }
     }
 
     public static let fileName = "prices.json"
@@ -36,6 +62,7 @@ public struct PriceTable: Codable, Sendable, Equatable {
             "gpt-4o": Price(input: 2.50, output: 10.00),
             "claude-3-5-haiku": Price(input: 0.80, output: 4.00),
             "claude-sonnet-4": Price(input: 3.00, output: 15.00),
+            "text-embedding-3-small": Price(input: 0.02, output: 0),
         ],
         standIns: [
             "smollm2:135m": "gpt-4.1-nano",
@@ -43,12 +70,15 @@ public struct PriceTable: Codable, Sendable, Equatable {
             "qwen2.5-coder:0.5b": "gpt-4o-mini",
             "qwen2.5-coder:1.5b": "gpt-4o-mini",
             "*": "gpt-4o-mini",
-        ])
+        ],
+        embeddingStandIns: ["*": "text-embedding-3-small"])
 
-    /// The cloud model `model` stands in for (its own entry, else `*`), if it is priced.
-    public func cloudModel(standingInFor model: String) -> String? {
+    /// The cloud model `model` stands in for (its own entry, else `*`), if it is priced; for
+    /// `embeddings`, the cloud embedding model.
+    public func cloudModel(standingInFor model: String, embeddings: Bool = false) -> String? {
+        let table = embeddings ? embeddingStandIns : standIns
         let untagged = model.hasSuffix(":latest") ? String(model.dropLast(":latest".count)) : model
-        guard let cloud = standIns[model] ?? standIns[untagged] ?? standIns["*"], models[cloud] != nil else { return nil }
+        guard let cloud = table[model] ?? table[untagged] ?? table["*"], models[cloud] != nil else { return nil }
         return cloud
     }
 
@@ -67,6 +97,9 @@ public struct PriceTable: Codable, Sendable, Equatable {
         }
         for (local, cloud) in standIns.sorted(by: { $0.key < $1.key }) where models[cloud] == nil {
             problems.append("stand_ins.\(local): '\(cloud)' is not in models")
+        }
+        for (local, cloud) in embeddingStandIns.sorted(by: { $0.key < $1.key }) where models[cloud] == nil {
+            problems.append("embedding_stand_ins.\(local): '\(cloud)' is not in models")
         }
         return problems
     }

@@ -6,12 +6,14 @@ import JSON
 public struct UsageReport: Sendable {
     struct Row: Sendable {
         var time: Date
+        var kind: LedgerEntry.Kind
         var model: String
         var promptTokens: Int
         var completionTokens: Int
         var cachedTokens: Int
         var cloudModel: String?
         var cloudCostUSD: Double
+        var paidUSD: Double
         var busySeconds: Double
     }
 
@@ -20,7 +22,13 @@ public struct UsageReport: Sendable {
         public var promptTokens = 0
         public var completionTokens = 0
         public var cachedTokens = 0
+        /// What local work would have cost at cloud prices (saved).
         public var cloudCostUSD = 0.0
+        /// Requests answered by remote endpoints, and what they cost (paid).
+        public var remoteRequests = 0
+        public var paidUSD = 0.0
+        /// Requests for embeddings (their tokens are in `promptTokens`).
+        public var embeddingRequests = 0
         /// Seconds the engine spent computing prompts and answers.
         public var busySeconds = 0.0
         /// The cloud models these requests were priced at.
@@ -32,8 +40,11 @@ public struct UsageReport: Sendable {
             completionTokens += row.completionTokens
             cachedTokens += row.cachedTokens
             cloudCostUSD += row.cloudCostUSD
+            paidUSD += row.paidUSD
+            if row.kind == .remote { remoteRequests += 1 }
+            if row.kind == .embedding { embeddingRequests += 1 }
             busySeconds += row.busySeconds
-            if let cloud = row.cloudModel, !cloudModels.contains(cloud) { cloudModels.append(cloud) }
+            if row.kind != .remote, let cloud = row.cloudModel, !cloudModels.contains(cloud) { cloudModels.append(cloud) }
         }
     }
 
@@ -71,6 +82,8 @@ public struct UsageReport: Sendable {
             "requests": .int(totals.requests), "prompt_tokens": .int(totals.promptTokens),
             "completion_tokens": .int(totals.completionTokens), "cached_tokens": .int(totals.cachedTokens),
             "cloud_cost_usd": .double(totals.cloudCostUSD), "local_seconds": .double(totals.busySeconds),
+            "embedding_requests": .int(totals.embeddingRequests), "remote_requests": .int(totals.remoteRequests),
+            "paid_usd": .double(totals.paidUSD),
             "cloud_models": .array(totals.cloudModels.map(JSONValue.string)),
         ]
     }
@@ -129,6 +142,12 @@ extension UsageReport {
                      + (total.cachedTokens > 0 ? " (\(total.cachedTokens) prompt tokens from the cache)" : ""))
         lines.append("saved \(dollars(total.cloudCostUSD)) against cloud prices (\(total.cloudModels.joined(separator: ", ")); "
                      + "prices as of \(prices.asOf), edit prices.json in HEARTH_HOME)")
+        if total.embeddingRequests > 0 {
+            lines.append("\(total.embeddingRequests) of the requests were embeddings")
+        }
+        if total.remoteRequests > 0 {
+            lines.append("paid \(dollars(total.paidUSD)) for \(total.remoteRequests) answers from remote endpoints (the router's last tier)")
+        }
         let entries: [(String, Totals)] = byDay ? self.byDay.map { ($0.day, $0.totals) } : byModel.map { ($0.model, $0.totals) }
         guard !entries.isEmpty else { return lines.joined(separator: "\n") }
         lines.append("")

@@ -150,14 +150,24 @@ final class ActiveGeneration: Sendable {
 
     static func record(_ result: GenerationResult, model: String, route: String, started: ContinuousClock.Instant, decision: String?,
                        ledger: Ledger?, metrics: ServerMetrics) async {
-        guard let ledger else { return }
         let entry = LedgerEntry(route: route, model: model, promptTokens: result.promptTokens,
                                 completionTokens: result.tokens.count, cachedTokens: result.reusedPromptTokens,
                                 promptSeconds: result.promptSeconds, generationSeconds: result.generationSeconds,
                                 totalSeconds: Self.seconds(ContinuousClock.now - started), decision: decision)
-        if let cloud = ledger.prices.cloudModel(standingInFor: entry.model) {
-            metrics.recordCloudCost(cloudModel: cloud, usd: ledger.prices.cost(of: cloud, promptTokens: entry.promptTokens,
-                                                                                completionTokens: entry.completionTokens))
+        await record(entry, ledger: ledger, metrics: metrics)
+    }
+
+    /// Writes `entry` to the ledger and counts its price in the metrics (saved, or paid for a
+    /// remote answer).
+    static func record(_ entry: LedgerEntry, ledger: Ledger?, metrics: ServerMetrics) async {
+        guard let ledger else { return }
+        let pricing = ledger.pricing(of: entry)
+        if let cloud = pricing.cloudModel {
+            if entry.kind == .remote {
+                metrics.recordPaidCost(model: cloud, usd: pricing.paidUSD)
+            } else {
+                metrics.recordCloudCost(cloudModel: cloud, usd: pricing.savedUSD)
+            }
         }
         await ledger.record(entry)
     }
@@ -263,8 +273,10 @@ extension HearthServer {
     /// the context (Ollama's default); otherwise they are refused, naming the input.
     func embeddings(model: String, inputs: [EmbeddingInput], keepAlive: Duration?? = nil, truncate: Bool = false,
                     contextLength: Int? = nil) async throws -> (vectors: [[Float]], tokens: Int) {
+        let started = ContinuousClock.now
         let instance = try await models.acquire(model, keepAlive: keepAlive, contextLength: contextLength)
         defer { instance.usage.end() }
+        let computing = ContinuousClock.now
         let context = max(contextLength ?? 0, instance.scheduler.contextLength)
         let loaded = instance.loaded
         let outcome: Result<([[Float]], Int), any Error> = await withCheckedContinuation { continuation in
@@ -299,7 +311,13 @@ extension HearthServer {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        return try outcome.get()
+        let (vectors, tokens) = try outcome.get()
+        let end = ContinuousClock.now
+        await ActiveGeneration.record(LedgerEntry(kind: .embedding, route: RequestRoute.current, model: instance.name, promptTokens: tokens,
+                                                  completionTokens: 0, promptSeconds: ActiveGeneration.seconds(end - computing),
+                                                  totalSeconds: ActiveGeneration.seconds(end - started)),
+                                      ledger: ledger, metrics: metrics)
+        return (vectors, tokens)
     }
 }
 

@@ -67,6 +67,7 @@ public final class HearthServer: Sendable {
         addOllamaRoutes(to: router)
         addResponsesRoutes(to: router)
         addAnthropicRoutes(to: router)
+        addBlobRoutes(to: router)
         router.get("/api/usage") { [self] request, _ in try await usage(request) }
         return router
     }

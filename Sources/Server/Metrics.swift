@@ -17,8 +17,15 @@ final class ServerMetrics: @unchecked Sendable {
     /// What the answers would have cost at cloud prices, by cloud model (the ledger's price table).
     private var cloudCost: [String: Double] = [:]
 
+    /// What remote endpoints (the router's last tier) charged, by their model.
+    private var paidCost: [String: Double] = [:]
+
     func recordCloudCost(cloudModel: String, usd: Double) {
         lock.withLock { cloudCost[cloudModel, default: 0] += usd }
+    }
+
+    func recordPaidCost(model: String, usd: Double) {
+        lock.withLock { paidCost[model, default: 0] += usd }
     }
 
     func recordRequest(route: String, status: Int) {
@@ -69,6 +76,8 @@ final class ServerMetrics: @unchecked Sendable {
             out += "hearth_generated_tokens_total \(generatedTokens)\n"
             header("hearth_cloud_cost_usd_total", "counter", "What the answers would have cost at cloud prices (prices.json), by cloud model.")
             for model in cloudCost.keys.sorted() { out += "hearth_cloud_cost_usd_total{cloud_model=\"\(Self.escape(model))\"} \(cloudCost[model]!)\n" }
+            header("hearth_remote_cost_usd_total", "counter", "What remote endpoints charged for the router's escalated answers (prices.json), by model.")
+            for model in paidCost.keys.sorted() { out += "hearth_remote_cost_usd_total{model=\"\(Self.escape(model))\"} \(paidCost[model]!)\n" }
             header("hearth_prompt_tokens_per_second", "gauge", "Prompt tokens computed per second, over all requests.")
             out += "hearth_prompt_tokens_per_second \(promptSeconds > 0 ? Double(promptTokensComputed) / promptSeconds : 0)\n"
             header("hearth_generation_tokens_per_second", "gauge", "Tokens generated per second of generation, over all requests.")

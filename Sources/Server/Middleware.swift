@@ -67,6 +67,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         ]
         if known.contains(path) { return path }
         if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
+        if path.hasPrefix("/api/blobs/") { return "/api/blobs/{digest}" }
         if path == "/v1/responses" { return path }
         if path.hasPrefix("/v1/responses/") { return path.hasSuffix("/input_items") ? "/v1/responses/{id}/input_items" : "/v1/responses/{id}" }
         return "other"

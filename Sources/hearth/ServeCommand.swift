@@ -139,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("warning: serving on \(host) WITHOUT authentication (--insecure-no-auth)\n".utf8))
         }
         store.removeStaleTemporaries()
+        store.removeStaleBlobs()
         configuration.recordsUsage = !noLedger
         configuration.adapters = try lora.adapters()
         let server = HearthServer(configuration: configuration, store: store)

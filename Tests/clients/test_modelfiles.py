@@ -9,6 +9,8 @@ The created models live in the shared test store under names of their own (hard 
 weights are copied) and are deleted at the end.
 """
 
+import hashlib
+import http.client
 import json
 import os
 import subprocess
@@ -158,7 +160,11 @@ class CreatedModelTests(ModelClientsTestCase):
             ({"model": NAME + "-bad", "from": BASE, "messages": [{"role": "robot", "content": "x"}]}, 400, "role"),
             ({"model": NAME + "-bad", "from": "no-such-model:1b"}, 404, "not found"),
             ({"model": NAME + "-bad", "from": BASE, "files": {"a.gguf": "sha256:" + "0" * 64}}, 400, "files"),
-            ({"model": NAME + "-bad", "from": BASE, "adapters": {"a.gguf": "sha256:" + "0" * 64}}, 400, "LoRA"),
+            ({"model": NAME + "-bad", "from": BASE, "adapters": {"a.gguf": "sha256:" + "0" * 64}}, 400, "upload it first"),
+            ({"model": NAME + "-bad", "files": {"a.gguf": "sha256:" + "0" * 64}}, 400, "upload it first"),
+            ({"model": NAME + "-bad", "files": {"model.safetensors": "sha256:" + "0" * 64}}, 400, "GGUF"),
+            ({"model": NAME + "-bad", "files": {"a.gguf": "md5:00"}}, 400, "files.a.gguf"),
+            ({"model": NAME + "-bad", "from": BASE, "adapters": ["a.gguf"]}, 400, "adapters"),
             ({"model": NAME + "-bad", "modelfile": f"FROM {BASE}\nADAPTER /tmp/x.gguf"}, 400, "ADAPTER"),
             ({"model": NAME + "-bad", "modelfile": "FROM /etc/passwd"}, 400, "installed model"),
             ({"model": NAME + "-bad", "modelfile": "SYSTEM hi"}, 400, "FROM"),
@@ -171,6 +177,119 @@ class CreatedModelTests(ModelClientsTestCase):
                 self.assertIn(expected_text, text)
         names = [model.model for model in self.ollama.list().models]
         self.assertFalse([name for name in names if "-bad" in name], "a refused create leaves nothing behind")
+
+
+ADAPTER_BASE = "smollm2:135m"
+
+
+class UploadedFilesTests(ModelClientsTestCase):
+    """Files sent over HTTP (`ollama.Client.create_blob`, then `create` with `files` or `adapters`),
+    as Ollama's CLI and client libraries create models on a server they do not run on."""
+
+    models = (ADAPTER_BASE,)
+
+    def hearth(self, *arguments):
+        result = subprocess.run([str(hearth_bin()), *arguments], capture_output=True, text=True, timeout=600,
+                                env=dict(os.environ, HEARTH_HOME=str(hearth_home())))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result
+
+    def created(self, name):
+        self.addCleanup(lambda: request(self.port, "DELETE", "/api/delete", {"model": name}))
+        return name
+
+    def greedy(self, model, prompt="The capital of France is"):
+        return self.ollama.generate(model=model, prompt=prompt, raw=True, options={"temperature": 0, "num_predict": 16}).response
+
+    def test_an_uploaded_adapter_answers_as_the_same_adapter_created_on_the_server(self):
+        adapter = hearth_home() / "smollm2-lora.gguf"  # written by scripts/test (scripts/make-lora-adapter.py)
+        self.assertTrue(adapter.exists(), f"{adapter} is missing: scripts/test writes it")
+        digest = self.ollama.create_blob(adapter)
+        self.assertEqual(request(self.port, "HEAD", f"/api/blobs/{digest}")[0], 200)
+        uploaded = self.created(NAME + "-uploaded-lora")
+        self.ollama.create(model=uploaded, from_=ADAPTER_BASE, adapters={"lora.gguf": digest})
+        local = self.created(NAME + "-local-lora")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "Modelfile"
+            path.write_text(f"FROM {ADAPTER_BASE}\nADAPTER {adapter}\n")
+            self.hearth("create", local, "-f", str(path))
+        answer = self.greedy(uploaded)
+        self.assertEqual(answer, self.greedy(local))
+        self.assertNotEqual(answer, self.greedy(ADAPTER_BASE))
+        self.assertFalse((hearth_home() / "blobs" / digest.replace(":", "-")).exists(), "the create consumes the upload")
+
+    def test_an_uploaded_gguf_becomes_a_model_without_a_copy(self):
+        fixture = Path(__file__).resolve().parents[1] / "ModelsTests" / "Fixtures" / "tiny-qwen3.gguf"
+        digest = self.ollama.create_blob(fixture)
+        name = self.created(NAME + "-uploaded")
+        self.ollama.create(model=name, files={"tiny-qwen3.gguf": digest}, system="Be brief.", parameters={"num_predict": 3})
+        listed = {model.model: model for model in self.ollama.list().models}
+        self.assertIn(f"{name}:latest", listed)
+        self.assertEqual("sha256:" + listed[f"{name}:latest"].digest.removeprefix("sha256:"), digest)
+        self.assertEqual(listed[f"{name}:latest"].size, fixture.stat().st_size)
+        self.assertEqual(self.raw_show(name)["system"], "Be brief.")
+        self.assertLessEqual(self.ollama.generate(model=name, prompt="hi").eval_count, 3)
+        self.assertFalse((hearth_home() / "blobs" / digest.replace(":", "-")).exists(), "the model links the upload's bytes")
+
+    def test_a_file_the_store_holds_needs_no_upload(self):
+        installed = {model.model: model.digest for model in self.ollama.list().models}
+        digest = "sha256:" + installed[ADAPTER_BASE].removeprefix("sha256:")
+        self.assertEqual(request(self.port, "HEAD", f"/api/blobs/{digest}")[0], 200)
+        self.assertEqual(request(self.port, "HEAD", "/api/blobs/sha256:" + "1" * 64)[0], 404)
+        name = self.created(NAME + "-linked")
+        self.ollama.create(model=name, files={"smollm2.gguf": digest})
+        self.assertEqual(self.greedy(name), self.greedy(ADAPTER_BASE))
+        self.assertEqual(os.stat(hearth_home() / "models" / f"{name}.gguf").st_ino,
+                         os.stat(hearth_home() / "models" / f"{ADAPTER_BASE}.gguf").st_ino)
+
+    def test_bad_uploads_are_refused_and_leave_nothing(self):
+        def upload(digest, data):
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                connection.request("POST", f"/api/blobs/{digest}", body=data)
+                response = connection.getresponse()
+                return response.status, response.read().decode()
+            finally:
+                connection.close()
+
+        data = b"GGUF" + os.urandom(1000)
+        wrong = "sha256:" + hashlib.sha256(b"something else").hexdigest()
+        for digest, body, status, text in [
+            (wrong, data, 400, "digest mismatch"),
+            ("sha256:xyz", data, 400, "not a digest"),
+            ("sha256:" + hashlib.sha256(b"<html>").hexdigest(), b"<html>", 400, "not a GGUF file"),
+        ]:
+            with self.subTest(digest=digest):
+                got_status, got_text = upload(digest, body)
+                self.assertEqual(got_status, status, got_text)
+                self.assertIn(text, got_text)
+        self.assertFalse(list((hearth_home() / "tmp").glob(".blob-*")), "a refused upload leaves no partial file")
+        self.assertFalse((hearth_home() / "blobs" / wrong.replace(":", "-")).exists())
+        # Garbage with the right digest is kept as a blob, but a create refuses it by name.
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.assertEqual(upload(digest, data)[0], 201)
+        status, _, text = request(self.port, "POST", "/api/create", {"model": NAME + "-garbage", "files": {"x.gguf": digest}, "stream": False})
+        self.assertEqual(status, 400, text)
+        self.assertIn("not a model Hearth can run", text)
+        status, _, text = request(self.port, "POST", "/api/create", {"model": NAME + "-garbage", "from": ADAPTER_BASE,
+                                                                      "adapters": {"x.gguf": digest}, "stream": False})
+        self.assertEqual(status, 400, text)
+        self.assertIn("not a LoRA adapter", text)
+        (hearth_home() / "blobs" / digest.replace(":", "-")).unlink()
+        # An adapter made for another architecture.
+        lora = self.ollama.create_blob(hearth_home() / "smollm2-lora.gguf")
+        self.addCleanup(lambda: (hearth_home() / "blobs" / lora.replace(":", "-")).unlink(missing_ok=True))
+        status, _, text = request(self.port, "POST", "/api/create", {"model": NAME + "-garbage", "from": "qwen2.5-coder:0.5b",
+                                                                      "adapters": {"lora.gguf": lora}, "stream": False})
+        self.assertEqual(status, 400, text)
+        self.assertIn("does not fit", text)
+        self.assertIn("made for llama, but the model is qwen2", text)
+        self.assertNotIn(NAME + "-garbage:latest", [model.model for model in self.ollama.list().models])
+
+    def raw_show(self, name):
+        status, _, body = request(self.port, "POST", "/api/show", {"model": name})
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
 
 
 class CreateCommandTests(unittest.TestCase):
