@@ -102,11 +102,19 @@ let package = Package(
             ]
         ),
 
+        // Layer 3: a client of OpenAI-compatible chat endpoints (the router's remote tier,
+        // `hearth eval`'s endpoints).
+        .target(
+            name: "Remote",
+            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
+
         // Layer 4: the HTTP API (OpenAI and Ollama routes) over the engine and the store.
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls", "Tokenizers", "Ledger",
+                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls", "Tokenizers", "Ledger", "Remote",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,7 +126,7 @@ let package = Package(
         .target(
             name: "Eval",
             dependencies: [
-                "Ledger",
+                "Ledger", "Remote",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -128,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "hearth",
             dependencies: [
-                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server", "JSON", "Grammar", "Ledger", "Eval",
+                "GGUF", "Store", "Engine", "Kernels", "Tokenizers", "Sampling", "Templates", "Advisor", "Server", "JSON", "Grammar", "Ledger", "Eval", "Remote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,7 +156,8 @@ let package = Package(
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AdvisorTests", dependencies: ["Advisor", "GGUF"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSON"]),
-        .testTarget(name: "EvalTests", dependencies: ["Eval", "Ledger"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Ledger", "Remote"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RemoteTests", dependencies: ["Remote"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [

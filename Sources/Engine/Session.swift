@@ -54,6 +54,11 @@ public struct TokenLogprob: Sendable {
 public struct GeneratedPiece: Sendable {
     public var text: String
     public var logprobs: [TokenLogprob]
+
+    public init(text: String, logprobs: [TokenLogprob] = []) {
+        self.text = text
+        self.logprobs = logprobs
+    }
 }
 
 /// Why generation ended.
@@ -83,6 +88,14 @@ public struct GenerationResult: Sendable {
     /// Under a grammar: seconds each token spent being sampled and checked against it (the
     /// full mask is computed only when the first draw is refused).
     public var constrainedSamplingSeconds: [Double] = []
+    /// Tokens counted by another engine, for an answer produced elsewhere (the router's remote
+    /// tier): its token ids are not known here.
+    public var externalTokenCount: Int?
+
+    /// How many tokens the answer has.
+    public var completionTokenCount: Int { externalTokenCount ?? tokens.count }
+
+    public init() {}
 
     public var promptTokensPerSecond: Double {
         promptSeconds > 0 ? Double(promptTokens - reusedPromptTokens) / promptSeconds : 0

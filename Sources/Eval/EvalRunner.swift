@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Remote
 
 /// One item's outcome.
 public struct ItemResult: Sendable, Equatable {

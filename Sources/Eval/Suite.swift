@@ -1,15 +1,8 @@
 import Foundation
+import Remote
 
 /// One chat message sent to a model under evaluation.
-public struct EvalMessage: Sendable, Equatable, Codable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
+public typealias EvalMessage = ChatMessage
 
 /// How an answer was judged.
 public struct Grade: Sendable, Equatable {

@@ -30,6 +30,7 @@ extension HearthServer {
         var fittedRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: sampling.maxTokens,
                                               connectionClosed: closed, prepare: conversation.prepare)
         fittedRequest.contextLength = sampling.contextLength
+        fittedRequest.conversation = conversation.prefill == nil ? conversation.plan.remoteConversation : nil
         let request = fittedRequest
         var fittedTextRequest = fittedRequest
         fittedTextRequest.prepare = conversation.answeringInText.prepare
@@ -176,7 +177,7 @@ extension HearthServer {
             "input_tokens": .int(result.promptTokens - result.reusedPromptTokens),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": .int(result.reusedPromptTokens),
-            "output_tokens": .int(result.tokens.count),
+            "output_tokens": .int(result.completionTokenCount),
         ]
     }
 
@@ -214,7 +215,7 @@ struct AnthropicStop: Equatable {
     }
 
     init(_ result: GenerationResult, calledTools: Bool, maxTokens: Int) {
-        self.init(finishReason: result.finishReason, stopSequence: result.stopSequence, generatedTokens: result.tokens.count,
+        self.init(finishReason: result.finishReason, stopSequence: result.stopSequence, generatedTokens: result.completionTokenCount,
                   calledTools: calledTools, maxTokens: maxTokens)
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Ledger
 import NIOCore
+import Remote
 import Sampling
 import ToolCalls
 
@@ -26,6 +27,9 @@ struct GenerationRequest: Sendable {
     /// system message stays), when the whole conversation does not fit. nil: a prompt that does
     /// not fit is refused (OpenAI's `context_length_exceeded`).
     var fitting: (@Sendable (LoadedModel, _ budget: Int) throws -> PreparedPrompt)? = nil
+    /// The conversation as plain chat messages, when the router's remote tier may answer it
+    /// (a text chat without tools or a response format); nil: it may not.
+    var conversation: [Remote.ChatMessage]? = nil
 
     init(model: String, keepAlive: Duration?? = nil, options: GenerationOptions, maxTokens: Int?,
          connectionClosed: EventLoopFuture<Void>? = nil, prepare: @escaping @Sendable (LoadedModel) throws -> PreparedPrompt) {
@@ -113,7 +117,7 @@ final class ActiveGeneration: Sendable {
                 if isReplay { continue }
                 metrics.recordGeneration(
                     promptTokens: result.promptTokens, computedPromptTokens: result.promptTokens - result.reusedPromptTokens,
-                    promptSeconds: result.promptSeconds, generatedTokens: result.tokens.count,
+                    promptSeconds: result.promptSeconds, generatedTokens: result.completionTokenCount,
                     generationSeconds: result.generationSeconds)
             case .failed(let error):
                 outcome = .failure(error)
@@ -137,21 +141,22 @@ final class ActiveGeneration: Sendable {
 
     /// A finished answer (computed and now replayed to the client): the same instance, held again
     /// until the replay ends.
-    func replay(pieces: [GeneratedPiece], result: GenerationResult, keepAlive: Duration?) -> ActiveGeneration {
+    func replay(pieces: [GeneratedPiece], result: GenerationResult, keepAlive: Duration?,
+                answeredAs: String? = nil, decision: String? = nil) -> ActiveGeneration {
         let (events, continuation) = AsyncStream<SchedulerEvent>.makeStream(bufferingPolicy: .unbounded)
         for piece in pieces { continuation.yield(.piece(piece)) }
         continuation.yield(.finished(result))
         continuation.finish()
         instance.usage.begin(keepAlive: keepAlive)
         return ActiveGeneration(instance: instance, promptTokens: promptTokens, toolParser: toolParser, events: events, ticket: ticket,
-                                started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs, decision: decision,
-                                recordsUsage: false, isReplay: true, route: route)
+                                started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs ?? self.answeredAs,
+                                decision: decision ?? self.decision, recordsUsage: false, isReplay: true, route: route)
     }
 
     static func record(_ result: GenerationResult, model: String, route: String, started: ContinuousClock.Instant, decision: String?,
                        ledger: Ledger?, metrics: ServerMetrics) async {
         let entry = LedgerEntry(route: route, model: model, promptTokens: result.promptTokens,
-                                completionTokens: result.tokens.count, cachedTokens: result.reusedPromptTokens,
+                                completionTokens: result.completionTokenCount, cachedTokens: result.reusedPromptTokens,
                                 promptSeconds: result.promptSeconds, generationSeconds: result.generationSeconds,
                                 totalSeconds: Self.seconds(ContinuousClock.now - started), decision: decision)
         await record(entry, ledger: ledger, metrics: metrics)

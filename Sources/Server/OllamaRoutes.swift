@@ -234,6 +234,7 @@ extension HearthServer {
         var request = GenerationRequest(model: model, keepAlive: keep, options: options.generation, maxTokens: options.maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
         request.contextLength = options.contextLength
+        request.conversation = plan.remoteConversation
         if truncate { request.fitting = plan.prepare(_:within:) }
         var textRequest = request
         textRequest.prepare = plan.answeringInText.prepare
@@ -342,7 +343,7 @@ extension HearthServer {
                 object["load_duration"] = 0
                 object["prompt_eval_count"] = .int(result.promptTokens)
                 object["prompt_eval_duration"] = nanoseconds(result.promptSeconds)
-                object["eval_count"] = .int(result.tokens.count)
+                object["eval_count"] = .int(result.completionTokenCount)
                 object["eval_duration"] = nanoseconds(result.generationSeconds)
             }
             return .object(object)

@@ -36,6 +36,7 @@ extension HearthServer {
             var request = GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
                                             connectionClosed: closed, prepare: plan.prepare)
             request.contextLength = sampling.contextLength
+            request.conversation = plan.remoteConversation
             return request
         }
         let actives = try await startGenerations(requests)

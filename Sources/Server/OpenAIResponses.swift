@@ -114,6 +114,7 @@ extension HearthServer {
         var fittedRequest = GenerationRequest(model: model, options: sampling.options, maxTokens: maxOutputTokens ?? sampling.maxTokens,
                                               connectionClosed: closed, prepare: plan.prepare)
         fittedRequest.contextLength = sampling.contextLength
+        fittedRequest.conversation = plan.remoteConversation
         var fittedTextRequest = fittedRequest
         fittedTextRequest.prepare = plan.answeringInText.prepare
         if truncation == "auto" {
@@ -311,8 +312,8 @@ struct ResponseEnvelope: Sendable {
             ])
             usage = .object([
                 "input_tokens": .int(result.promptTokens), "input_tokens_details": details,
-                "output_tokens": .int(result.tokens.count), "output_tokens_details": .object(["reasoning_tokens": 0]),
-                "total_tokens": .int(result.promptTokens + result.tokens.count),
+                "output_tokens": .int(result.completionTokenCount), "output_tokens_details": .object(["reasoning_tokens": 0]),
+                "total_tokens": .int(result.promptTokens + result.completionTokenCount),
             ])
         }
         var object: JSONObject = ["id": .string(id), "object": "response", "created_at": .int(createdAt), "status": .string(status)]

@@ -158,8 +158,8 @@ extension HearthServer {
 
     static func usage(_ result: GenerationResult) -> JSONValue {
         .object([
-            "prompt_tokens": .int(result.promptTokens), "completion_tokens": .int(result.tokens.count),
-            "total_tokens": .int(result.promptTokens + result.tokens.count),
+            "prompt_tokens": .int(result.promptTokens), "completion_tokens": .int(result.completionTokenCount),
+            "total_tokens": .int(result.promptTokens + result.completionTokenCount),
             "prompt_tokens_details": .object(["cached_tokens": .int(result.reusedPromptTokens)]),
         ])
     }
@@ -170,7 +170,7 @@ extension HearthServer {
         guard results.count > 1 else { return results.first.map(usage) ?? .null }
         let prompt = stride(from: 0, to: results.count, by: max(choicesPerPrompt, 1)).reduce(0) { $0 + results[$1].promptTokens }
         let cached = stride(from: 0, to: results.count, by: max(choicesPerPrompt, 1)).reduce(0) { $0 + results[$1].reusedPromptTokens }
-        let completion = results.reduce(0) { $0 + $1.tokens.count }
+        let completion = results.reduce(0) { $0 + $1.completionTokenCount }
         return .object([
             "prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(prompt + completion),
             "prompt_tokens_details": .object(["cached_tokens": .int(cached)]),

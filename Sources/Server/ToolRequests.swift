@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Remote
 import Grammar
 import JSON
 import Templates
@@ -77,6 +78,18 @@ struct ChatPlan: Sendable {
     var responseFormat: ResponseFormat? = nil
     /// The response format's grammar, compiled when the request was read.
     var responseGrammar: Grammar? = nil
+
+    /// The conversation as plain chat messages, for the router's remote tier: only a text
+    /// conversation without tools or a response format is sent (nil otherwise).
+    var remoteConversation: [Remote.ChatMessage]? {
+        guard tools?.isActive != true, responseFormat == nil else { return nil }
+        var messages: [Remote.ChatMessage] = []
+        for turn in turns {
+            guard case .plain(let role, let content, _) = turn else { return nil }
+            messages.append(Remote.ChatMessage(role: role, content: content))
+        }
+        return messages
+    }
 
     /// The prompt tokens, the grammar (if any) and the tool-call parser (when calls may come).
     func prepare(_ loaded: LoadedModel) throws -> PreparedPrompt {

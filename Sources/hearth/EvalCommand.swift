@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Ledger
 import Logging
+import Remote
 import Server
 import ServiceLifecycle
 import Store

@@ -139,22 +139,3 @@ import Testing
         #expect(try ledger.evalHistory(suite: "humaneval").isEmpty)
     }
 }
-
-@Suite struct ChatEndpointTests {
-    @Test func takesABaseURLAndAddsV1ToABareOne() throws {
-        #expect(try ChatEndpoint(url: "http://127.0.0.1:8080", model: "m").baseURL == "http://127.0.0.1:8080/v1")
-        #expect(try ChatEndpoint(url: "https://api.example.com/v1/", model: "m").baseURL == "https://api.example.com/v1")
-        for bad in ["ftp://x/v1", "127.0.0.1:8080", "http:///v1", "http://x/v1?key=1"] {
-            #expect(throws: EvalError.self) { try ChatEndpoint(url: bad, model: "m") }
-        }
-        #expect(throws: EvalError.self) { try ChatEndpoint(url: "http://x/v1", model: "") }
-    }
-
-    @Test func readsAnAnswerWithItsUsageAndLogprobs() throws {
-        let body = #"{"choices":[{"message":{"role":"assistant","content":"391"},"finish_reason":"stop","logprobs":{"content":[{"token":"39","logprob":-0.1},{"token":"1","logprob":-0.3}]}}],"usage":{"prompt_tokens":12,"completion_tokens":2}}"#
-        let answer = try ChatEndpoint.parse(Data(body.utf8), from: "x")
-        #expect(answer.text == "391" && answer.promptTokens == 12 && answer.completionTokens == 2 && answer.finishReason == "stop")
-        #expect(abs((answer.meanLogprob ?? 0) + 0.2) < 1e-12)
-        #expect(throws: EvalError.self) { try ChatEndpoint.parse(Data(#"{"error":{"message":"no"}}"#.utf8), from: "x") }
-    }
-}

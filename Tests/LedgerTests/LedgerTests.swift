@@ -93,6 +93,35 @@ final class Messages: @unchecked Sendable {
         #expect(Ledger(directory: folder.url, log: messages.append).prices == PriceTable.builtIn)
     }
 
+    @Test func embeddingsAndRemoteAnswersArePricedAsWhatTheyAre() async throws {
+        let folder = try LedgerFolder()
+        let ledger = Ledger(directory: folder.url)
+        await ledger.record(LedgerEntry(kind: .embedding, route: "/v1/embeddings", model: "nomic", promptTokens: 1_000_000, completionTokens: 0))
+        await ledger.record(LedgerEntry(kind: .remote, route: "/v1/chat/completions", model: "gpt-4o", promptTokens: 1_000_000,
+                                        completionTokens: 1_000_000, decision: "auto: remote"))
+        await ledger.record(LedgerEntry(kind: .remote, route: "/v1/chat/completions", model: "unpriced-model", promptTokens: 10, completionTokens: 10))
+        await ledger.record(LedgerEntry(route: "/api/chat", model: "qwen2.5-coder:0.5b", promptTokens: 1_000_000, completionTokens: 0))
+        let report = try ledger.usage()
+        #expect(report.total.requests == 4)
+        #expect(report.total.embeddingRequests == 1 && report.total.remoteRequests == 2)
+        // Saved: the embeddings at text-embedding-3-small, the local answer at gpt-4o-mini; paid: gpt-4o.
+        #expect(abs(report.total.cloudCostUSD - (0.02 + 0.15)) < 1e-12)
+        #expect(abs(report.total.paidUSD - 12.5) < 1e-12)
+        #expect(report.total.cloudModels.sorted() == ["gpt-4o-mini", "text-embedding-3-small"])
+        guard case .object(let object) = report.json else { Issue.record("not an object"); return }
+        #expect(object["paid_usd"] == .double(12.5) && object["remote_requests"] == .int(2) && object["embedding_requests"] == .int(1))
+        #expect(report.text(byDay: false).contains("paid $12.50 for 2 answers from remote endpoints"))
+    }
+
+    @Test func aPriceTableWrittenBeforeEmbeddingsGetsTheirBuiltInPrice() throws {
+        let folder = try LedgerFolder()
+        try Data(#"{"as_of": "2025-06-01", "source": "old", "models": {"big": {"input": 1, "output": 2}}, "stand_ins": {"*": "big"}}"#.utf8)
+            .write(to: folder.url.appendingPathComponent("prices.json"))
+        let prices = Ledger(directory: folder.url).prices
+        #expect(prices.cloudModel(standingInFor: "any", embeddings: true) == "text-embedding-3-small")
+        #expect(prices.cloudModel(standingInFor: "any") == "big")
+    }
+
     @Test func aCorruptDatabaseIsMovedAsideAndANewOneStarted() async throws {
         let folder = try LedgerFolder()
         let database = folder.url.appendingPathComponent("ledger.sqlite")

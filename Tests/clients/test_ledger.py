@@ -112,6 +112,12 @@ class LedgerTests(unittest.TestCase):
         told.append(("/v1/messages", message.usage.input_tokens + (message.usage.cache_read_input_tokens or 0),
                      message.usage.output_tokens))
 
+        # Embeddings are work too: a row each, priced at the cloud embedding model.
+        embedded = openai.embeddings.create(model=MODEL, input=["a river", "the sea"])
+        told.append(("/v1/embeddings", embedded.usage.prompt_tokens, 0))
+        embed = client.embed(model=MODEL, input="Why is the sea salty?")
+        told.append(("/api/embed", embed.prompt_eval_count, 0))
+
         rows = self.rows()
         self.assertEqual(sorted((route, p, c) for route, _, p, c in rows), sorted(told))
         self.assertEqual({model for _, model, _, _ in rows}, {MODEL})
@@ -136,6 +142,12 @@ class LedgerTests(unittest.TestCase):
         # Prometheus: tokens and the cloud-equivalent dollars.
         _, _, metrics = request(server.port, "GET", "/metrics")
         self.assertIn("hearth_cloud_cost_usd_total{cloud_model=", metrics)
+        self.assertIn('hearth_cloud_cost_usd_total{cloud_model="text-embedding-3-small"}', metrics)
+        self.assertEqual(usage["embedding_requests"], 2)
+        with sqlite3.connect(self.home / "ledger.sqlite") as database:
+            kinds = database.execute("SELECT route, kind, cloud_model FROM requests WHERE kind = 'embedding' ORDER BY id").fetchall()
+        self.assertEqual(kinds, [("/v1/embeddings", "embedding", "text-embedding-3-small"),
+                                 ("/api/embed", "embedding", "text-embedding-3-small")])
         self.assertEqual(request(server.port, "GET", "/api/usage?since=yesterday")[0], 400)
 
     def test_kill_9_loses_no_answered_request(self):

@@ -2,10 +2,44 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
+/// One message of a conversation sent to an endpoint.
+public struct ChatMessage: Sendable, Equatable, Codable {
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// A failure talking to an endpoint, said for people.
+public struct RemoteError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// How an endpoint is asked: greedy by default.
+public struct ChatSettings: Sendable, Equatable {
+    public var temperature: Double = 0
+    public var topP: Double?
+    public var stop: [String] = []
+    public var maxTokens: Int?
+    /// Ask for the tokens' log-probabilities (for the router's calibration).
+    public var logprobs = false
+
+    public init(temperature: Double = 0, topP: Double? = nil, stop: [String] = [], maxTokens: Int? = nil, logprobs: Bool = false) {
+        self.temperature = temperature
+        self.topP = topP
+        self.stop = stop
+        self.maxTokens = maxTokens
+        self.logprobs = logprobs
+    }
+}
 
 /// An OpenAI-compatible chat endpoint (`POST {base}/chat/completions`): a `hearth serve` started
-/// for the run, a second server, `llama-server`, or a cloud service. Nothing is sent anywhere
-/// but `baseURL`.
+/// for an evaluation, a second server, `llama-server`, or a cloud service (the router's last
+/// tier). Nothing is sent anywhere but `baseURL`.
 public struct ChatEndpoint: Sendable {
     /// The answer to one request.
     public struct Answer: Sendable, Equatable {
@@ -26,9 +60,9 @@ public struct ChatEndpoint: Sendable {
     public init(url: String, model: String, apiKey: String? = nil, timeout: Duration = .seconds(900)) throws {
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
               parsed.host?.isEmpty == false, parsed.query == nil, parsed.fragment == nil else {
-            throw EvalError("--endpoint must be an http:// or https:// URL without a query, like http://127.0.0.1:8080/v1; got '\(url)'")
+            throw RemoteError("an endpoint must be an http:// or https:// URL without a query, like http://127.0.0.1:8080/v1; got '\(url)'")
         }
-        guard !model.isEmpty else { throw EvalError("an endpoint's model name must not be empty") }
+        guard !model.isEmpty else { throw RemoteError("an endpoint's model name must not be empty") }
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         if parsed.path.isEmpty || parsed.path == "/" { base += "/v1" }
@@ -38,17 +72,24 @@ public struct ChatEndpoint: Sendable {
         self.timeout = timeout
     }
 
-    /// Asks `messages` greedily (temperature 0), at most `maxTokens` tokens. A busy endpoint
-    /// (429, 503) is asked again after a pause, a few times.
-    public func answer(_ messages: [EvalMessage], maxTokens: Int, logprobs: Bool, client: HTTPClient) async throws -> Answer {
+    /// Asks `messages` greedily (temperature 0), at most `maxTokens` tokens.
+    public func answer(_ messages: [ChatMessage], maxTokens: Int, logprobs: Bool, client: HTTPClient) async throws -> Answer {
+        try await answer(messages, settings: ChatSettings(maxTokens: maxTokens, logprobs: logprobs), client: client)
+    }
+
+    /// Asks `messages` with `settings`. A busy endpoint (429, 503) is asked again after a pause,
+    /// a few times.
+    public func answer(_ messages: [ChatMessage], settings: ChatSettings, client: HTTPClient) async throws -> Answer {
         var body: [String: Any] = [
             "model": model,
             "messages": messages.map { ["role": $0.role, "content": $0.content] },
-            "temperature": 0,
-            "max_tokens": maxTokens,
+            "temperature": settings.temperature,
             "stream": false,
         ]
-        if logprobs { body["logprobs"] = true }
+        if let maxTokens = settings.maxTokens { body["max_tokens"] = maxTokens }
+        if let topP = settings.topP { body["top_p"] = topP }
+        if !settings.stop.isEmpty { body["stop"] = settings.stop }
+        if settings.logprobs { body["logprobs"] = true }
         let payload = try JSONSerialization.data(withJSONObject: body)
         var attempt = 0
         while true {
@@ -61,7 +102,7 @@ public struct ChatEndpoint: Sendable {
             do {
                 response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
             } catch {
-                throw EvalError("\(baseURL): \(error)")
+                throw RemoteError("\(baseURL): \(error)")
             }
             let data = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
             if (response.status.code == 429 || response.status.code == 503) && attempt < 5 {
@@ -71,7 +112,7 @@ public struct ChatEndpoint: Sendable {
             }
             guard response.status.code == 200 else {
                 let message = String(decoding: data.prefix(500), as: UTF8.self)
-                throw EvalError("\(baseURL) answered \(response.status.code) for model '\(model)': \(message)")
+                throw RemoteError("\(baseURL) answered \(response.status.code) for model '\(model)': \(message)")
             }
             return try Self.parse(data, from: baseURL)
         }
@@ -81,7 +122,7 @@ public struct ChatEndpoint: Sendable {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
               let choice = (object["choices"] as? [[String: Any]])?.first,
               let message = choice["message"] as? [String: Any] else {
-            throw EvalError("\(url) did not answer with a chat completion: \(String(decoding: data.prefix(300), as: UTF8.self))")
+            throw RemoteError("\(url) did not answer with a chat completion: \(String(decoding: data.prefix(300), as: UTF8.self))")
         }
         let usage = object["usage"] as? [String: Any]
         let logprobs = ((choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]])?.compactMap { ($0["logprob"] as? NSNumber)?.doubleValue }
