@@ -121,6 +121,10 @@ struct GenerationState {
         if triggerWindow.count > longest { triggerWindow.removeFirst(triggerWindow.count - longest) }
     }
 
+    mutating func recordSpeculation(_ statistics: SpeculationStatistics) {
+        result.speculation = statistics
+    }
+
     /// Ends without delivering anything more (the client went away).
     mutating func cancel() {
         result.finishReason = .cancelled

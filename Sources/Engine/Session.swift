@@ -17,14 +17,17 @@ public struct GenerationOptions: Sendable {
     public var logprobs: Int? = nil
     /// A grammar the output must match (structured output, tool calls), or nil.
     public var constraint: GenerationConstraint? = nil
+    /// Speculative decoding by prompt lookup (same output, fewer passes when text repeats), or nil.
+    public var speculation: NGramSpeculation? = nil
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [], logprobs: Int? = nil,
-                constraint: GenerationConstraint? = nil) {
+                constraint: GenerationConstraint? = nil, speculation: NGramSpeculation? = nil) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
         self.logprobs = logprobs
         self.constraint = constraint
+        self.speculation = speculation
     }
 }
 
@@ -88,6 +91,8 @@ public struct GenerationResult: Sendable {
     /// Under a grammar: seconds each token spent being sampled and checked against it (the
     /// full mask is computed only when the first draw is refused).
     public var constrainedSamplingSeconds: [Double] = []
+    /// With speculation: its passes, and the proposed and accepted tokens.
+    public var speculation: SpeculationStatistics?
     /// Tokens counted by another engine, for an answer produced elsewhere (the router's remote
     /// tier): its token ids are not known here.
     public var externalTokenCount: Int?
@@ -159,22 +164,83 @@ public final class Session: @unchecked Sendable {
         state.setTimings(prompt: Date().timeIntervalSince(promptStart), reused: shared)
 
         let generationStart = Date()
-        generation: while true {
-            switch state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity) {
-            case .next(let token, let piece):
-                if let piece, !onPiece(piece) {
-                    state.cancel()
+        if let speculation = options.speculation {
+            try speculate(speculation, prompt: prompt, logits: &logits, state: &state, onPiece: onPiece)
+        } else {
+            generation: while true {
+                switch state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity) {
+                case .next(let token, let piece):
+                    if let piece, !onPiece(piece) {
+                        state.cancel()
+                        break generation
+                    }
+                    logits = try model.model.forward([token], cache: cache)
+                    cachedTokens.append(token)
+                case .finished(let piece):
+                    if let piece { _ = onPiece(piece) }
                     break generation
                 }
-                logits = try model.model.forward([token], cache: cache)
-                cachedTokens.append(token)
-            case .finished(let piece):
-                if let piece { _ = onPiece(piece) }
-                break generation
             }
         }
         state.setTimings(generation: Date().timeIntervalSince(generationStart))
         return state.result
+    }
+
+    /// The generation loop with prompt-lookup speculation (see ``NGramSpeculation``): each pass
+    /// feeds the next token and a proposal; the sampler steps through the pass's rows while its
+    /// tokens agree with the proposal, and the cache drops the positions after the first that
+    /// does not.
+    private func speculate(_ speculation: NGramSpeculation, prompt: [Int32], logits: inout [Float], state: inout GenerationState,
+                           onPiece: (GeneratedPiece) -> Bool) throws {
+        var statistics = SpeculationStatistics()
+        var length = DraftLength(maximum: speculation.maximumDraft)
+        var history = prompt
+        var step = state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity)
+        generation: while true {
+            guard case .next(let token, let piece) = step else {
+                if case .finished(let piece) = step, let piece { _ = onPiece(piece) }
+                break
+            }
+            if let piece, !onPiece(piece) {
+                state.cancel()
+                break
+            }
+            history.append(token)
+            let room = min(cache.capacity - cache.count - 1, state.options.maxTokens - state.result.tokens.count - 1)
+            let wanted = min(length.next(), max(0, room))
+            let proposal = speculation.draft(after: history, count: wanted)
+            if proposal.isEmpty {
+                logits = try model.model.forward([token], cache: cache)
+                cachedTokens.append(token)
+                step = state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity)
+                continue
+            }
+            let base = cache.count
+            var rows = try model.model.forwardRowsAlone([token] + proposal, cache: cache)
+            cachedTokens.append(token)
+            cachedTokens.append(contentsOf: proposal)
+            var kept = 0
+            step = state.step(logits: &rows[0], cached: base + 1, capacity: cache.capacity)
+            while kept < proposal.count, case .next(let next, let piece) = step, next == proposal[kept] {
+                kept += 1
+                history.append(next)
+                if let piece, !onPiece(piece) {
+                    state.cancel()
+                    cache.truncate(to: base + 1 + kept)
+                    cachedTokens.removeSubrange((base + 1 + kept)...)
+                    break generation
+                }
+                step = state.step(logits: &rows[kept], cached: base + 1 + kept, capacity: cache.capacity)
+            }
+            // The positions after the last kept token hold a proposal's guesses: forget them.
+            cache.truncate(to: base + 1 + kept)
+            cachedTokens.removeSubrange((base + 1 + kept)...)
+            statistics.passes += 1
+            statistics.proposed += proposal.count
+            statistics.accepted += kept
+            length.record(proposed: proposal.count, accepted: kept)
+        }
+        state.recordSpeculation(statistics)
     }
 }
 

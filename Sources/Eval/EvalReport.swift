@@ -37,10 +37,10 @@ public struct EvalReport: Sendable {
         return Money(cloudModel: cloud, dollars: dollars, paid: !run.isLocal)
     }
 
-    /// The calibration of the router on the first local run, against the target (the last run's
-    /// accuracy unless given).
+    /// The calibration of the router on the first local run answered by its own model (not a
+    /// routed one), against the target (the last run's accuracy unless given).
     public var calibration: RouterCalibration? {
-        guard suite.wantsLogprobs, let small = runs.first(where: \.isLocal), let last = runs.last else { return nil }
+        guard suite.wantsLogprobs, let small = runs.first(where: { $0.isLocal && !Self.isRouted($0) }), let last = runs.last else { return nil }
         let target = calibrationTarget ?? Double(last.passed) / Double(max(1, last.total))
         return RouterCalibration.calibrate(small.results, target: target)
     }
@@ -108,14 +108,39 @@ public struct EvalReport: Sendable {
                              + (differences == 0 ? "." : "\(test): passed only by the first \(Self.list(onlyA)); only by the second \(Self.list(onlyB))."))
             }
         }
+        for run in runs {
+            guard Self.isRouted(run) else { continue }
+            lines.append("\(label(run)) was answered by " + Self.answeredBy(run).map { part in
+                "\(part.model) on \(part.items) (\(part.passed) right, \(Self.percent(Double(part.passed) / Double(max(1, part.items)))))"
+            }.joined(separator: ", ") + ".")
+        }
         if let calibration {
             lines.append(String(format: "Router calibration: min_mean_logprob %.3f keeps %d of %d answers with %@ (%d/%d) right, target %@.",
                                 calibration.threshold, calibration.kept, calibration.total, Self.percent(calibration.keptAccuracy),
                                 calibration.keptPassed, calibration.kept, Self.percent(calibration.target)))
-        } else if suite.wantsLogprobs, runs.contains(where: \.isLocal) {
+        } else if suite.wantsLogprobs, runs.contains(where: { $0.isLocal && !Self.isRouted($0) }) {
             lines.append("Router calibration: no threshold keeps answers at the target accuracy; every answer would escalate.")
         }
         return lines.isEmpty ? [] : [""] + lines
+    }
+
+    /// Whether other models than the one asked answered some of a run's items (a router).
+    static func isRouted(_ run: EvalRun) -> Bool {
+        let split = answeredBy(run)
+        return split.count > 1 || (split.first.map { $0.model != run.model } ?? false)
+    }
+
+    /// Which models answered a run's items, as the endpoint named them (the router's split for
+    /// `auto`): most items first.
+    static func answeredBy(_ run: EvalRun) -> [(model: String, items: Int, passed: Int)] {
+        var counts: [String: (items: Int, passed: Int)] = [:]
+        for result in run.results {
+            let model = result.answer.model ?? run.model
+            counts[model, default: (0, 0)].items += 1
+            if result.grade.passed { counts[model, default: (0, 0)].passed += 1 }
+        }
+        return counts.map { (model: $0.key, items: $0.value.items, passed: $0.value.passed) }
+            .sorted { ($0.items, $1.model) > ($1.items, $0.model) }
     }
 
     static func list(_ ids: [String]) -> String { ids.isEmpty ? "none" : ids.prefix(12).joined(separator: ", ") + (ids.count > 12 ? " …" : "") }
@@ -210,8 +235,10 @@ public struct EvalReport: Sendable {
                         var item: [String: Any] = ["id": result.id, "passed": result.grade.passed, "detail": result.grade.detail,
                                                    "completion_tokens": result.answer.completionTokens, "answer": result.answer.text]
                         if let logprob = result.answer.meanLogprob { item["mean_logprob"] = logprob }
+                        if let model = result.answer.model { item["answered_by"] = model }
                         return item
                     },
+                    "answered_by": Self.answeredBy(run).map { ["model": $0.model, "items": $0.items, "passed": $0.passed] },
                 ]
                 if let endpoint = run.endpoint { entry["endpoint"] = endpoint }
                 if let cloud = money.cloudModel { entry["priced_as"] = cloud }

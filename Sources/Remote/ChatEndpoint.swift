@@ -49,6 +49,18 @@ public struct ChatEndpoint: Sendable {
         /// Mean log-probability of the answer's tokens; nil when the endpoint gave none.
         public var meanLogprob: Double?
         public var finishReason: String?
+        /// The model the endpoint says answered (a router names the tier it chose).
+        public var model: String?
+
+        public init(text: String, promptTokens: Int, completionTokens: Int, meanLogprob: Double? = nil, finishReason: String? = nil,
+                    model: String? = nil) {
+            self.text = text
+            self.promptTokens = promptTokens
+            self.completionTokens = completionTokens
+            self.meanLogprob = meanLogprob
+            self.finishReason = finishReason
+            self.model = model
+        }
     }
 
     public let baseURL: String
@@ -130,6 +142,6 @@ public struct ChatEndpoint: Sendable {
                       promptTokens: (usage?["prompt_tokens"] as? NSNumber)?.intValue ?? 0,
                       completionTokens: (usage?["completion_tokens"] as? NSNumber)?.intValue ?? 0,
                       meanLogprob: logprobs.flatMap { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) },
-                      finishReason: choice["finish_reason"] as? String)
+                      finishReason: choice["finish_reason"] as? String, model: object["model"] as? String)
     }
 }

@@ -74,7 +74,7 @@ public struct RouterPolicy: Codable, Sendable, Equatable {
         try container.encodeIfPresent(remote, forKey: .remote)
     }
 
-    static let modelName = "auto"
+    public static let modelName = "auto"
     public static let fileName = "router.json"
 
     /// Writes the policy to `root/router.json` (atomically), for `hearth eval --write-router`.

@@ -42,7 +42,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Also decode a chat prompt with the sampler chain (--temp, --top-k, --top-p, --min-p and the penalties) and greedily, alternating: tokens/s of each and the sampler's time per token.")
     var sampled = false
 
-    @OptionGroup(title: "Sampling (--sampled and --schema runs)")
+    @Flag(help: "Also decode a prompt with prompt-lookup speculation and without, alternating: tokens/s of each, the proposals' acceptance, and whether both gave the same tokens.")
+    var ngram = false
+
+    @Option(name: .customLong("draft-max"), help: "With --ngram: most tokens proposed at once (1...64).")
+    var draftMax: Int = 63
+
+    @Option(name: .customLong("prompt-file"), help: "With --ngram: the request (a user message, sent through the chat template) to decode; default: a coding request.")
+    var promptFile: String?
+
+    @OptionGroup(title: "Sampling (--sampled, --schema and --ngram runs)")
     var sampling: SamplingOptions
 
     @OptionGroup var lora: LoRAOptions
@@ -57,6 +66,9 @@ struct BenchCommand: AsyncParsableCommand {
         guard parallel >= 1, parallel <= 128 else { throw ValidationError("--parallel must be in 1...128, got \(parallel)") }
         if parallel > 1, tg < 1 { throw ValidationError("--parallel needs --tg ≥ 1") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+        guard (1...64).contains(draftMax) else { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
+        if promptFile != nil && !ngram { throw ValidationError("--prompt-file is for --ngram runs") }
+        if ngram && tg < 1 { throw ValidationError("--ngram needs --tg ≥ 1") }
         // Before any model is loaded or timed, not after minutes of benchmarking.
         _ = try sampling.parameters()
     }
@@ -74,6 +86,7 @@ struct BenchCommand: AsyncParsableCommand {
         let schemaResult = try schema.map { try benchmarkSchema($0, loaded: loaded) }
         let chain = try benchmarkSampling()
         let sampledResult = sampled ? try benchmarkSampled(loaded: loaded, sampling: chain) : nil
+        let speculationResult = ngram ? try benchmarkSpeculation(loaded: loaded, sampling: chain) : nil
         let (parallelMean, parallelDeviation) = Self.meanAndDeviation(parallelRates)
         let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
         let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)
@@ -116,6 +129,7 @@ struct BenchCommand: AsyncParsableCommand {
                 object["sampler_step_share"] = meanStep > 0 ? meanSampler / meanStep : 0
                 object["sampling"] = chain.summary
             }
+            if let speculationResult { speculationFields(speculationResult, into: &object) }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
@@ -149,6 +163,7 @@ struct BenchCommand: AsyncParsableCommand {
                          meanSampler * 1e3, Self.percentile(sampler, 0.5) * 1e3, Self.percentile(sampler, 0.99) * 1e3,
                          meanStep > 0 ? 100 * meanSampler / meanStep : 0))
         }
+        if let speculationResult { printSpeculation(speculationResult) }
         print(String(format: "roofline: %.1f MB of weights per token, read bandwidth %.1f GB/s → at most %.1f tokens/s (tg at %.0f%%)",
                      Double(weightBytes) / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
     }

@@ -34,7 +34,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Only the first N problems.")
     var limit: Int?
 
-    @Option(name: .customLong("model"), help: "A model to run on this machine (repeatable): a store or catalog name, or a .gguf path.")
+    @Option(name: .customLong("model"), help: "A model to run on this machine (repeatable): a store or catalog name, a .gguf path, or auto (the router, by router.json).")
     var models: [String] = []
 
     @Option(name: .customLong("endpoint"), help: "An OpenAI-compatible API base URL (repeatable), e.g. http://127.0.0.1:8080/v1.")
@@ -191,14 +191,16 @@ struct EvalCommand: AsyncParsableCommand {
 
     /// A local model answers through a `hearth serve` of this run's own: loopback, a random key,
     /// a free port, `--parallel` slots, nothing recorded as usage (the eval keeps its own).
+    /// `auto` is the router (its policy from `router.json`), and each answer names the tier that gave it.
     func runLocal(_ reference: String, suite: EvalSuite, store: ModelStore, runner: EvalRunner) async throws -> EvalRun {
-        _ = try await ModelLocator(store: store).locate(reference, pullIfMissing: true, loadsWeights: true)
+        let routed = reference == RouterPolicy.modelName
+        if !routed { _ = try await ModelLocator(store: store).locate(reference, pullIfMissing: true, loadsWeights: true) }
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
         let key = UUID().uuidString
         configuration.apiKey = key
-        (configuration.preload, configuration.servedFiles) = try ServeCommand.modelsToServe([reference], store: store)
+        if !routed { (configuration.preload, configuration.servedFiles) = try ServeCommand.modelsToServe([reference], store: store) }
         configuration.contextLength = ctx
         configuration.parallel = parallel
         configuration.maxQueue = max(16, parallel)
@@ -207,7 +209,7 @@ struct EvalCommand: AsyncParsableCommand {
         configuration.recordsUsage = false
         configuration.keepAlive = nil
         configuration.admitModel = { path, cacheBytes in try ServeCommand.admit(path: path, cacheBytes: cacheBytes) }
-        let name = configuration.preload[0]
+        let name = routed ? reference : configuration.preload[0]
         let server = HearthServer(configuration: configuration, store: store)
         let bound = AsyncStream<Int>.makeStream()
         let app = try await server.application { port in bound.continuation.yield(port) }

@@ -94,6 +94,21 @@ import Testing
                 wallSeconds: 4, started: Date(timeIntervalSince1970: 1_800_000_000))
     }
 
+    @Test func aRoutedRunShowsWhichModelsAnsweredAndHowWell() throws {
+        var routed = run("auto", endpoint: nil, [true, true, false, true])
+        for (index, model) in ["small", "small", "small", "large"].enumerated() { routed.results[index].answer.model = model }
+        let report = EvalReport(suite: suite, runs: [routed], prices: .builtIn, setting: "test machine")
+        #expect(report.text().contains("auto (local) was answered by small on 3 (2 right, 66.7%), large on 1 (1 right, 100.0%)."))
+        let json = try #require(try JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
+        let runs = try #require(json["runs"] as? [[String: Any]])
+        let split = try #require(runs[0]["answered_by"] as? [[String: Any]])
+        #expect(split.map { $0["model"] as? String } == ["small", "large"])
+        // A routed run calibrates nothing (its answers come from several models).
+        #expect(report.calibration == nil && !report.text().contains("Router calibration"))
+        // A run answered by the model it asked for says nothing more.
+        #expect(!EvalReport(suite: suite, runs: [run("m", endpoint: nil, [true])], prices: .builtIn, setting: "x").text().contains("answered by"))
+    }
+
     @Test func pricesEndpointsAsPaidAndLocalModelsAsSaved() {
         let local = run("qwen2.5-coder:0.5b", endpoint: nil, [true, false])
         let cloud = run("gpt-4.1", endpoint: "https://api.example.com/v1", [true, true])

@@ -1,5 +1,5 @@
 import Foundation
-import Remote
+@testable import Remote
 import Testing
 
 @Suite struct ChatEndpointTests {
@@ -13,9 +13,10 @@ import Testing
     }
 
     @Test func readsAnAnswerWithItsUsageAndLogprobs() throws {
-        let body = #"{"choices":[{"message":{"role":"assistant","content":"391"},"finish_reason":"stop","logprobs":{"content":[{"token":"39","logprob":-0.1},{"token":"1","logprob":-0.3}]}}],"usage":{"prompt_tokens":12,"completion_tokens":2}}"#
+        let body = #"{"choices":[{"message":{"role":"assistant","content":"391"},"finish_reason":"stop","logprobs":{"content":[{"token":"39","logprob":-0.1},{"token":"1","logprob":-0.3}]}}],"usage":{"prompt_tokens":12,"completion_tokens":2},"model":"small"}"#
         let answer = try ChatEndpoint.parse(Data(body.utf8), from: "x")
         #expect(answer.text == "391" && answer.promptTokens == 12 && answer.completionTokens == 2 && answer.finishReason == "stop")
+        #expect(answer.model == "small")
         #expect(abs((answer.meanLogprob ?? 0) + 0.2) < 1e-12)
         #expect(throws: RemoteError.self) { try ChatEndpoint.parse(Data(#"{"error":{"message":"no"}}"#.utf8), from: "x") }
     }

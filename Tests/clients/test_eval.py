@@ -94,6 +94,20 @@ class EvalTests(unittest.TestCase):
         self.assertEqual(status, 200, body)
         self.assertIn(f"{policy['min_mean_logprob']:.3f}", headers.get("x-hearth-router", ""), headers)
 
+        # The router itself under evaluation: every answer names the tier that gave it, and the
+        # report gives the split and each part's score; a routed run calibrates nothing.
+        routed = self.eval("--suite", "quick", "--limit", "12", "--model", "auto", "--json")
+        self.assertEqual(routed.returncode, 0, routed.stderr)
+        run = json.loads(routed.stdout)["runs"][0]
+        self.assertEqual(run["model"], "auto")
+        answered = [item["answered_by"] for item in run["items"]]
+        self.assertLessEqual(set(answered), {CODER, LARGER})
+        split = {part["model"]: (part["items"], part["passed"]) for part in run["answered_by"]}
+        self.assertEqual({model: count for model, (count, _) in split.items()},
+                         {model: answered.count(model) for model in set(answered)})
+        self.assertEqual(sum(passed for _, passed in split.values()), run["passed"])
+        self.assertNotIn("router_calibration", json.loads(routed.stdout))
+
     def test_bad_requests_are_named(self):
         cases = [
             (["--suite", "mmlu", "--model", CODER], "--suite must be one of humaneval, quick"),

@@ -1,0 +1,151 @@
+import Foundation
+import Models
+import Sampling
+
+/// Speculative decoding by prompt lookup: the tokens that followed the latest earlier occurrence
+/// of the output's last few tokens (in the prompt or the answer so far) are proposed as the next
+/// ones, and one forward pass checks them all. Work that repeats its input — an edit, a rename,
+/// a template filled in — gets many tokens per pass over the weights.
+///
+/// The output is the output without speculation, token for token, under any sampling: every
+/// proposed position's logits come from a pass whose rows are each computed as a row alone
+/// (``TransformerModel/forwardRowsAlone(_:cache:)``), and the sampler draws from them in the
+/// same order, with the same random numbers, as plain decoding would; a proposal only decides
+/// how many of those positions one pass computes.
+public struct NGramSpeculation: Sendable, Equatable {
+    /// Most tokens proposed at once (the draft length adapts below it).
+    public var maximumDraft: Int
+    /// The longest and shortest suffix looked up.
+    public var longestMatch = 4
+    public var shortestMatch = 2
+
+    public init(maximumDraft: Int = 63) {
+        self.maximumDraft = max(1, min(maximumDraft, 64))
+    }
+
+    /// Up to `count` tokens that followed the latest earlier occurrence of `history`'s last
+    /// n tokens (the longest n from ``longestMatch`` down to ``shortestMatch`` that occurs).
+    public func draft(after history: [Int32], count: Int) -> [Int32] {
+        guard count > 0 else { return [] }
+        for n in stride(from: min(longestMatch, history.count - 1), through: shortestMatch, by: -1) {
+            let suffixStart = history.count - n
+            // Latest occurrence first, never the suffix itself.
+            var start = suffixStart - 1
+            while start >= 0 {
+                var matches = true
+                for offset in 0..<n where history[start + offset] != history[suffixStart + offset] {
+                    matches = false
+                    break
+                }
+                if matches {
+                    let following = start + n
+                    let end = min(history.count, following + count)
+                    if following < end { return Array(history[following..<end]) }
+                }
+                start -= 1
+            }
+        }
+        return []
+    }
+}
+
+/// How speculation went for one generation.
+public struct SpeculationStatistics: Sendable, Equatable {
+    /// Passes that checked a proposal, tokens proposed, and how many of them were kept.
+    public var passes = 0
+    public var proposed = 0
+    public var accepted = 0
+
+    public var acceptance: Double { proposed > 0 ? Double(accepted) / Double(proposed) : 0 }
+}
+
+/// The draft length from one pass to the next: up a step after a proposal kept whole, down to
+/// the step that holds what was kept after a miss; after misses in a row the proposals pause, so
+/// text that does not repeat costs almost nothing. The steps make passes of 2, 4, 8, 16, 32, 48
+/// and 64 rows (the token and its proposal): batched products work in panels of 16 rows, so a
+/// pass of 17 costs nearly what one of 32 does.
+struct DraftLength {
+    static let steps = [1, 3, 7, 15, 31, 47, 63]
+    let ladder: [Int]
+    private var index: Int
+    private var misses = 0
+    private var pausedFor = 0
+
+    init(maximum: Int) {
+        var ladder = Self.steps.filter { $0 < maximum }
+        ladder.append(maximum)
+        self.ladder = ladder
+        index = min(2, ladder.count - 1)
+    }
+
+    var current: Int { ladder[index] }
+
+    /// How many tokens to propose now (0: do not look up this step).
+    mutating func next() -> Int {
+        if pausedFor > 0 {
+            pausedFor -= 1
+            return 0
+        }
+        return current
+    }
+
+    mutating func record(proposed: Int, accepted: Int) {
+        if accepted == proposed {
+            // A proposal cut short by the text it was drawn from says nothing about a longer one.
+            if proposed == current { index = min(index + 1, ladder.count - 1) }
+            misses = 0
+            return
+        }
+        index = ladder.lastIndex { $0 <= accepted + 1 } ?? 0
+        if accepted == 0 {
+            misses += 1
+            if misses >= 3 {
+                pausedFor = 8
+                misses = 0
+            }
+        } else {
+            misses = 0
+        }
+    }
+}
+
+/// Decoding the same prompt with and without speculation (`hearth bench --ngram`).
+public struct SpeculationBenchmarkResult: Sendable {
+    /// Tokens per second of generation, one per repetition.
+    public var plainRates: [Double] = []
+    public var speculativeRates: [Double] = []
+    /// The last speculative run's statistics.
+    public var statistics = SpeculationStatistics()
+    /// Whether every speculative run gave the plain run's tokens exactly.
+    public var identical = true
+    public var generatedTokens = 0
+}
+
+extension LoadedModel {
+    /// Generates up to `maxTokens` after `prompt` with `sampling` (seeded, so both runs draw the
+    /// same numbers), plainly and with `speculation`, alternating, after one warm-up of each.
+    public func benchmarkSpeculation(prompt: [Int32], speculation: NGramSpeculation, sampling: SamplingParameters,
+                                     maxTokens: Int, repetitions: Int) throws -> SpeculationBenchmarkResult {
+        guard repetitions >= 1 else { throw EngineError.invalidOption("--reps", "must be ≥ 1, got \(repetitions)") }
+        guard maxTokens >= 1 else { throw EngineError.invalidOption("--tg", "speculation needs --tg ≥ 1") }
+        let session = try makeSession(contextLength: prompt.count + maxTokens + speculation.maximumDraft + 1)
+        var result = SpeculationBenchmarkResult()
+        func run(speculating: Bool) throws -> GenerationResult {
+            session.reset()
+            let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, speculation: speculating ? speculation : nil)
+            return try session.generate(prompt: prompt, options: options)
+        }
+        let reference = try run(speculating: false).tokens
+        _ = try run(speculating: true)
+        result.generatedTokens = reference.count
+        for _ in 0..<repetitions {
+            let plain = try run(speculating: false)
+            let speculative = try run(speculating: true)
+            result.plainRates.append(plain.generationTokensPerSecond)
+            result.speculativeRates.append(speculative.generationTokensPerSecond)
+            result.statistics = speculative.speculation ?? SpeculationStatistics()
+            if plain.tokens != reference || speculative.tokens != reference { result.identical = false }
+        }
+        return result
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Sampling
+
+/// `hearth bench --ngram`: the same request decoded with prompt-lookup speculation and without.
+extension BenchCommand {
+    func benchmarkSpeculation(loaded: LoadedModel, sampling: SamplingParameters) throws -> SpeculationBenchmarkResult {
+        let request = try promptFile.map { try RunCommand.readText($0, option: "--prompt-file") }
+            ?? "Write a Python function that reads a CSV file and returns its rows as dictionaries, "
+            + "with error handling, a docstring and three unit tests."
+        let prompt: [Int32]
+        if let format = try? loaded.chatFormat() {
+            prompt = format.tokens(forRendered: try format.render([.user(request)], addGenerationPrompt: true))
+        } else {
+            prompt = loaded.tokenizer.encode(request)
+        }
+        return try loaded.benchmarkSpeculation(prompt: prompt, speculation: NGramSpeculation(maximumDraft: draftMax),
+                                               sampling: sampling, maxTokens: tg, repetitions: reps)
+    }
+
+    func speculationFields(_ result: SpeculationBenchmarkResult, into object: inout [String: Any]) {
+        object["spec_plain_tps"] = Self.meanAndDeviation(result.plainRates).0
+        object["spec_tg_tps"] = Self.meanAndDeviation(result.speculativeRates).0
+        object["spec_tokens"] = result.generatedTokens
+        object["acceptance"] = result.statistics.acceptance
+        object["spec_passes"] = result.statistics.passes
+        object["identical"] = result.identical
+    }
+
+    func printSpeculation(_ result: SpeculationBenchmarkResult) {
+        let (plain, plainDeviation) = Self.meanAndDeviation(result.plainRates)
+        let (speculative, deviation) = Self.meanAndDeviation(result.speculativeRates)
+        let statistics = result.statistics
+        print(String(format: "ngram: %d tokens, plain %.2f ± %.2f tokens/s, speculative %.2f ± %.2f tokens/s (%.2f×); %d of %d proposed tokens kept (%.0f%%) in %d passes; %@",
+                     result.generatedTokens, plain, plainDeviation, speculative, deviation, plain > 0 ? speculative / plain : 0,
+                     statistics.accepted, statistics.proposed, 100 * statistics.acceptance, statistics.passes,
+                     result.identical ? "same tokens as without speculation" : "DIFFERENT tokens from decoding without speculation"))
+    }
+}
