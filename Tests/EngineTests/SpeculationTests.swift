@@ -1,0 +1,101 @@
+import Engine
+import Foundation
+import Kernels
+import Sampling
+import Testing
+@testable import Engine
+
+@Suite struct NGramDraftTests {
+    @Test func proposesWhatFollowedTheLatestEarlierOccurrence() {
+        let speculation = NGramSpeculation(maximumDraft: 8)
+        // "... 5 6 7 | 1 2 3 9 | ... 1 2 3" → the latest earlier "1 2 3" was followed by 9.
+        let history: [Int32] = [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 9, 8, 1, 2, 3]
+        #expect(speculation.draft(after: history, count: 3) == [9, 8, 1])
+        #expect(speculation.draft(after: history, count: 1) == [9])
+        #expect(speculation.draft(after: history, count: 0).isEmpty)
+        // Only the shortest match (2 tokens) occurs.
+        #expect(speculation.draft(after: [5, 6, 7, 8, 0, 7, 8], count: 4) == [0, 7, 8])
+        // Nothing repeats, or too little history.
+        #expect(speculation.draft(after: [1, 2, 3, 4, 5], count: 4).isEmpty)
+        #expect(speculation.draft(after: [1], count: 4).isEmpty)
+    }
+
+    @Test func draftLengthsFillPanelsGrowOnSuccessAndPauseAfterMisses() {
+        var length = DraftLength(maximum: 63)
+        #expect(length.next() == 7)
+        length.record(proposed: 7, accepted: 7)
+        #expect(length.next() == 15)
+        length.record(proposed: 15, accepted: 15)
+        length.record(proposed: 31, accepted: 31)
+        length.record(proposed: 47, accepted: 47)
+        #expect(length.next() == 63)
+        length.record(proposed: 63, accepted: 63)
+        #expect(length.next() == 63)
+        // A miss after 20 kept: down to the step that holds 21 (15 proposed, 16 rows).
+        length.record(proposed: 63, accepted: 20)
+        #expect(length.next() == 15)
+        // A proposal cut short by the text that was kept whole does not climb.
+        length.record(proposed: 4, accepted: 4)
+        #expect(length.next() == 15)
+        for _ in 0..<3 { length.record(proposed: 1, accepted: 0) }
+        #expect((0..<8).map { _ in length.next() } == [Int](repeating: 0, count: 8))
+        #expect(length.next() == 1)
+        #expect(DraftLength(maximum: 5).ladder == [1, 3, 5])
+    }
+}
+
+/// Speculation changes how many positions one pass computes, never the output: the same tokens
+/// as plain decoding, greedy and sampled, in llama.cpp's product order and in block sums.
+@Suite(.serialized) struct SpeculationOutputTests {
+    static let request = """
+        Rename the function `area` to `surface` and reply with the whole code only:
+        def area(width, height):
+            return width * height
+
+        def total_area(rooms):
+            return sum(area(room.width, room.height) for room in rooms)
+
+        print(total_area([]))
+        """
+
+    @Test(arguments: [("smollm2:135m", ProductOrder.llamaCpp), ("qwen2.5-coder:0.5b", .llamaCpp), ("qwen2.5-coder:0.5b", .blockSums),
+                      ("gemma3:270m", .llamaCpp)])
+    func speculationGivesPlainDecodingsTokens(model name: String, order: ProductOrder) throws {
+        let loaded = try LoadedModel(path: try testModelPath(name), threads: 2, productOrder: order)
+        let format = try loaded.chatFormat()
+        let prompt = format.tokens(forRendered: try format.render([.user(Self.request)], addGenerationPrompt: true))
+        var sampled = SamplingParameters()
+        sampled.temperature = 0.8
+        sampled.seed = 7
+        for sampling in [SamplingParameters.greedy, sampled] {
+            let session = try loaded.makeSession(contextLength: 1024)
+            let plain = try session.generate(prompt: prompt, options: GenerationOptions(maxTokens: 96, sampling: sampling))
+            let plainCache = session.cachedTokens
+            session.reset()
+            var pieces: [String] = []
+            let speculative = try session.generate(
+                prompt: prompt, options: GenerationOptions(maxTokens: 96, sampling: sampling, speculation: NGramSpeculation()),
+                onPiece: { pieces.append($0.text); return true })
+            #expect(speculative.tokens == plain.tokens, "\(name), temperature \(sampling.temperature)")
+            #expect(speculative.text == plain.text && pieces.joined() == plain.text)
+            #expect(speculative.finishReason == plain.finishReason)
+            let statistics = try #require(speculative.speculation)
+            #expect(statistics.passes > 0 && statistics.accepted > 0, "the rename repeats its input: \(statistics)")
+            // The cache holds what plain decoding's holds (no rejected proposal): a follow-up reuses it alike.
+            #expect(session.cachedTokens == plainCache)
+        }
+    }
+
+    @Test func aShortContextEndsAsPlainDecodingEnds() throws {
+        let loaded = try LoadedModel(path: try testModelPath("smollm2:135m"), threads: 2)
+        let prompt = loaded.tokenizer.encode("one two three one two three one two three one two", addSpecial: true)
+        let session = try loaded.makeSession(contextLength: prompt.count + 9)
+        let plain = try session.generate(prompt: prompt, options: GenerationOptions(maxTokens: 100, sampling: .greedy))
+        session.reset()
+        let speculative = try session.generate(prompt: prompt, options: GenerationOptions(maxTokens: 100, sampling: .greedy,
+                                                                                          speculation: NGramSpeculation()))
+        #expect(speculative.tokens == plain.tokens)
+        #expect(speculative.finishReason == plain.finishReason && plain.finishReason == .length)
+        #expect(session.cachedTokens.count <= session.contextLength)
+    }
+}
