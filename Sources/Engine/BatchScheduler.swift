@@ -199,12 +199,18 @@ public final class BatchScheduler: @unchecked Sendable {
         }
         var inputs: [SequenceInput] = []
         var members: [Slot] = []
-        for slot in slots {
+        let decoding = slots.filter { $0.job?.nextToken != nil }
+        // Room in the pass for proposals beside one row per decoding sequence.
+        var proposalRows = TransformerModel.maximumBatch - decoding.count
+        for slot in decoding {
             guard let job = slot.job, let token = job.nextToken else { continue }
-            inputs.append(SequenceInput(tokens: [token], cache: slot.cache, wantsLogits: true))
+            job.proposal = job.propose(cacheCount: slot.cache.count, capacity: slot.cache.capacity, limit: proposalRows)
+            proposalRows -= job.proposal.count
+            inputs.append(SequenceInput(tokens: [token] + job.proposal, cache: slot.cache, wantsLogits: true,
+                                        checksProposal: !job.proposal.isEmpty))
             members.append(slot)
         }
-        var budget = min(configuration.promptChunk, TransformerModel.maximumBatch - inputs.count)
+        var budget = min(configuration.promptChunk, TransformerModel.maximumBatch - inputs.reduce(0) { $0 + $1.tokens.count })
         for slot in slots where budget > 0 {
             guard let job = slot.job, job.nextToken == nil else { continue }
             let remaining = job.prompt.count - slot.cursor
@@ -216,9 +222,9 @@ public final class BatchScheduler: @unchecked Sendable {
         }
         guard !inputs.isEmpty else { return }
 
-        let results: [[Float]?]
+        let results: [[[Float]]]
         do {
-            results = try model.model.forward(inputs)
+            results = try model.model.forwardRows(inputs)
         } catch {
             for slot in members { release(slot, event: .failed(.invalidOption("forward pass", "\(error)"))) }
             return
@@ -235,16 +241,44 @@ public final class BatchScheduler: @unchecked Sendable {
                     job.generationStart = Date()
                 }
             }
-            guard var logits = results[index] else { continue }
-            advance(slot, job: job, logits: &logits)
+            var rows = results[index]
+            guard !rows.isEmpty else { continue }
+            if job.proposal.isEmpty {
+                advance(slot, job: job, logits: &rows[0])
+            } else {
+                check(slot, job: job, rows: &rows)
+            }
         }
     }
 
-    /// Samples the next token of `job` and delivers its text.
-    private func advance(_ slot: Slot, job: Job, logits: inout [Float]) {
-        switch job.state.step(logits: &logits, cached: slot.cachedTokens.count, capacity: slot.cache.capacity) {
+    /// Steps the sampler through a speculative pass's rows while its tokens agree with the
+    /// proposal (see ``NGramSpeculation``), then drops the cached positions after the last
+    /// token kept.
+    private func check(_ slot: Slot, job: Job, rows: inout [[Float]]) {
+        let proposal = job.proposal
+        let base = slot.cachedTokens.count - proposal.count - 1
+        var kept = 0
+        while slot.job === job {
+            advance(slot, job: job, logits: &rows[kept], cached: base + 1 + kept)
+            guard slot.job === job, let next = job.nextToken, kept < proposal.count, next == proposal[kept] else { break }
+            // The sampled token is the proposed one, already in the cache: go on to its row.
+            kept += 1
+        }
+        // Whatever the loop left in `nextToken` differs from the proposal (or the job ended), so
+        // it is not in the cache: the positions from there on are the proposal's guesses.
+        slot.cache.truncate(to: base + 1 + kept)
+        slot.cachedTokens.removeSubrange((base + 1 + kept)...)
+        job.recordCheck(proposed: proposal.count, kept: kept)
+        job.proposal = []
+    }
+
+    /// Samples the next token of `job` and delivers its text. `cached`: the positions the
+    /// sequence holds before that token (by default all the slot's).
+    private func advance(_ slot: Slot, job: Job, logits: inout [Float], cached: Int? = nil) {
+        switch job.state.step(logits: &logits, cached: cached ?? slot.cachedTokens.count, capacity: slot.cache.capacity) {
         case .next(let token, let piece):
             job.nextToken = token
+            if job.speculation != nil { job.history.append(token) }
             if let piece, !job.onEvent(.piece(piece)) {
                 job.state.cancel()
                 release(slot, event: .finished(job.state.result))
@@ -306,11 +340,38 @@ private final class Job {
     var nextToken: Int32?
     var admitted = Date()
     var generationStart: Date?
+    /// With speculation: the prompt and the tokens generated (what proposals are looked up in),
+    /// the proposal fed in this step, the draft length and the counts so far.
+    let speculation: NGramSpeculation?
+    var history: [Int32]
+    var proposal: [Int32] = []
+    private var draftLength: DraftLength
+    private var statistics = SpeculationStatistics()
 
     init(prompt: [Int32], state: GenerationState, onEvent: @escaping @Sendable (SchedulerEvent) -> Bool, ticket: GenerationTicket) {
         self.prompt = prompt
         self.state = state
         self.onEvent = onEvent
         self.ticket = ticket
+        speculation = state.options.speculation
+        history = speculation == nil ? [] : prompt
+        draftLength = DraftLength(maximum: speculation?.maximumDraft ?? 1)
+    }
+
+    /// Tokens to check beside the next one: at most `limit`, and none past the context or the
+    /// token limit.
+    func propose(cacheCount: Int, capacity: Int, limit: Int) -> [Int32] {
+        guard let speculation else { return [] }
+        let room = min(capacity - cacheCount - 1, state.options.maxTokens - state.result.tokens.count - 1, limit)
+        let wanted = min(draftLength.next(), max(0, room))
+        return speculation.draft(after: history, count: wanted)
+    }
+
+    func recordCheck(proposed: Int, kept: Int) {
+        statistics.passes += 1
+        statistics.proposed += proposed
+        statistics.accepted += kept
+        draftLength.record(proposed: proposed, accepted: kept)
+        state.recordSpeculation(statistics)
     }
 }

@@ -7,12 +7,15 @@ struct Segment {
     let firstRow: Int
     let count: Int
     let start: Int
+    /// Every row computed in a single row's order (a speculative check).
+    let rowsAlone: Bool
 
-    init(cache: KVCache, firstRow: Int, count: Int) {
+    init(cache: KVCache, firstRow: Int, count: Int, rowsAlone: Bool = false) {
         self.cache = cache
         self.firstRow = firstRow
         self.count = count
         self.start = cache.count
+        self.rowsAlone = rowsAlone
     }
 }
 
@@ -44,11 +47,14 @@ public struct SequenceInput {
     public var cache: KVCache
     /// Whether the last token's logits are wanted (false for a prompt chunk that is not the end).
     public var wantsLogits: Bool
+    /// Every token's logits, each row computed as it would be alone (a speculative check).
+    public var checksProposal: Bool
 
-    public init(tokens: [Int32], cache: KVCache, wantsLogits: Bool) {
+    public init(tokens: [Int32], cache: KVCache, wantsLogits: Bool, checksProposal: Bool = false) {
         self.tokens = tokens
         self.cache = cache
         self.wantsLogits = wantsLogits
+        self.checksProposal = checksProposal
     }
 }
 
@@ -59,6 +65,12 @@ extension TransformerModel {
     ///
     /// At most ``maximumBatch`` tokens in all; every cache must be distinct and have room.
     public func forward(_ sequences: [SequenceInput]) throws -> [[Float]?] {
+        try forwardRows(sequences).map { $0.last }
+    }
+
+    /// ``forward(_:)`` with every row's logits for the sequences that check a proposal: for each
+    /// sequence, no rows, its last token's, or (`checksProposal`) all of its tokens'.
+    public func forwardRows(_ sequences: [SequenceInput]) throws -> [[[Float]]] {
         let vocabulary = hyperparameters.vocabularySize
         var total = 0
         var seen = Set<ObjectIdentifier>()
@@ -85,21 +97,28 @@ extension TransformerModel {
         tokens.reserveCapacity(total)
         var segments: [Segment] = []
         var logitRows: [Int] = []
+        var rowCounts: [Int] = []
         for sequence in sequences {
-            segments.append(Segment(cache: sequence.cache, firstRow: tokens.count, count: sequence.tokens.count))
+            segments.append(Segment(cache: sequence.cache, firstRow: tokens.count, count: sequence.tokens.count,
+                                    rowsAlone: sequence.checksProposal))
+            let first = tokens.count
             tokens.append(contentsOf: sequence.tokens)
-            if sequence.wantsLogits { logitRows.append(tokens.count - 1) }
+            if sequence.checksProposal {
+                logitRows.append(contentsOf: first..<tokens.count)
+                rowCounts.append(sequence.tokens.count)
+            } else if sequence.wantsLogits {
+                logitRows.append(tokens.count - 1)
+                rowCounts.append(1)
+            } else {
+                rowCounts.append(0)
+            }
         }
         let logits = try forwardBatch(tokens, segments: segments, logitRows: logitRows)
-        var results: [[Float]?] = []
+        var results: [[[Float]]] = []
         var next = 0
-        for sequence in sequences {
-            if sequence.wantsLogits {
-                results.append(Array(logits[next * vocabulary..<(next + 1) * vocabulary]))
-                next += 1
-            } else {
-                results.append(nil)
-            }
+        for count in rowCounts {
+            results.append((next..<next + count).map { Array(logits[$0 * vocabulary..<($0 + 1) * vocabulary]) })
+            next += count
         }
         return results
     }

@@ -122,8 +122,8 @@ public final class TransformerModel: @unchecked Sendable {
         guard !tokens.isEmpty else { return [] }
         lock.lock()
         defer { lock.unlock() }
-        let logits = try forwardBatch(tokens, segments: [Segment(cache: cache, firstRow: 0, count: tokens.count)],
-                                      logitRows: Array(tokens.indices), rowsAlone: true)
+        let logits = try forwardBatch(tokens, segments: [Segment(cache: cache, firstRow: 0, count: tokens.count, rowsAlone: true)],
+                                      logitRows: Array(tokens.indices))
         return tokens.indices.map { Array(logits[$0 * vocabulary..<($0 + 1) * vocabulary]) }
     }
 
@@ -140,8 +140,7 @@ public final class TransformerModel: @unchecked Sendable {
     /// One batch: embeddings → layers → (selected rows) norm → LM head. The rows may belong to
     /// several sequences (`segments`), each at its own positions in its own cache: the weights
     /// are read once for all of them.
-    /// `rowsAlone`: every row in a single row's order (see ``forwardRowsAlone(_:cache:)``).
-    func forwardBatch(_ tokens: [Int32], segments: [Segment], logitRows: [Int], rowsAlone: Bool = false) throws -> [Float] {
+    func forwardBatch(_ tokens: [Int32], segments: [Segment], logitRows: [Int]) throws -> [Float] {
         let hp = hyperparameters
         let n = tokens.count
         let embedding = hp.embeddingLength
@@ -157,7 +156,7 @@ public final class TransformerModel: @unchecked Sendable {
         }
 
         let rows = RowMap(segments: segments, rows: n)
-        let (orders, lastOrders) = productOrder == .llamaCpp && !rowsAlone
+        let (orders, lastOrders) = productOrder == .llamaCpp
             ? Self.rowOrders(segments: segments, rows: n, logitRows: logitRows) : (nil, nil)
         for layer in 0..<hp.blockCount {
             attentionBlock(layer: layer, batch: n, rows: rows, orders: orders)
@@ -182,7 +181,8 @@ public final class TransformerModel: @unchecked Sendable {
     /// all are in a batch of eight when there are 8 or more. In the last layer llama.cpp keeps
     /// only the rows whose logits are wanted before the feed-forward block, so there the orders
     /// follow those rows. Deciding per sequence keeps a sequence's results independent of the
-    /// others in its batch. Nil when every row is a single row's order.
+    /// others in its batch; a segment of rows alone (a speculative check) keeps single rows'
+    /// orders. Nil when every row is a single row's order.
     static func rowOrders(segments: [Segment], rows: Int, logitRows: [Int]) -> (layers: [RowOrder]?, last: [RowOrder]?) {
         var orders = [RowOrder](repeating: [], count: rows)
         var lastOrders = orders
@@ -191,7 +191,7 @@ public final class TransformerModel: @unchecked Sendable {
             for row in members.prefix(members.count - members.count % 4) { target[row].insert(.groupedInFours) }
             if members.count >= 8 { for row in members { target[row].insert(.inBatchOfEight) } }
         }
-        for segment in segments {
+        for segment in segments where !segment.rowsAlone {
             let members = Array(segment.firstRow..<segment.firstRow + segment.count)
             mark(members, into: &orders)
             mark(members.filter { wanted.contains($0) }, into: &lastOrders)

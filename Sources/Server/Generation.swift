@@ -243,6 +243,7 @@ extension HearthServer {
             }
             var options = request.options
             options.constraint = prepared.constraint
+            options.speculation = configuration.speculation
             // Clamp to the context left after the prompt.
             options.maxTokens = min(request.maxTokens ?? Int.max, context - prompt.count)
             let (events, continuation) = AsyncStream<SchedulerEvent>.makeStream(bufferingPolicy: .unbounded)

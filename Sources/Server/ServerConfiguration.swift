@@ -45,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     /// sequences decoding together share the work at about half the float cost of llama.cpp's
     /// order (`--llamacpp-rounding` picks `.llamaCpp`, whose logits equal llama.cpp's).
     public var productOrder: ProductOrder = .blockSums
+    /// Speculative decoding by prompt lookup for every generation (`--ngram`): the same output,
+    /// fewer passes when answers repeat their input. nil: off.
+    public var speculation: NGramSpeculation? = nil
     /// Forward-pass threads of each loaded model.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Largest request body accepted (413 beyond).

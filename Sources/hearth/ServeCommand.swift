@@ -1,5 +1,6 @@
 import Advisor
 import ArgumentParser
+import Engine
 import Foundation
 import Hummingbird
 import Kernels
@@ -70,6 +71,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Threads per model's forward pass (default: all cores).")
     var threads: Int?
 
+    @Flag(help: "Speculate by prompt lookup in every generation: the tokens that followed the answer's last few tokens where they occurred before (prompt or answer) are checked in one pass. Same output, faster when answers repeat their input (edits, renames).")
+    var ngram = false
+
     @Flag(name: .customLong("llamacpp-rounding"), help: "Round every product as llama.cpp does (logits equal llama.cpp's; sequences decoding together cost more).")
     var llamaCppRounding = false
 
@@ -125,7 +129,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         configuration.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         configuration.idleTimeout = idleTimeout == 0 ? nil : .seconds(idleTimeout)
-        configuration.headerTimeout = headerTimeout == 0 ? nil : .seconds(headerTimeout)
+        configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
+        configuration.speculation = ngram ? NGramSpeculation() : nil
         configuration.maxConnections = maxConnections
         configuration.maxConnectionsPerClient = maxConnectionsPerClient
         configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums

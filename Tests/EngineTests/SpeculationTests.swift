@@ -99,3 +99,39 @@ import Testing
         #expect(session.cachedTokens.count <= session.contextLength)
     }
 }
+
+/// In the scheduler, each slot speculates on its own beside the others' rows and prompt chunks:
+/// every request still gets a plain session's tokens.
+@Suite(.serialized) struct SchedulerSpeculationTests {
+    @Test(arguments: [ProductOrder.llamaCpp, .blockSums])
+    func slotsSpeculatingTogetherGivePlainSessionsTokens(order: ProductOrder) throws {
+        let loaded = try LoadedModel(path: try testModelPath("qwen2.5-coder:0.5b"), threads: 2, productOrder: order)
+        let format = try loaded.chatFormat()
+        let requests = [SpeculationOutputTests.request, SpeculationOutputTests.request.replacingOccurrences(of: "`surface`", with: "`size`"),
+                        "Write a haiku about rivers."]
+        let prompts = try requests.map { format.tokens(forRendered: try format.render([.user($0)], addGenerationPrompt: true)) }
+        var sampled = SamplingParameters()
+        sampled.temperature = 0.7
+        sampled.seed = 3
+        let samplings = [SamplingParameters.greedy, sampled, .greedy]
+        let scheduler = try BatchScheduler(model: loaded, configuration: .init(slots: 3, contextLength: 1024, promptChunk: 16))
+        defer { scheduler.shutdown() }
+        var collectors: [Collector] = []
+        for (prompt, sampling) in zip(prompts, samplings) {
+            let collector = Collector()
+            try scheduler.submit(prompt: prompt, options: GenerationOptions(maxTokens: 80, sampling: sampling, speculation: NGramSpeculation())) {
+                collector.handle($0)
+            }
+            collectors.append(collector)
+        }
+        let results = collectors.map { $0.wait() }
+        for (index, (prompt, sampling)) in zip(prompts, samplings).enumerated() {
+            let session = try loaded.makeSession(contextLength: 1024)
+            let plain = try session.generate(prompt: prompt, options: GenerationOptions(maxTokens: 80, sampling: sampling))
+            let result = try #require(results[index])
+            #expect(result.tokens == plain.tokens, "request \(index)")
+            #expect(collectors[index].streamed == plain.text)
+        }
+        #expect((results[0]?.speculation?.accepted ?? 0) > 0, "the rename repeats its input")
+    }
+}

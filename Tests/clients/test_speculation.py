@@ -1,0 +1,80 @@
+"""`hearth serve --ngram` (prompt-lookup speculation in every slot, beside continuous batching)
+gives the answers a server without it gives, token for token — greedy, sampled with a seed,
+streamed, and with two requests decoding together — driven with the `openai` client.
+"""
+
+import concurrent.futures
+import os
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+
+from openai import OpenAI
+
+from hearth_process import hearth_home
+from test_ledger import LedgerServer
+
+MODEL = "qwen2.5-coder:0.5b"
+CODE = """def area(width, height):
+    return width * height
+
+
+def total_area(rooms):
+    return sum(area(room.width, room.height) for room in rooms)
+
+
+def describe(rooms):
+    for room in rooms:
+        print(f"{room.name}: {area(room.width, room.height)} square metres")
+"""
+RENAME = [{"role": "user", "content": "Rename the function `area` to `surface` everywhere. Reply with the whole code only.\n\n"
+           f"```python\n{CODE}```"}]
+OTHER = [{"role": "user", "content": "Add a docstring to each function. Reply with the whole code only.\n\n"
+          f"```python\n{CODE}```"}]
+
+
+class SpeculationServerTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.home = Path(tempfile.mkdtemp(prefix="hearth-ngram-"))
+        cls.addClassCleanup(shutil.rmtree, cls.home, True)
+        (cls.home / "models").mkdir()
+        os.link(hearth_home() / "models" / f"{MODEL}.gguf", cls.home / "models" / f"{MODEL}.gguf")
+        cls.plain = LedgerServer(cls.home, "--no-ledger", "--parallel", "2")
+        cls.addClassCleanup(cls.plain.stop)
+        cls.speculating = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--ngram")
+        cls.addClassCleanup(cls.speculating.stop)
+        cls.clients = [OpenAI(base_url=f"http://127.0.0.1:{server.port}/v1", api_key="unused", max_retries=0, timeout=600)
+                       for server in (cls.plain, cls.speculating)]
+        for client in cls.clients:
+            cls.addClassCleanup(client.close)
+
+    def both(self, **request):
+        return [client.chat.completions.create(model=MODEL, max_tokens=160, **request) for client in self.clients]
+
+    def test_greedy_and_sampled_answers_are_the_same(self):
+        for sampling in ({"temperature": 0}, {"temperature": 0.8, "seed": 11}):
+            with self.subTest(sampling=sampling):
+                plain, speculative = self.both(messages=RENAME, **sampling)
+                self.assertEqual(speculative.choices[0].message.content, plain.choices[0].message.content)
+                self.assertEqual(speculative.usage.completion_tokens, plain.usage.completion_tokens)
+                self.assertEqual(speculative.choices[0].finish_reason, plain.choices[0].finish_reason)
+        self.assertIn("surface", plain.choices[0].message.content)
+
+    def test_streamed_and_concurrent_answers_are_the_same(self):
+        plain, _ = self.both(messages=RENAME, temperature=0)
+        stream = self.clients[1].chat.completions.create(model=MODEL, max_tokens=160, messages=RENAME, temperature=0, stream=True)
+        self.assertEqual("".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices),
+                         plain.choices[0].message.content)
+        # Two requests decoding together, each with its own proposals, in one pass per step.
+        expected = [self.clients[0].chat.completions.create(model=MODEL, max_tokens=160, messages=messages, temperature=0)
+                    .choices[0].message.content for messages in (RENAME, OTHER)]
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda messages: self.clients[1].chat.completions.create(
+                model=MODEL, max_tokens=160, messages=messages, temperature=0).choices[0].message.content, (RENAME, OTHER)))
+        self.assertEqual(answers, expected)
+
+
+if __name__ == "__main__":
+    unittest.main()
