@@ -251,7 +251,7 @@ public final class TransformerModel: @unchecked Sendable {
         for i in 0..<(n * embedding) { b.hidden[i] += b.projected[i] }
     }
 
-    /// Causal attention of each new query over the cached keys, one (token, head) pair per task.
+    /// Causal attention of each new query over the cached keys.
     ///
     /// This is flash attention as llama.cpp's CPU backend runs it by default: one pass over the
     /// positions with an online softmax (running maximum M and sum S), the value accumulator
@@ -259,6 +259,12 @@ public final class TransformerModel: @unchecked Sendable {
     /// meet the binary16 keys; the dot products and value updates in ggml's order (`halfDot`,
     /// `halfMultiplyAdd`). Rounding where the reference rounds keeps greedy decoding in step
     /// with it; it also needs no score buffer, whatever the context length.
+    ///
+    /// Each task takes the query heads that share one key/value head, for up to eight rows of
+    /// one sequence, and walks the positions in blocks: a block of keys and values is read once
+    /// for all of them while it is in cache (at depth, reading them once per query head and row
+    /// made attention most of a multi-row pass). Each (row, head) still visits its positions
+    /// in order with the same operations, so the results are the one-at-a-time results.
     private func attend(layer: Int, batch n: Int, rows: RowMap, window: Int?) {
         let hp = hyperparameters
         let b = buffers
@@ -267,51 +273,101 @@ public final class TransformerModel: @unchecked Sendable {
         let keyRow = hp.keyLength
         // x * 1 is x: no query scale costs nothing.
         let scale = recipe.attentionScale, queryScale = recipe.queryScale ?? 1
-        pool.parallelFor(n * hp.headCount) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * headDimension) { scratch in
-                let q = scratch.baseAddress!
-                let accumulator = q + headDimension
-                for task in range {
-                    let t = task / hp.headCount
-                    let h = task % hp.headCount
-                    let kvHead = h / groupSize
+        // A single row splits its groups' heads so both threads have work.
+        let headsPerTask = n >= 8 ? groupSize : max(1, (groupSize + 1) / 2)
+        var tasks: [(firstRow: Int, rowCount: Int, firstHead: Int, headCount: Int)] = []
+        for segment in rows.segments {
+            for kvHead in 0..<hp.headCountKV {
+                var row = segment.firstRow
+                while row < segment.firstRow + segment.count {
+                    let rowCount = min(Self.attentionRowBlock, segment.firstRow + segment.count - row)
+                    var head = kvHead * groupSize
+                    while head < (kvHead + 1) * groupSize {
+                        let count = min(headsPerTask, (kvHead + 1) * groupSize - head)
+                        tasks.append((row, rowCount, head, count))
+                        head += count
+                    }
+                    row += rowCount
+                }
+            }
+        }
+        let stateCapacity = Self.attentionRowBlock * max(headsPerTask, groupSize)
+        pool.parallelFor(tasks.count) { range in
+            let q = UnsafeMutablePointer<Float>.allocate(capacity: 2 * stateCapacity * headDimension)
+            defer { q.deallocate() }
+            let accumulators = q + stateCapacity * headDimension
+            var maxima = [Float](repeating: 0, count: stateCapacity)
+            var sums = [Float](repeating: 0, count: stateCapacity)
+            var firsts = [Int](repeating: 0, count: stateCapacity)
+            var lasts = [Int](repeating: 0, count: stateCapacity)
+            for task in tasks[range] {
+                let cache = rows.segments[rows.segmentOfRow[task.firstRow]].cache
+                let kvHead = task.firstHead / groupSize
+                let keys = cache.keys[layer] + kvHead * headDimension
+                let values = cache.values[layer] + kvHead * headDimension
+                let states = task.rowCount * task.headCount
+                var lowest = Int.max, highest = 0
+                for s in 0..<states {
+                    let t = task.firstRow + s / task.headCount, h = task.firstHead + s % task.headCount
                     let position = rows.positions[t]
-                    let cache = rows.segments[rows.segmentOfRow[t]].cache
-                    let keys = cache.keys[layer]
-                    let values = cache.values[layer]
                     // Standard sliding window: key j is visible when position - j < window.
-                    let first = window.map { max(0, position - $0 + 1) } ?? 0
+                    firsts[s] = window.map { max(0, position - $0 + 1) } ?? 0
+                    lasts[s] = position
+                    lowest = min(lowest, firsts[s])
+                    highest = max(highest, position)
+                    maxima[s] = -Float.infinity
+                    sums[s] = 0
                     let query = b.query + (t * hp.headCount + h) * headDimension
+                    let stateQuery = q + s * headDimension, accumulator = accumulators + s * headDimension
                     for d in 0..<headDimension {
-                        q[d] = halfToFloat(floatToHalf(query[d] * queryScale))
+                        stateQuery[d] = halfToFloat(floatToHalf(query[d] * queryScale))
                         accumulator[d] = 0
                     }
-                    var maximum = -Float.infinity
-                    var sum: Float = 0
-                    for j in first...position {
-                        let score = halfDot(q, keys + j * keyRow + kvHead * headDimension, count: headDimension) * scale
-                        var rescale: Float = 1
-                        var weight: Float = 1
-                        if score > maximum {
-                            rescale = expf(maximum - score)
-                            maximum = score
-                            for d in 0..<headDimension {
-                                accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
+                }
+                var blockStart = lowest
+                while blockStart <= highest {
+                    let blockEnd = min(blockStart + Self.attentionPositionBlock, highest + 1)
+                    for s in 0..<states {
+                        let from = max(blockStart, firsts[s]), to = min(blockEnd - 1, lasts[s])
+                        guard from <= to else { continue }
+                        let stateQuery = q + s * headDimension, accumulator = accumulators + s * headDimension
+                        var maximum = maxima[s], sum = sums[s]
+                        for j in from...to {
+                            let score = halfDot(stateQuery, keys + j * keyRow, count: headDimension) * scale
+                            var rescale: Float = 1
+                            var weight: Float = 1
+                            if score > maximum {
+                                rescale = expf(maximum - score)
+                                maximum = score
+                                for d in 0..<headDimension {
+                                    accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
+                                }
+                            } else {
+                                weight = expf(score - maximum)
                             }
-                        } else {
-                            weight = expf(score - maximum)
+                            halfMultiplyAdd(accumulator, values + j * keyRow, weight: weight, count: headDimension)
+                            // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
+                            sum = weight.addingProduct(sum, rescale)
                         }
-                        halfMultiplyAdd(accumulator, values + j * keyRow + kvHead * headDimension, weight: weight, count: headDimension)
-                        // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
-                        sum = weight.addingProduct(sum, rescale)
+                        maxima[s] = maximum
+                        sums[s] = sum
                     }
-                    let inverse = 1 / sum
+                    blockStart = blockEnd
+                }
+                for s in 0..<states {
+                    let t = task.firstRow + s / task.headCount, h = task.firstHead + s % task.headCount
+                    let inverse = 1 / sums[s]
+                    let accumulator = accumulators + s * headDimension
                     let out = b.attention + (t * hp.headCount + h) * headDimension
                     for d in 0..<headDimension { out[d] = accumulator[d] * inverse }
                 }
             }
         }
     }
+
+    /// Rows of one sequence, and positions, that an attention task takes at a time.
+    static let attentionRowBlock = 8
+    static let attentionPositionBlock = 64
 
     private func feedForwardBlock(layer: Int, batch n: Int, orders: [RowOrder]?) {
         let hp = hyperparameters
