@@ -278,7 +278,6 @@ public final class BatchScheduler: @unchecked Sendable {
         switch job.state.step(logits: &logits, cached: cached ?? slot.cachedTokens.count, capacity: slot.cache.capacity) {
         case .next(let token, let piece):
             job.nextToken = token
-            if job.speculation != nil { job.history.append(token) }
             if let piece, !job.onEvent(.piece(piece)) {
                 job.state.cancel()
                 release(slot, event: .finished(job.state.result))
@@ -340,38 +339,27 @@ private final class Job {
     var nextToken: Int32?
     var admitted = Date()
     var generationStart: Date?
-    /// With speculation: the prompt and the tokens generated (what proposals are looked up in),
-    /// the proposal fed in this step, the draft length and the counts so far.
-    let speculation: NGramSpeculation?
-    var history: [Int32]
+    /// With speculation: what to propose and how it fared, and the proposal fed in this step.
+    private var speculator: Speculator?
     var proposal: [Int32] = []
-    private var draftLength: DraftLength
-    private var statistics = SpeculationStatistics()
 
     init(prompt: [Int32], state: GenerationState, onEvent: @escaping @Sendable (SchedulerEvent) -> Bool, ticket: GenerationTicket) {
         self.prompt = prompt
         self.state = state
         self.onEvent = onEvent
         self.ticket = ticket
-        speculation = state.options.speculation
-        history = speculation == nil ? [] : prompt
-        draftLength = DraftLength(maximum: speculation?.maximumDraft ?? 1)
+        speculator = state.options.speculation.map(Speculator.init)
     }
 
     /// Tokens to check beside the next one: at most `limit`, and none past the context or the
     /// token limit.
     func propose(cacheCount: Int, capacity: Int, limit: Int) -> [Int32] {
-        guard let speculation else { return [] }
         let room = min(capacity - cacheCount - 1, state.options.maxTokens - state.result.tokens.count - 1, limit)
-        let wanted = min(draftLength.next(), max(0, room))
-        return speculation.draft(after: history, count: wanted)
+        return speculator?.propose(prompt: prompt, generated: state.result.tokens, room: room) ?? []
     }
 
     func recordCheck(proposed: Int, kept: Int) {
-        statistics.passes += 1
-        statistics.proposed += proposed
-        statistics.accepted += kept
-        draftLength.record(proposed: proposed, accepted: kept)
-        state.recordSpeculation(statistics)
+        speculator?.record(proposed: proposed, kept: kept)
+        if let statistics = speculator?.statistics { state.recordSpeculation(statistics) }
     }
 }

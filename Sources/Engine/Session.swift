@@ -192,23 +192,20 @@ public final class Session: @unchecked Sendable {
     /// does not.
     private func speculate(_ speculation: NGramSpeculation, prompt: [Int32], logits: inout [Float], state: inout GenerationState,
                            onPiece: (GeneratedPiece) -> Bool) throws {
-        var statistics = SpeculationStatistics()
-        var length = DraftLength(maximum: speculation.maximumDraft)
-        var history = prompt
+        var speculator = Speculator(speculation)
+        defer { state.recordSpeculation(speculator.statistics) }
         var step = state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity)
-        generation: while true {
+        while true {
             guard case .next(let token, let piece) = step else {
                 if case .finished(let piece) = step, let piece { _ = onPiece(piece) }
-                break
+                return
             }
             if let piece, !onPiece(piece) {
                 state.cancel()
-                break
+                return
             }
-            history.append(token)
             let room = min(cache.capacity - cache.count - 1, state.options.maxTokens - state.result.tokens.count - 1)
-            let wanted = min(length.next(), max(0, room))
-            let proposal = speculation.draft(after: history, count: wanted)
+            let proposal = speculator.propose(prompt: prompt, generated: state.result.tokens, room: room)
             if proposal.isEmpty {
                 logits = try model.model.forward([token], cache: cache)
                 cachedTokens.append(token)
@@ -216,31 +213,28 @@ public final class Session: @unchecked Sendable {
                 continue
             }
             let base = cache.count
-            var rows = try model.model.forwardRowsAlone([token] + proposal, cache: cache)
+            var rows = try model.model.forwardRows([SequenceInput(tokens: [token] + proposal, cache: cache, wantsLogits: true,
+                                                                  checksProposal: true)])[0]
             cachedTokens.append(token)
             cachedTokens.append(contentsOf: proposal)
             var kept = 0
+            var cancelled = false
             step = state.step(logits: &rows[0], cached: base + 1, capacity: cache.capacity)
             while kept < proposal.count, case .next(let next, let piece) = step, next == proposal[kept] {
                 kept += 1
-                history.append(next)
                 if let piece, !onPiece(piece) {
                     state.cancel()
-                    cache.truncate(to: base + 1 + kept)
-                    cachedTokens.removeSubrange((base + 1 + kept)...)
-                    break generation
+                    cancelled = true
+                    break
                 }
                 step = state.step(logits: &rows[kept], cached: base + 1 + kept, capacity: cache.capacity)
             }
             // The positions after the last kept token hold a proposal's guesses: forget them.
             cache.truncate(to: base + 1 + kept)
             cachedTokens.removeSubrange((base + 1 + kept)...)
-            statistics.passes += 1
-            statistics.proposed += proposal.count
-            statistics.accepted += kept
-            length.record(proposed: proposal.count, accepted: kept)
+            speculator.record(proposed: proposal.count, kept: kept)
+            if cancelled { return }
         }
-        state.recordSpeculation(statistics)
     }
 }
 

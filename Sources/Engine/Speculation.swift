@@ -9,7 +9,7 @@ import Sampling
 ///
 /// The output is the output without speculation, token for token, under any sampling: every
 /// proposed position's logits come from a pass whose rows are each computed as a row alone
-/// (``TransformerModel/forwardRowsAlone(_:cache:)``), and the sampler draws from them in the
+/// (`SequenceInput.checksProposal`), and the sampler draws from them in the
 /// same order, with the same random numbers, as plain decoding would; a proposal only decides
 /// how many of those positions one pass computes.
 public struct NGramSpeculation: Sendable, Equatable {
@@ -106,6 +106,34 @@ struct DraftLength {
         } else {
             misses = 0
         }
+    }
+}
+
+/// One generation's speculation: what to propose next and how the proposals fared, shared by a
+/// session's loop and the scheduler's slots.
+struct Speculator {
+    let speculation: NGramSpeculation
+    private var length: DraftLength
+    private(set) var statistics = SpeculationStatistics()
+
+    init(_ speculation: NGramSpeculation) {
+        self.speculation = speculation
+        length = DraftLength(maximum: speculation.maximumDraft)
+    }
+
+    /// Tokens to check beside the next one, looked up in `prompt` and the answer so far, at most
+    /// `room` (the context and the token limit left, and the pass's rows).
+    mutating func propose(prompt: [Int32], generated: [Int32], room: Int) -> [Int32] {
+        let wanted = min(length.next(), max(0, room))
+        guard wanted > 0 else { return [] }
+        return speculation.draft(after: prompt + generated, count: wanted)
+    }
+
+    mutating func record(proposed: Int, kept: Int) {
+        statistics.passes += 1
+        statistics.proposed += proposed
+        statistics.accepted += kept
+        length.record(proposed: proposed, accepted: kept)
     }
 }
 

@@ -105,28 +105,6 @@ public final class TransformerModel: @unchecked Sendable {
         return result
     }
 
-    /// Runs `tokens` at the cache's next positions, each row computed as it would be alone (the
-    /// products of a single row, whatever the batch), and returns every row's logits: what
-    /// speculative decoding checks a proposal with. At most ``maximumBatch`` tokens.
-    public func forwardRowsAlone(_ tokens: [Int32], cache: KVCache) throws -> [[Float]] {
-        let vocabulary = hyperparameters.vocabularySize
-        for token in tokens where token < 0 || Int(token) >= vocabulary {
-            throw ModelError.invalidToken(token, vocabularySize: vocabulary)
-        }
-        guard tokens.count <= Self.maximumBatch else {
-            throw ModelError.invalidKey("batch", "\(tokens.count) tokens in one pass; at most \(Self.maximumBatch)")
-        }
-        guard cache.count + tokens.count <= cache.capacity else {
-            throw ModelError.contextFull(needed: cache.count + tokens.count, capacity: cache.capacity)
-        }
-        guard !tokens.isEmpty else { return [] }
-        lock.lock()
-        defer { lock.unlock() }
-        let logits = try forwardBatch(tokens, segments: [Segment(cache: cache, firstRow: 0, count: tokens.count, rowsAlone: true)],
-                                      logitRows: Array(tokens.indices))
-        return tokens.indices.map { Array(logits[$0 * vocabulary..<($0 + 1) * vocabulary]) }
-    }
-
     /// Adds the output-normed hidden state of each row of the last batch to `sum`.
     private func addNormedHiddenStates(rows: Int, into sum: inout [Float]) {
         let embedding = hyperparameters.embeddingLength

@@ -201,7 +201,14 @@ extension HearthServer {
                       reasons: [String], keepAlive: Duration?) async -> ActiveGeneration {
         let started = ContinuousClock.now
         do {
-            let key = remote.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
+            var key: String?
+            if let variable = remote.apiKeyEnv {
+                // A key the policy names but the environment lacks: the endpoint is not asked without it.
+                guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                    throw RemoteError("the environment variable \(variable) (router.json's api_key_env) is not set")
+                }
+                key = value
+            }
             let endpoint = try ChatEndpoint(url: remote.url, model: remote.model, apiKey: key, timeout: .seconds(300))
             let options = request.options
             let settings = ChatSettings(temperature: Double(options.sampling.temperature), topP: options.sampling.topP < 1 ? Double(options.sampling.topP) : nil,

@@ -324,6 +324,11 @@ class CommandLineTests(unittest.TestCase):
             (("bench", MODEL, "--sampled", "--mirostat", "3"), "mirostat"),
             (("bench", MODEL, "--sampled", "--repeat-last-n", "-5"), "repeat_last_n"),
             (("run", MODEL, "hi", "--typical-p", "-1"), "typical_p"),
+            (("bench", MODEL, "--ngram", "--draft-max", "0"), "--draft-max"),
+            (("bench", MODEL, "--ngram", "--draft-max", "65"), "--draft-max"),
+            (("bench", MODEL, "--prompt-file", "/tmp/x.txt"), "--prompt-file"),
+            (("bench", MODEL, "--ngram", "--tg", "0"), "--ngram"),
+            (("bench", MODEL, "--ngram", "--pp", "0", "--tg", "4", "--prompt-file", "/nonexistent/prompt.txt"), "/nonexistent/prompt.txt"),
         ]:
             result = self.run_hearth(*arguments)
             self.assertNotEqual(result.returncode, 0, arguments)

@@ -114,6 +114,12 @@ class RouterTests(unittest.TestCase):
         self.assertEqual(answer.model, SMALL)
         self.assertIn("remote tier failed", headers["x-hearth-router"])
         self.assertEqual(answer.choices[0].message.content, self.direct(SMALL).choices[0].message.content)
+        # A key the policy names but the environment lacks: the remote is not asked without it.
+        (self.home / "router.json").write_text(json.dumps({"tiers": [SMALL], "min_mean_logprob": 0, "remote": {
+            "url": "http://127.0.0.1:9/v1", "model": "gpt-4o-mini", "api_key_env": "HEARTH_TEST_NO_SUCH_KEY"}}))
+        answer, headers = self.routed()
+        self.assertEqual(answer.model, SMALL)
+        self.assertIn("HEARTH_TEST_NO_SUCH_KEY", headers["x-hearth-router"])
         # A raw completion is not a chat: the remote is not asked, the last local tier answers live.
         status, response_headers, body = request(server.port, "POST", "/v1/completions",
                                                  {"model": "auto", "prompt": "Paris is", "max_tokens": 4, "temperature": 0})
