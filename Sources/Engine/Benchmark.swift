@@ -10,42 +10,49 @@ public struct BenchmarkResult: Sendable, Codable {
     public var generationRates: [Double]
     public var promptTokens: Int
     public var generatedTokens: Int
+    /// Tokens already in the context when each test starts (llama-bench's `-d`).
+    public var depth: Int = 0
 }
 
 extension LoadedModel {
-    /// pp: a prompt of `promptTokens` tokens evaluated as one batch from an empty cache.
-    /// tg: `generatedTokens` single-token steps from an empty cache.
-    /// As llama-bench, the tokens are arbitrary (here: a fixed pseudo-random sequence), one
-    /// warm-up run of each precedes the timed repetitions.
-    public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int) throws -> BenchmarkResult {
+    /// pp: a prompt of `promptTokens` tokens evaluated as one batch after `depth` cached tokens.
+    /// tg: `generatedTokens` single-token steps after `depth` cached tokens.
+    /// As llama-bench (`-d` for the depth), the tokens are arbitrary (here: a fixed pseudo-random
+    /// sequence), the context is filled once and not timed, and one warm-up run of each test
+    /// precedes the timed repetitions.
+    public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int, depth: Int = 0) throws -> BenchmarkResult {
         guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
             throw EngineError.invalidOption("--pp / --tg", "need a positive number of tokens")
         }
         guard repetitions >= 1 else { throw EngineError.invalidOption("--reps", "must be ≥ 1, got \(repetitions)") }
+        guard depth >= 0 else { throw EngineError.invalidOption("--depth", "must be ≥ 0, got \(depth)") }
         let vocabulary = model.hyperparameters.vocabularySize
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func nextToken() -> Int32 {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int32(truncatingIfNeeded: (state >> 33) % UInt64(vocabulary))
         }
+        let context = (0..<depth).map { _ in nextToken() }
         let prompt = (0..<promptTokens).map { _ in nextToken() }
         let steps = (0..<generatedTokens).map { _ in nextToken() }
-        let capacity = max(promptTokens, generatedTokens, 1)
+        let capacity = depth + max(promptTokens, generatedTokens, 1)
         let cache = try model.makeCache(capacity: capacity)
+        _ = try model.forward(context, cache: cache)
 
         func timePrompt() throws -> Double {
-            cache.truncate(to: 0)
+            cache.truncate(to: depth)
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try model.forward(prompt, cache: cache)
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         func timeGeneration() throws -> Double {
-            cache.truncate(to: 0)
+            cache.truncate(to: depth)
             let start = DispatchTime.now().uptimeNanoseconds
             for token in steps { _ = try model.forward([token], cache: cache) }
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        var result = BenchmarkResult(promptRates: [], generationRates: [], promptTokens: promptTokens, generatedTokens: generatedTokens)
+        var result = BenchmarkResult(promptRates: [], generationRates: [], promptTokens: promptTokens,
+                                     generatedTokens: generatedTokens, depth: depth)
         if promptTokens > 0 {
             _ = try timePrompt()
             for _ in 0..<repetitions { result.promptRates.append(Double(promptTokens) / (try timePrompt())) }

@@ -24,13 +24,19 @@ public final class LoadedModel: Sendable {
     /// uses `.blockSums`, everything else llama.cpp's).
     /// `customization`: a created model's template, system prompt and leading turns.
     /// `adapters`: LoRA adapters added to the projections at run time.
+    /// `cacheType`: how every KV cache made for this model stores keys and values.
     public init(path: String, threads: Int, productOrder: ProductOrder = .llamaCpp,
-                customization: ChatCustomization = ChatCustomization(), adapters: [LoRAAdapter] = []) throws {
+                customization: ChatCustomization = ChatCustomization(), adapters: [LoRAAdapter] = [],
+                cacheType: KVCacheType = .f16) throws {
         self.customization = customization
         try KernelCheck.requireSupportedCPU()
         file = try GGUFFile(path: path)
         model = try TransformerModel.load(file, threads: threads, adapters: adapters)
         model.productOrder = productOrder
+        if let reason = cacheType.unsupportedReason(model.hyperparameters) {
+            throw EngineError.invalidOption("kv cache type \(cacheType.rawValue)", reason)
+        }
+        model.cacheType = cacheType
         tokenizer = try Tokenizer(vocabulary: Vocabulary(file: file))
         guard tokenizer.vocabularySize == model.hyperparameters.vocabularySize else {
             throw EngineError.invalidKey(
@@ -77,3 +83,5 @@ public final class LoadedModel: Sendable {
 
 /// A LoRA adapter file, opened and checked (see `Models.LoRAAdapter`).
 public typealias LoRAAdapter = Models.LoRAAdapter
+/// How KV caches store keys and values, for the targets above the engine.
+public typealias KVCacheType = Models.KVCacheType

@@ -25,7 +25,7 @@ public final class TransformerModel: @unchecked Sendable {
     let pool: ThreadPool
     /// Forward passes of one model run one at a time: the scratch buffers are shared.
     let lock = NSLock()
-    private var buffers: ForwardBuffers
+    var buffers: ForwardBuffers
 
     /// The float order of the quantised products (`ProductOrder`): llama.cpp's by default; set
     /// before the first forward pass.
@@ -59,9 +59,12 @@ public final class TransformerModel: @unchecked Sendable {
     let globalRope: RotaryEmbedding
     let slidingRope: RotaryEmbedding
 
-    /// A KV cache for one sequence of up to `capacity` tokens.
+    /// How the caches this model makes store keys and values; set before the first cache is made.
+    public var cacheType: KVCacheType = .f16
+
+    /// A KV cache for one sequence of up to `capacity` tokens, in `cacheType`.
     public func makeCache(capacity: Int) throws -> KVCache {
-        try KVCache(hyperparameters: hyperparameters, capacity: capacity)
+        try KVCache(hyperparameters: hyperparameters, capacity: capacity, type: cacheType)
     }
 
     /// Runs `tokens` at the cache's next positions and returns logits (vocabulary-sized rows).
@@ -209,15 +212,16 @@ public final class TransformerModel: @unchecked Sendable {
         }
 
         // Append each sequence's keys and values to its cache.
-        let keyRow = hp.keyLength
-        let valueRow = hp.valueLength
         for segment in rows.segments {
-            let keyDestination = segment.cache.keys[layer] + segment.start * keyRow
-            let keySource = b.key + segment.firstRow * keyRow
-            for i in 0..<(segment.count * keyRow) { keyDestination[i] = floatToHalf(keySource[i]) }
-            let valueDestination = segment.cache.values[layer] + segment.start * valueRow
-            let valueSource = b.value + segment.firstRow * valueRow
-            for i in 0..<(segment.count * valueRow) { valueDestination[i] = floatToHalf(valueSource[i]) }
+            let cache = segment.cache
+            cache.store(b.key + segment.firstRow * hp.keyLength, rows: segment.count, heads: hp.headCountKV,
+                        dimension: headDimension, rotation: cache.type.keyRotation(headDimension: headDimension),
+                        into: cache.keys[layer], rowBytes: cache.keyRowBytes,
+                        headBytes: cache.keyHeadBytes, at: segment.start)
+            cache.store(b.value + segment.firstRow * hp.valueLength, rows: segment.count, heads: hp.headCountKV,
+                        dimension: hp.valueDimension, rotation: cache.type.valueRotation(valueDimension: hp.valueDimension),
+                        into: cache.values[layer], rowBytes: cache.valueRowBytes,
+                        headBytes: cache.valueHeadBytes, at: segment.start)
         }
 
         attend(layer: layer, batch: n, rows: rows, window: sliding ? hp.slidingWindow : nil)
@@ -228,124 +232,6 @@ public final class TransformerModel: @unchecked Sendable {
         }
         for i in 0..<(n * embedding) { b.hidden[i] += b.projected[i] }
     }
-
-    /// Causal attention of each new query over the cached keys.
-    ///
-    /// This is flash attention as llama.cpp's CPU backend runs it by default: one pass over the
-    /// positions with an online softmax (running maximum M and sum S), the value accumulator
-    /// held in binary16 and rounded after every update, and the query rounded to binary16 to
-    /// meet the binary16 keys; the dot products and value updates in ggml's order (`halfDot`,
-    /// `halfMultiplyAdd`). Rounding where the reference rounds keeps greedy decoding in step
-    /// with it; it also needs no score buffer, whatever the context length.
-    ///
-    /// Each task takes the query heads that share one key/value head, for up to eight rows of
-    /// one sequence, and walks the positions in blocks: a block of keys and values is read once
-    /// for all of them while it is in cache (at depth, reading them once per query head and row
-    /// made attention most of a multi-row pass). Each (row, head) still visits its positions
-    /// in order with the same operations, so the results are the one-at-a-time results.
-    private func attend(layer: Int, batch n: Int, rows: RowMap, window: Int?) {
-        let hp = hyperparameters
-        let b = buffers
-        let headDimension = hp.headDimension
-        let groupSize = hp.headCount / hp.headCountKV
-        let keyRow = hp.keyLength
-        // x * 1 is x: no query scale costs nothing.
-        let scale = recipe.attentionScale, queryScale = recipe.queryScale ?? 1
-        // A single row splits its groups' heads so both threads have work.
-        let headsPerTask = n >= 8 ? groupSize : max(1, (groupSize + 1) / 2)
-        var tasks: [(firstRow: Int, rowCount: Int, firstHead: Int, headCount: Int)] = []
-        for segment in rows.segments {
-            for kvHead in 0..<hp.headCountKV {
-                var row = segment.firstRow
-                while row < segment.firstRow + segment.count {
-                    let rowCount = min(Self.attentionRowBlock, segment.firstRow + segment.count - row)
-                    var head = kvHead * groupSize
-                    while head < (kvHead + 1) * groupSize {
-                        let count = min(headsPerTask, (kvHead + 1) * groupSize - head)
-                        tasks.append((row, rowCount, head, count))
-                        head += count
-                    }
-                    row += rowCount
-                }
-            }
-        }
-        let stateCapacity = Self.attentionRowBlock * max(headsPerTask, groupSize)
-        pool.parallelFor(tasks.count) { range in
-            let q = UnsafeMutablePointer<Float>.allocate(capacity: 2 * stateCapacity * headDimension)
-            defer { q.deallocate() }
-            let accumulators = q + stateCapacity * headDimension
-            var maxima = [Float](repeating: 0, count: stateCapacity)
-            var sums = [Float](repeating: 0, count: stateCapacity)
-            var firsts = [Int](repeating: 0, count: stateCapacity)
-            var lasts = [Int](repeating: 0, count: stateCapacity)
-            for task in tasks[range] {
-                let cache = rows.segments[rows.segmentOfRow[task.firstRow]].cache
-                let kvHead = task.firstHead / groupSize
-                let keys = cache.keys[layer] + kvHead * headDimension
-                let values = cache.values[layer] + kvHead * headDimension
-                let states = task.rowCount * task.headCount
-                var lowest = Int.max, highest = 0
-                for s in 0..<states {
-                    let t = task.firstRow + s / task.headCount, h = task.firstHead + s % task.headCount
-                    let position = rows.positions[t]
-                    // Standard sliding window: key j is visible when position - j < window.
-                    firsts[s] = window.map { max(0, position - $0 + 1) } ?? 0
-                    lasts[s] = position
-                    lowest = min(lowest, firsts[s])
-                    highest = max(highest, position)
-                    maxima[s] = -Float.infinity
-                    sums[s] = 0
-                    let query = b.query + (t * hp.headCount + h) * headDimension
-                    let stateQuery = q + s * headDimension, accumulator = accumulators + s * headDimension
-                    for d in 0..<headDimension {
-                        stateQuery[d] = halfToFloat(floatToHalf(query[d] * queryScale))
-                        accumulator[d] = 0
-                    }
-                }
-                var blockStart = lowest
-                while blockStart <= highest {
-                    let blockEnd = min(blockStart + Self.attentionPositionBlock, highest + 1)
-                    for s in 0..<states {
-                        let from = max(blockStart, firsts[s]), to = min(blockEnd - 1, lasts[s])
-                        guard from <= to else { continue }
-                        let stateQuery = q + s * headDimension, accumulator = accumulators + s * headDimension
-                        var maximum = maxima[s], sum = sums[s]
-                        for j in from...to {
-                            let score = halfDot(stateQuery, keys + j * keyRow, count: headDimension) * scale
-                            var rescale: Float = 1
-                            var weight: Float = 1
-                            if score > maximum {
-                                rescale = expf(maximum - score)
-                                maximum = score
-                                for d in 0..<headDimension {
-                                    accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
-                                }
-                            } else {
-                                weight = expf(score - maximum)
-                            }
-                            halfMultiplyAdd(accumulator, values + j * keyRow, weight: weight, count: headDimension)
-                            // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
-                            sum = weight.addingProduct(sum, rescale)
-                        }
-                        maxima[s] = maximum
-                        sums[s] = sum
-                    }
-                    blockStart = blockEnd
-                }
-                for s in 0..<states {
-                    let t = task.firstRow + s / task.headCount, h = task.firstHead + s % task.headCount
-                    let inverse = 1 / sums[s]
-                    let accumulator = accumulators + s * headDimension
-                    let out = b.attention + (t * hp.headCount + h) * headDimension
-                    for d in 0..<headDimension { out[d] = accumulator[d] * inverse }
-                }
-            }
-        }
-    }
-
-    /// Rows of one sequence, and positions, that an attention task takes at a time.
-    static let attentionRowBlock = 8
-    static let attentionPositionBlock = 64
 
     private func feedForwardBlock(layer: Int, batch n: Int, orders: [RowOrder]?) {
         let hp = hyperparameters

@@ -148,7 +148,7 @@ actor ModelManager {
         do {
             let file = try GGUFFile(path: installed.path)
             contextLength = min(requestedContext, Self.trainedContextLength(file: file) ?? requestedContext)
-            slotBytes = try Self.cacheBytes(file: file, contextLength: contextLength)
+            slotBytes = try Self.cacheBytes(file: file, contextLength: contextLength, type: configuration.cacheType)
         } catch {
             throw APIError(.internalServerError, "model '\(installed.name)' cannot be read: \(error)")
         }
@@ -181,7 +181,8 @@ actor ModelManager {
         do {
             loaded = try LoadedModel(path: installed.path, threads: configuration.threads, productOrder: configuration.productOrder,
                                      customization: installed.customization?.chat ?? ChatCustomization(),
-                                     adapters: try Self.adapters(of: installed, in: store) + configuration.adapters)
+                                     adapters: try Self.adapters(of: installed, in: store) + configuration.adapters,
+                                     cacheType: configuration.cacheType)
             let scheduler = try BatchScheduler(model: loaded, configuration: .init(
                 slots: slots, contextLength: contextLength, maxQueue: configuration.maxQueue,
                 prefixCacheBytes: configuration.prefixCacheBytes))
@@ -206,8 +207,8 @@ actor ModelManager {
         return trained
     }
 
-    /// KV-cache bytes of one slot: layers × context × KV heads × head size × (K and V) × binary16.
-    static func cacheBytes(file: GGUFFile, contextLength: Int) throws -> Int {
+    /// KV-cache bytes of one slot: layers × context × KV heads × (K and V) × one head's bytes in `type`.
+    static func cacheBytes(file: GGUFFile, contextLength: Int, type: KVCacheType) throws -> Int {
         guard let architecture = file["general.architecture"]?.asString else { throw APIError(.internalServerError, "no general.architecture") }
         let layers = file["\(architecture).block_count"]?.asInt ?? 0
         let heads = file["\(architecture).attention.head_count"]?.asInt ?? 1
@@ -216,7 +217,7 @@ actor ModelManager {
         let keyLength = file["\(architecture).attention.key_length"]?.asInt ?? (heads > 0 ? embedding / heads : 0)
         let trained = file["\(architecture).context_length"]?.asInt ?? contextLength
         let context = min(contextLength, trained)
-        return layers * context * kvHeads * keyLength * 2 * 2
+        return layers * context * kvHeads * 2 * type.headBytes(dimension: keyLength)
     }
 
     /// Unloads models idle past their keep-alive (or every idle one with `force`).

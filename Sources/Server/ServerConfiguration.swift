@@ -45,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     /// sequences decoding together share the work at about half the float cost of llama.cpp's
     /// order (`--llamacpp-rounding` picks `.llamaCpp`, whose logits equal llama.cpp's).
     public var productOrder: ProductOrder = .blockSums
+    /// How the models' KV caches store keys and values (`--kv-cache-type`; Ollama's
+    /// `OLLAMA_KV_CACHE_TYPE`): q8_0 holds about twice the context in the same memory.
+    public var cacheType: KVCacheType = .f16
     /// Speculative decoding by prompt lookup for every generation (`--ngram`): the same output,
     /// fewer passes when answers repeat their input. nil: off.
     public var speculation: NGramSpeculation? = nil

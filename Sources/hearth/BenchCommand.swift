@@ -24,6 +24,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Tokens generated one at a time (0 skips tg).")
     var tg: Int = 128
 
+    @Option(help: "Tokens already in the context before each pp and tg test (llama-bench's -d): speed at depth.")
+    var depth: Int = 0
+
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
@@ -56,12 +59,15 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup var lora: LoRAOptions
 
+    @OptionGroup var cache: CacheTypeOption
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func validate() throws {
         guard pp >= 0, tg >= 0, pp + tg > 0 else { throw ValidationError("--pp and --tg must be ≥ 0 and not both 0") }
         guard pp <= 16384, tg <= 16384 else { throw ValidationError("--pp and --tg must be ≤ 16384") }
+        guard (0...131_072).contains(depth) else { throw ValidationError("--depth must be in 0...131072, got \(depth)") }
         guard reps >= 1, reps <= 100 else { throw ValidationError("--reps must be in 1...100, got \(reps)") }
         guard parallel >= 1, parallel <= 128 else { throw ValidationError("--parallel must be in 1...128, got \(parallel)") }
         if parallel > 1, tg < 1 { throw ValidationError("--parallel needs --tg ≥ 1") }
@@ -78,8 +84,8 @@ struct BenchCommand: AsyncParsableCommand {
         let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let loaded = try LoadedModel(path: located.path, threads: threadCount, productOrder: blockSums ? .blockSums : .llamaCpp,
-                                     adapters: try lora.adapters())
-        let result = try loaded.benchmark(promptTokens: pp, generatedTokens: tg, repetitions: reps)
+                                     adapters: try lora.adapters(), cacheType: cache.cacheType)
+        let result = try loaded.benchmark(promptTokens: pp, generatedTokens: tg, repetitions: reps, depth: depth)
         let parallelRates = parallel > 1
             ? try loaded.benchmarkParallelGeneration(sequences: parallel, contextTokens: 128, generatedTokens: tg, repetitions: reps)
             : []
@@ -95,14 +101,17 @@ struct BenchCommand: AsyncParsableCommand {
         let bandwidth = MemoryBandwidth.measureRead(threads: threadCount)
         let roofline = bandwidth / Double(weightBytes)
         let name = located.name ?? located.path
-        saveRecord(name: name, file: loaded.file, threads: threadCount, result: result,
-                   rates: (ppMean, tgMean), weightBytes: weightBytes, bandwidth: bandwidth, store: store)
+        // `hearth fit` models speed from an empty context; a run at depth would skew its fit.
+        if depth == 0 {
+            saveRecord(name: name, file: loaded.file, threads: threadCount, result: result,
+                       rates: (ppMean, tgMean), weightBytes: weightBytes, bandwidth: bandwidth, store: store)
+        }
         if json {
             var object: [String: Any] = [
-                "model": name, "threads": threadCount, "pp": pp, "tg": tg, "reps": reps,
+                "model": name, "threads": threadCount, "pp": pp, "tg": tg, "reps": reps, "depth": depth,
                 "pp_tps": ppMean, "pp_tps_stddev": ppDeviation, "tg_tps": tgMean, "tg_tps_stddev": tgDeviation,
                 "weight_bytes": weightBytes, "read_bandwidth_gbps": bandwidth / 1e9, "tg_roofline_tps": roofline,
-                "kernels": KernelVariant.name,
+                "kernels": KernelVariant.name, "cache_type": cache.cacheType.rawValue,
             ]
             if parallel > 1 {
                 object["parallel"] = parallel
@@ -136,8 +145,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
         print("model \(name), \(threadCount) threads, \(reps) repetitions")
         print("kernels: \(KernelVariant.name) — \(KernelVariant.summary)")
-        if pp > 0 { print(String(format: "pp%-5d %8.2f ± %.2f tokens/s", pp, ppMean, ppDeviation)) }
-        if tg > 0 { print(String(format: "tg%-5d %8.2f ± %.2f tokens/s", tg, tgMean, tgDeviation)) }
+        let atDepth = depth > 0 ? " @ d\(depth)" : ""
+        if pp > 0 { print(String(format: "pp%-5d%@ %8.2f ± %.2f tokens/s", pp, atDepth, ppMean, ppDeviation)) }
+        if tg > 0 { print(String(format: "tg%-5d%@ %8.2f ± %.2f tokens/s", tg, atDepth, tgMean, tgDeviation)) }
         if parallel > 1 {
             print(String(format: "tg%-5d x%d %8.2f ± %.2f tokens/s in all (%d sequences decoding together, %.2f× one)",
                          tg, parallel, parallelMean, parallelDeviation, parallel, tgMean > 0 ? parallelMean / tgMean : 0))

@@ -21,6 +21,8 @@ struct PerplexityCommand: AsyncParsableCommand {
     @Option(help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var cache: CacheTypeOption
+
     @Flag(help: "Print {\"ppl\": …, \"tokens\": …, \"chunks\": …}.")
     var json = false
 
@@ -35,7 +37,8 @@ struct PerplexityCommand: AsyncParsableCommand {
         }
         let store = try ModelStore(root: ModelStore.defaultRoot())
         let located = try await ModelLocator(store: store).locate(model, pullIfMissing: true, loadsWeights: true)
-        let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                     cacheType: cache.cacheType)
         // As llama-perplexity: BOS added when the model adds it, special-token text not parsed.
         let tokens = loaded.tokenizer.encode(String(decoding: data, as: UTF8.self), addSpecial: true, parseSpecial: false)
         let result = try loaded.perplexity(of: tokens, context: ctx) { done, total, running in

@@ -42,6 +42,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var lora: LoRAOptions
 
+    @OptionGroup var cache: CacheTypeOption
+
     @Option(help: "Context length in tokens (capped at the model's trained context; default 4096).")
     var ctx: Int?
 
@@ -123,7 +125,7 @@ struct RunCommand: AsyncParsableCommand {
         let loaded = try LoadedModel(path: located.path, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                      customization: customization?.chat ?? ChatCustomization(),
                                      adapters: try (customization?.adapters ?? []).map { try LoRAAdapter(path: store.adapterURL($0).path, scale: $0.scale) }
-                                         + lora.adapters())
+                                         + lora.adapters(), cacheType: cache.cacheType)
         let session = try loaded.makeSession(contextLength: ctx ?? defaults.contextLength ?? 4096)
         let options = GenerationOptions(maxTokens: maxTokens ?? defaults.maxTokens ?? 1024, sampling: try sampling.parameters(over: defaults.sampling),
                                         stop: defaults.stop, constraint: constraint, speculation: ngram ? NGramSpeculation() : nil)

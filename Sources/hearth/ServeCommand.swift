@@ -82,6 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var lora: LoRAOptions
 
+    @OptionGroup var cache: CacheTypeOption
+
     @Flag(name: .customLong("no-ledger"), help: "Do not record requests in the savings ledger (HEARTH_HOME/ledger.sqlite; see `hearth usage`).")
     var noLedger = false
 
@@ -131,9 +133,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.idleTimeout = idleTimeout == 0 ? nil : .seconds(idleTimeout)
         configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
         configuration.speculation = ngram ? NGramSpeculation() : nil
+        configuration.cacheType = cache.cacheType
         configuration.maxConnections = maxConnections
         configuration.maxConnectionsPerClient = maxConnectionsPerClient
-        configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
         configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }
 
         if !configuration.isLoopback && configuration.apiKey == nil {

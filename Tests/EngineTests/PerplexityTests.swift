@@ -29,6 +29,22 @@ import Testing
         }
     }
 
+    /// With a Q8_0 KV cache, against `llama-perplexity -ctk q8_0 -ctv q8_0`: within 1% too.
+    @Test(arguments: ["smollm2:135m", "qwen2.5-coder:0.5b"])
+    func quantisedCachePerplexityWithinOnePercentOfLlamaCpp(model name: String) throws {
+        let loaded = try LoadedModel(path: try testModelPath(name), threads: 2, cacheType: .q8_0)
+        for text in ["prose", "code"] {
+            let expected = try #require(Self.reference["\(name)/\(text)/q8_0"], "no reference for \(name)/\(text)/q8_0")
+            let url = try #require(Bundle.module.url(forResource: "Fixtures/perplexity/\(text)", withExtension: "txt"))
+            let tokens = loaded.tokenizer.encode(
+                try String(contentsOf: url, encoding: .utf8), addSpecial: true, parseSpecial: false)
+            let result = try loaded.perplexity(of: tokens, context: 512)
+            let relative = abs(result.ppl - expected) / expected
+            print(String(format: "%@ %@ (q8_0 cache): ppl %.4f vs llama.cpp %.4f (%.2f%%)", name, text, result.ppl, expected, relative * 100))
+            #expect(relative < 0.01, "\(name) \(text) q8_0: \(result.ppl) vs \(expected)")
+        }
+    }
+
     @Test func tooShortTextIsAClearError() throws {
         let loaded = try LoadedModel(path: try testModelPath("smollm2:135m"), threads: 2)
         #expect(throws: EngineError.self) { try loaded.perplexity(of: [1, 2, 3], context: 512) }

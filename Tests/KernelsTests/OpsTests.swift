@@ -254,3 +254,26 @@ import Testing
         }
     }
 }
+
+/// The in-place Walsh–Hadamard transform (the quantised KV cache's rotation) against the matrix.
+@Suite struct WalshHadamardTests {
+    @Test(arguments: [1, 2, 64, 128, 256])
+    func matchesTheMatrixAndIsItsOwnInverse(count: Int) {
+        var generator = SystemRandomNumberGenerator()
+        let input = (0..<count).map { _ in Float.random(in: -4...4, using: &generator) }
+        var fast = input
+        fast.withUnsafeMutableBufferPointer { walshHadamardTransform($0.baseAddress!, count: count) }
+        let reference = walshHadamardTransformReference(input)
+        for i in 0..<count { #expect(abs(fast[i] - reference[i]) <= 1e-5 * max(1, abs(reference[i]))) }
+        fast.withUnsafeMutableBufferPointer { walshHadamardTransform($0.baseAddress!, count: count) }
+        for i in 0..<count { #expect(abs(fast[i] - input[i]) <= 1e-5 * max(1, abs(input[i]))) }
+    }
+
+    @Test func scalesFirstAsGgml() {
+        // One value: 1/√1 = 1; two values: (a + b)/√2 computed as a/√2 + b/√2.
+        var pair: [Float] = [3, 1]
+        pair.withUnsafeMutableBufferPointer { walshHadamardTransform($0.baseAddress!, count: 2) }
+        let scale = 1 / Float(2).squareRoot()
+        #expect(pair == [3 * scale + 1 * scale, 3 * scale - 1 * scale])
+    }
+}

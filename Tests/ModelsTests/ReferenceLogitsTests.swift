@@ -16,9 +16,10 @@ struct ReferenceRun {
     let ids: [Int32]
     let positions: [ReferencePosition]
 
-    init(model: String) throws {
+    /// `variant`: "" for llama.cpp's default cache, ".q8_0-cache" for `-ctk q8_0 -ctv q8_0`.
+    init(model: String, variant: String = "") throws {
         let name = model.replacingOccurrences(of: ":", with: "_")
-        let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name).logits", withExtension: "jsonl"))
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)\(variant).logits", withExtension: "jsonl"))
         let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
         struct Header: Decodable { let ids: [Int32] }
         ids = try JSONDecoder().decode(Header.self, from: Data(lines[0].utf8)).ids
@@ -30,9 +31,32 @@ struct ReferenceRun {
 @Suite(.serialized) struct ReferenceLogitsTests {
     @Test(arguments: ["smollm2:135m", "gemma3:270m", "qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"])
     func logitsMatchLlamaCpp(model name: String) throws {
-        let reference = try ReferenceRun(model: name)
+        try compare(name, with: try ReferenceRun(model: name), cacheType: .f16)
+    }
+
+    /// With a Q8_0 KV cache, against llama.cpp's `-ctk q8_0 -ctv q8_0` (flash attention on).
+    @Test(arguments: ["smollm2:135m", "qwen2.5-coder:0.5b"])
+    func quantisedCacheLogitsMatchLlamaCpp(model name: String) throws {
+        try compare(name, with: try ReferenceRun(model: name, variant: ".q8_0-cache"), cacheType: .q8_0)
+    }
+
+    /// The model's cache is a Q8_0 one and holds 34 bytes per 32 values.
+    @Test func quantisedCacheSize() throws {
+        let model = try TransformerModel.load(try GGUFFile(path: try testModelPath("qwen2.5-coder:0.5b")), threads: 2)
+        let half = try model.makeCache(capacity: 1024)
+        model.cacheType = .q8_0
+        let quantised = try model.makeCache(capacity: 1024)
+        #expect(quantised.type == .q8_0)
+        #expect(quantised.byteCount * 64 == half.byteCount * 34)
+        #expect(quantised.byteCount == KVCacheType.q8_0.cacheBytes(model.hyperparameters, capacity: 1024))
+        #expect(half.byteCount == KVCacheType.f16.cacheBytes(model.hyperparameters, capacity: 1024))
+    }
+
+    private func compare(_ name: String, with reference: ReferenceRun, cacheType: KVCacheType) throws {
         let model = try TransformerModel.load(try GGUFFile(path: try testModelPath(name)), threads: 2)
+        model.cacheType = cacheType
         let cache = try model.makeCache(capacity: 64)
+        #expect(cache.type == cacheType)
         var topAgreements = 0
         var worstDifference: Double = 0
         for (index, token) in reference.ids.enumerated() {

@@ -184,7 +184,7 @@ import Testing
         let path = try #require(try store.installedModel(named: "smollm2:135m")).path
         var configuration = ServerConfiguration()
         configuration.parallel = parallel
-        let slotBytes = try ModelManager.cacheBytes(file: try GGUFFile(path: path), contextLength: configuration.contextLength)
+        let slotBytes = try ModelManager.cacheBytes(file: try GGUFFile(path: path), contextLength: configuration.contextLength, type: .f16)
         let budget = slotBytes * slotsThatFit + configuration.prefixCacheBytes
         configuration.admitModel = { _, bytes in
             if bytes > budget { throw APIError.badRequest("needs \(bytes) bytes, \(budget) available") }

@@ -4,10 +4,12 @@
 // Feeds the token ids as one sequence (one decode per token, so every position is computed
 // exactly as in generation) and prints, for each position, one JSON line:
 //   {"pos": P, "top": [[id, logit], ...], "mean": m, "std": s}
+// DUMP_CACHE_TYPE=q8_0 stores keys and values as Q8_0 (as `-ctk q8_0 -ctv q8_0 -fa on`).
 // Built and run by scripts/reference/make-logit-fixtures.sh against a llama.cpp build.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "llama.h"
 
 static void quiet(enum ggml_log_level level, const char *text, void *data) {
@@ -31,6 +33,15 @@ int main(int argc, char **argv) {
     cp.n_batch = n + 16;
     cp.n_threads = 2;
     cp.n_threads_batch = 2;
+    const char *cache_type = getenv("DUMP_CACHE_TYPE");
+    if (cache_type && strcmp(cache_type, "q8_0") == 0) {
+        cp.type_k = GGML_TYPE_Q8_0;
+        cp.type_v = GGML_TYPE_Q8_0;
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    } else if (cache_type && strcmp(cache_type, "f16") != 0) {
+        fprintf(stderr, "DUMP_CACHE_TYPE must be f16 or q8_0\n");
+        return 2;
+    }
     struct llama_context *ctx = llama_init_from_model(model, cp);
     const struct llama_vocab *vocab = llama_model_get_vocab(model);
     int nv = llama_vocab_n_tokens(vocab);

@@ -27,3 +27,11 @@ for model in smollm2:135m gemma3:270m qwen2.5-coder:0.5b qwen2.5-coder:1.5b; do
     } > "$out/${model//:/_}.logits.jsonl"
     echo "$model: $(echo $ids | wc -w) tokens"
 done
+# The same with a Q8_0 KV cache (`-ctk q8_0 -ctv q8_0`), for two of the models.
+for model in smollm2:135m qwen2.5-coder:0.5b; do
+    ids=$("$llama_build/bin/llama-tokenize" -m "$models/$model.gguf" -p "$text" --ids --log-disable 2>/dev/null | tail -1 | tr -d '[],')
+    {
+        echo "{\"ids\": [$(echo $ids | tr ' ' ',')]}"
+        DUMP_CACHE_TYPE=q8_0 "$llama_build/dump_logits" "$models/$model.gguf" 5 $ids
+    } > "$out/${model//:/_}.q8_0-cache.logits.jsonl"
+done

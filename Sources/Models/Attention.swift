@@ -1,0 +1,246 @@
+import Foundation
+import Kernels
+
+extension TransformerModel {
+    /// Causal attention of each new query over the cached keys.
+    ///
+    /// This is flash attention as llama.cpp's CPU backend runs it: one pass over the positions
+    /// with an online softmax (running maximum M and sum S), in ggml's order, per cache type:
+    /// - f16 (its default): the query rounded to binary16 to meet the binary16 keys, the value
+    ///   accumulator held in binary16 and rounded after every update (`halfDot`,
+    ///   `halfMultiplyAdd`);
+    /// - q8_0 (`-ctk q8_0 -ctv q8_0`): keys, values and queries rotated by a Walsh–Hadamard
+    ///   transform (llama.cpp's attention rotation, see ``KVCacheType/keyRotation(headDimension:)``),
+    ///   the query quantised to Q8_0 and dotted with the Q8_0 keys (`Q8_0.dot`), each value row
+    ///   dequantised to floats and accumulated in Float32 with one fused multiply-add per
+    ///   element, and the output rotated back.
+    /// Rounding where the reference rounds keeps greedy decoding in step with it; it also needs
+    /// no score buffer, whatever the context length.
+    ///
+    /// Each task takes the query heads that share one key/value head, for up to eight rows of
+    /// one sequence, and walks the positions in blocks: a block of keys and values is read once
+    /// for all of them while it is in cache (at depth, reading them once per query head and row
+    /// made attention most of a multi-row pass). Each (row, head) still visits its positions
+    /// in order with the same operations, so the results are the one-at-a-time results.
+    func attend(layer: Int, batch n: Int, rows: RowMap, window: Int?) {
+        let hp = hyperparameters
+        let groupSize = hp.headCount / hp.headCountKV
+        // A single row splits its groups' heads so both threads have work.
+        let headsPerTask = n >= 8 ? groupSize : max(1, (groupSize + 1) / 2)
+        var tasks: [AttentionTask] = []
+        for segment in rows.segments {
+            for kvHead in 0..<hp.headCountKV {
+                var row = segment.firstRow
+                while row < segment.firstRow + segment.count {
+                    let rowCount = min(Self.attentionRowBlock, segment.firstRow + segment.count - row)
+                    var head = kvHead * groupSize
+                    while head < (kvHead + 1) * groupSize {
+                        let count = min(headsPerTask, (kvHead + 1) * groupSize - head)
+                        tasks.append(AttentionTask(firstRow: row, rowCount: rowCount, firstHead: head, headCount: count))
+                        head += count
+                    }
+                    row += rowCount
+                }
+            }
+        }
+        let stateCapacity = Self.attentionRowBlock * max(headsPerTask, groupSize)
+        pool.parallelFor(tasks.count) { range in
+            var scratch = AttentionScratch(states: stateCapacity, dimension: hp.headDimension)
+            defer { scratch.deallocate() }
+            for task in tasks[range] {
+                let cache = rows.segments[rows.segmentOfRow[task.firstRow]].cache
+                switch cache.type {
+                case .f16: attendHalf(task, layer: layer, cache: cache, rows: rows, window: window, scratch: &scratch)
+                case .q8_0: attendQ8(task, layer: layer, cache: cache, rows: rows, window: window, scratch: &scratch)
+                }
+            }
+        }
+    }
+
+    /// Rows of one sequence, and positions, that an attention task takes at a time.
+    static let attentionRowBlock = 8
+    static let attentionPositionBlock = 64
+
+    /// Sets up each (row, head) state of `task`: its visible positions, an empty softmax, and
+    /// its query scaled; returns the lowest and highest position any state sees.
+    private func startStates(_ task: AttentionTask, rows: RowMap, window: Int?, scratch: inout AttentionScratch,
+                             prepareQuery: (_ state: Int, _ query: UnsafeMutablePointer<Float>) -> Void) -> (Int, Int) {
+        let hp = hyperparameters
+        let queryScale = recipe.queryScale ?? 1
+        var lowest = Int.max, highest = 0
+        for s in 0..<task.rowCount * task.headCount {
+            let t = task.firstRow + s / task.headCount, h = task.firstHead + s % task.headCount
+            let position = rows.positions[t]
+            // Standard sliding window: key j is visible when position - j < window.
+            scratch.firsts[s] = window.map { max(0, position - $0 + 1) } ?? 0
+            scratch.lasts[s] = position
+            lowest = min(lowest, scratch.firsts[s])
+            highest = max(highest, position)
+            scratch.maxima[s] = -Float.infinity
+            scratch.sums[s] = 0
+            let query = buffers.query + (t * hp.headCount + h) * hp.headDimension
+            let scaled = scratch.queries + s * hp.headDimension
+            // x * 1 is x: no query scale costs nothing.
+            for d in 0..<hp.headDimension { scaled[d] = query[d] * queryScale }
+            prepareQuery(s, scaled)
+            (scratch.accumulators + s * hp.headDimension).update(repeating: 0, count: hp.headDimension)
+        }
+        return (lowest, highest)
+    }
+
+    /// Divides each state's accumulator by its sum into the attention output, rotated back
+    /// in spans of `rotation` when the values were stored rotated.
+    private func finishStates(_ task: AttentionTask, scratch: AttentionScratch, rotation: Int? = nil) {
+        let hp = hyperparameters
+        for s in 0..<task.rowCount * task.headCount {
+            let t = task.firstRow + s / task.headCount, h = task.firstHead + s % task.headCount
+            let inverse = 1 / scratch.sums[s]
+            let accumulator = scratch.accumulators + s * hp.headDimension
+            let out = buffers.attention + (t * hp.headCount + h) * hp.headDimension
+            for d in 0..<hp.headDimension { out[d] = accumulator[d] * inverse }
+            if let rotation {
+                for start in stride(from: 0, to: hp.headDimension, by: rotation) { walshHadamardTransform(out + start, count: rotation) }
+            }
+        }
+    }
+
+    private func attendHalf(_ task: AttentionTask, layer: Int, cache: KVCache, rows: RowMap, window: Int?,
+                            scratch: inout AttentionScratch) {
+        let headDimension = hyperparameters.headDimension
+        let scale = recipe.attentionScale
+        let kvHead = task.firstHead / (hyperparameters.headCount / hyperparameters.headCountKV)
+        let keys = UnsafePointer((cache.keys[layer] + kvHead * cache.keyHeadBytes).assumingMemoryBound(to: UInt16.self))
+        let values = UnsafePointer((cache.values[layer] + kvHead * cache.valueHeadBytes).assumingMemoryBound(to: UInt16.self))
+        let keyStride = cache.keyRowBytes / 2, valueStride = cache.valueRowBytes / 2
+        let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: &scratch) { _, query in
+            for d in 0..<headDimension { query[d] = halfToFloat(floatToHalf(query[d])) }
+        }
+        var blockStart = lowest
+        while blockStart <= highest {
+            let blockEnd = min(blockStart + Self.attentionPositionBlock, highest + 1)
+            for s in 0..<task.rowCount * task.headCount {
+                let from = max(blockStart, scratch.firsts[s]), to = min(blockEnd - 1, scratch.lasts[s])
+                guard from <= to else { continue }
+                let query = scratch.queries + s * headDimension, accumulator = scratch.accumulators + s * headDimension
+                var maximum = scratch.maxima[s], sum = scratch.sums[s]
+                for j in from...to {
+                    let score = halfDot(query, keys + j * keyStride, count: headDimension) * scale
+                    var rescale: Float = 1
+                    var weight: Float = 1
+                    if score > maximum {
+                        rescale = expf(maximum - score)
+                        maximum = score
+                        for d in 0..<headDimension {
+                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
+                        }
+                    } else {
+                        weight = expf(score - maximum)
+                    }
+                    halfMultiplyAdd(accumulator, values + j * valueStride, weight: weight, count: headDimension)
+                    // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
+                    sum = weight.addingProduct(sum, rescale)
+                }
+                scratch.maxima[s] = maximum
+                scratch.sums[s] = sum
+            }
+            blockStart = blockEnd
+        }
+        finishStates(task, scratch: scratch)
+    }
+
+    private func attendQ8(_ task: AttentionTask, layer: Int, cache: KVCache, rows: RowMap, window: Int?,
+                          scratch: inout AttentionScratch) {
+        let headDimension = hyperparameters.headDimension
+        let scale = recipe.attentionScale
+        let kvHead = task.firstHead / (hyperparameters.headCount / hyperparameters.headCountKV)
+        let keys = UnsafeRawPointer(cache.keys[layer] + kvHead * cache.keyHeadBytes)
+        let values = UnsafeRawPointer(cache.values[layer] + kvHead * cache.valueHeadBytes)
+        let keyStride = cache.keyRowBytes, valueStride = cache.valueRowBytes
+        let queryBytes = cache.keyHeadBytes
+        let quantisedQueries = scratch.quantisedQueries
+        // Queries meet the keys in the keys' rotated basis, as llama.cpp's attention rotation.
+        let keyRotation = cache.type.keyRotation(headDimension: headDimension)
+        let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: &scratch) { s, query in
+            if let keyRotation {
+                for start in stride(from: 0, to: headDimension, by: keyRotation) { walshHadamardTransform(query + start, count: keyRotation) }
+            }
+            Q8_0.quantize(row: query, count: headDimension, into: quantisedQueries + s * queryBytes)
+        }
+        let decoded = scratch.decodedValues
+        var blockStart = lowest
+        while blockStart <= highest {
+            let blockEnd = min(blockStart + Self.attentionPositionBlock, highest + 1)
+            // Each value row is dequantised once per block for all the task's states.
+            for j in blockStart..<blockEnd {
+                Q8_0.dequantize(row: values + j * valueStride, count: headDimension,
+                                into: decoded + (j - blockStart) * headDimension)
+            }
+            for s in 0..<task.rowCount * task.headCount {
+                let from = max(blockStart, scratch.firsts[s]), to = min(blockEnd - 1, scratch.lasts[s])
+                guard from <= to else { continue }
+                let query = UnsafeRawPointer(quantisedQueries + s * queryBytes)
+                let accumulator = scratch.accumulators + s * headDimension
+                var maximum = scratch.maxima[s], sum = scratch.sums[s]
+                for j in from...to {
+                    let score = Q8_0.dot(keys + j * keyStride, query, count: headDimension) * scale
+                    var rescale: Float = 1
+                    var weight: Float = 1
+                    if score > maximum {
+                        rescale = expf(maximum - score)
+                        maximum = score
+                        for d in 0..<headDimension { accumulator[d] *= rescale }
+                    } else {
+                        weight = expf(score - maximum)
+                    }
+                    let value = decoded + (j - blockStart) * headDimension
+                    for d in 0..<headDimension { accumulator[d] = accumulator[d].addingProduct(value[d], weight) }
+                    sum = weight.addingProduct(sum, rescale)
+                }
+                scratch.maxima[s] = maximum
+                scratch.sums[s] = sum
+            }
+            blockStart = blockEnd
+        }
+        finishStates(task, scratch: scratch, rotation: cache.type.valueRotation(valueDimension: hyperparameters.valueDimension))
+    }
+}
+
+/// Up to `attentionRowBlock` rows of one sequence and some of the query heads of one KV head.
+struct AttentionTask {
+    let firstRow: Int
+    let rowCount: Int
+    let firstHead: Int
+    let headCount: Int
+}
+
+/// One thread's working memory for attention tasks: per (row, head) state its query, value
+/// accumulator, softmax maximum and sum, and visible positions; for a q8_0 cache the quantised
+/// queries and a block of dequantised values.
+struct AttentionScratch {
+    let queries: UnsafeMutablePointer<Float>
+    let accumulators: UnsafeMutablePointer<Float>
+    let quantisedQueries: UnsafeMutableRawPointer
+    let decodedValues: UnsafeMutablePointer<Float>
+    var maxima: [Float]
+    var sums: [Float]
+    var firsts: [Int]
+    var lasts: [Int]
+
+    init(states: Int, dimension: Int) {
+        queries = .allocate(capacity: states * dimension)
+        accumulators = .allocate(capacity: states * dimension)
+        quantisedQueries = .allocate(byteCount: states * KVCacheType.q8_0.headBytes(dimension: dimension) + 64, alignment: 64)
+        decodedValues = .allocate(capacity: TransformerModel.attentionPositionBlock * dimension)
+        maxima = [Float](repeating: 0, count: states)
+        sums = [Float](repeating: 0, count: states)
+        firsts = [Int](repeating: 0, count: states)
+        lasts = [Int](repeating: 0, count: states)
+    }
+
+    func deallocate() {
+        queries.deallocate()
+        accumulators.deallocate()
+        quantisedQueries.deallocate()
+        decodedValues.deallocate()
+    }
+}
