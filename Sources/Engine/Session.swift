@@ -19,9 +19,13 @@ public struct GenerationOptions: Sendable {
     public var constraint: GenerationConstraint? = nil
     /// Speculative decoding by prompt lookup (same output, fewer passes when text repeats), or nil.
     public var speculation: NGramSpeculation? = nil
+    /// Speculative decoding with a draft model (same output; a ``Session`` only, and it takes
+    /// precedence over `speculation`), or nil.
+    public var draft: DraftModel? = nil
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [], logprobs: Int? = nil,
-                constraint: GenerationConstraint? = nil, speculation: NGramSpeculation? = nil) {
+                constraint: GenerationConstraint? = nil, speculation: NGramSpeculation? = nil, draft: DraftModel? = nil) {
+        self.draft = draft
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
@@ -164,8 +168,10 @@ public final class Session: @unchecked Sendable {
         state.setTimings(prompt: Date().timeIntervalSince(promptStart), reused: shared)
 
         let generationStart = Date()
-        if let speculation = options.speculation {
-            try speculate(speculation, prompt: prompt, logits: &logits, state: &state, onPiece: onPiece)
+        if let draft = options.draft {
+            try speculate(Speculator(draft: draft), prompt: prompt, logits: &logits, state: &state, onPiece: onPiece)
+        } else if let speculation = options.speculation {
+            try speculate(Speculator(speculation), prompt: prompt, logits: &logits, state: &state, onPiece: onPiece)
         } else {
             generation: while true {
                 switch state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity) {
@@ -186,13 +192,13 @@ public final class Session: @unchecked Sendable {
         return state.result
     }
 
-    /// The generation loop with prompt-lookup speculation (see ``NGramSpeculation``): each pass
-    /// feeds the next token and a proposal; the sampler steps through the pass's rows while its
-    /// tokens agree with the proposal, and the cache drops the positions after the first that
-    /// does not.
-    private func speculate(_ speculation: NGramSpeculation, prompt: [Int32], logits: inout [Float], state: inout GenerationState,
+    /// The generation loop with speculation (prompt lookup, see ``NGramSpeculation``, or a
+    /// ``DraftModel``): each pass feeds the next token and a proposal; the sampler steps through
+    /// the pass's rows while its tokens agree with the proposal, and the cache drops the
+    /// positions after the first that does not.
+    private func speculate(_ speculator: Speculator, prompt: [Int32], logits: inout [Float], state: inout GenerationState,
                            onPiece: (GeneratedPiece) -> Bool) throws {
-        var speculator = Speculator(speculation)
+        var speculator = speculator
         defer { state.recordSpeculation(speculator.statistics) }
         var step = state.step(logits: &logits, cached: cachedTokens.count, capacity: cache.capacity)
         while true {

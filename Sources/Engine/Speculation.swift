@@ -112,21 +112,35 @@ struct DraftLength {
 /// One generation's speculation: what to propose next and how the proposals fared, shared by a
 /// session's loop and the scheduler's slots.
 struct Speculator {
-    let speculation: NGramSpeculation
+    /// Where proposals come from: the text so far (prompt lookup) or a draft model.
+    enum Source {
+        case lookup(NGramSpeculation)
+        case model(DraftModel)
+    }
+    let source: Source
     private var length: DraftLength
     private(set) var statistics = SpeculationStatistics()
 
     init(_ speculation: NGramSpeculation) {
-        self.speculation = speculation
+        source = .lookup(speculation)
         length = DraftLength(maximum: speculation.maximumDraft)
     }
 
-    /// Tokens to check beside the next one, looked up in `prompt` and the answer so far, at most
-    /// `room` (the context and the token limit left, and the pass's rows).
+    init(draft: DraftModel) {
+        source = .model(draft)
+        length = DraftLength(maximum: draft.maximumDraft)
+    }
+
+    /// Tokens to check beside the next one, after `prompt` and the answer so far, at most `room`
+    /// (the context and the token limit left, and the pass's rows). A draft model that fails to
+    /// run proposes nothing: the answer is the target's either way.
     mutating func propose(prompt: [Int32], generated: [Int32], room: Int) -> [Int32] {
         let wanted = min(length.next(), max(0, room))
         guard wanted > 0 else { return [] }
-        return speculation.draft(after: prompt + generated, count: wanted)
+        switch source {
+        case .lookup(let speculation): return speculation.draft(after: prompt + generated, count: wanted)
+        case .model(let draft): return (try? draft.propose(after: prompt + generated, count: wanted)) ?? []
+        }
     }
 
     mutating func record(proposed: Int, kept: Int) {
@@ -151,16 +165,19 @@ public struct SpeculationBenchmarkResult: Sendable {
 
 extension LoadedModel {
     /// Generates up to `maxTokens` after `prompt` with `sampling` (seeded, so both runs draw the
-    /// same numbers), plainly and with `speculation`, alternating, after one warm-up of each.
-    public func benchmarkSpeculation(prompt: [Int32], speculation: NGramSpeculation, sampling: SamplingParameters,
+    /// same numbers), plainly and with `speculation` (or proposals from `draft`), alternating,
+    /// after one warm-up of each.
+    public func benchmarkSpeculation(prompt: [Int32], speculation: NGramSpeculation?, draft: DraftModel? = nil, sampling: SamplingParameters,
                                      maxTokens: Int, repetitions: Int) throws -> SpeculationBenchmarkResult {
         guard repetitions >= 1 else { throw EngineError.invalidOption("--reps", "must be ≥ 1, got \(repetitions)") }
         guard maxTokens >= 1 else { throw EngineError.invalidOption("--tg", "speculation needs --tg ≥ 1") }
-        let session = try makeSession(contextLength: prompt.count + maxTokens + speculation.maximumDraft + 1)
+        let drafted = max(speculation?.maximumDraft ?? 0, draft?.maximumDraft ?? 0)
+        let session = try makeSession(contextLength: prompt.count + maxTokens + drafted + 1)
         var result = SpeculationBenchmarkResult()
         func run(speculating: Bool) throws -> GenerationResult {
             session.reset()
-            let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, speculation: speculating ? speculation : nil)
+            let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, speculation: speculating ? speculation : nil,
+                                            draft: speculating ? draft : nil)
             return try session.generate(prompt: prompt, options: options)
         }
         let reference = try run(speculating: false).tokens

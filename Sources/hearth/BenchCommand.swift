@@ -48,8 +48,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Also decode a prompt with prompt-lookup speculation and without, alternating: tokens/s of each, the proposals' acceptance, and whether both gave the same tokens.")
     var ngram = false
 
-    @Option(name: .customLong("draft-max"), help: "With --ngram: most tokens proposed at once (1...64).")
-    var draftMax: Int = 63
+    @OptionGroup(title: "Draft model (--draft: decode the prompt with its proposals and without, alternating)")
+    var draft: DraftOptions
+
+    @Option(name: .customLong("draft-max"), help: "With --ngram or --draft: most tokens proposed at once (1...64; default 63 with --ngram, 16 with --draft).")
+    var draftMax: Int?
 
     @Option(name: .customLong("prompt-file"), help: "With --ngram: the request (a user message, sent through the chat template) to decode; default: a coding request.")
     var promptFile: String?
@@ -72,9 +75,12 @@ struct BenchCommand: AsyncParsableCommand {
         guard parallel >= 1, parallel <= 128 else { throw ValidationError("--parallel must be in 1...128, got \(parallel)") }
         if parallel > 1, tg < 1 { throw ValidationError("--parallel needs --tg ≥ 1") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
-        guard (1...64).contains(draftMax) else { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
-        if promptFile != nil && !ngram { throw ValidationError("--prompt-file is for --ngram runs") }
-        if ngram && tg < 1 { throw ValidationError("--ngram needs --tg ≥ 1") }
+        if let draftMax, !(1...64).contains(draftMax) { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
+        let speculating = ngram || draft.draft != nil
+        if ngram && draft.draft != nil { throw ValidationError("--ngram and --draft are measured one at a time; give one") }
+        if draftMax != nil && !speculating { throw ValidationError("--draft-max is for --ngram or --draft runs") }
+        if promptFile != nil && !speculating { throw ValidationError("--prompt-file is for --ngram or --draft runs") }
+        if speculating && tg < 1 { throw ValidationError("--ngram and --draft need --tg ≥ 1") }
         // Before any model is loaded or timed, not after minutes of benchmarking.
         _ = try sampling.parameters()
     }
@@ -92,7 +98,10 @@ struct BenchCommand: AsyncParsableCommand {
         let schemaResult = try schema.map { try benchmarkSchema($0, loaded: loaded) }
         let chain = try benchmarkSampling()
         let sampledResult = sampled ? try benchmarkSampled(loaded: loaded, sampling: chain) : nil
-        let speculationResult = ngram ? try benchmarkSpeculation(loaded: loaded, sampling: chain) : nil
+        let draftModel = try await draft.load(for: loaded, store: store, threads: threadCount, contextLength: 16384 + 64,
+                                              maximumDraft: draftMax ?? 16)
+        let speculationResult = ngram || draftModel != nil
+            ? try benchmarkSpeculation(loaded: loaded, draft: draftModel, sampling: chain) : nil
         let (parallelMean, parallelDeviation) = Self.meanAndDeviation(parallelRates)
         let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
         let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)

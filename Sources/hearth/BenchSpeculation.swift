@@ -3,9 +3,9 @@ import Engine
 import Foundation
 import Sampling
 
-/// `hearth bench --ngram`: the same request decoded with prompt-lookup speculation and without.
+/// `hearth bench --ngram` / `--draft`: the same request decoded with speculation and without.
 extension BenchCommand {
-    func benchmarkSpeculation(loaded: LoadedModel, sampling: SamplingParameters) throws -> SpeculationBenchmarkResult {
+    func benchmarkSpeculation(loaded: LoadedModel, draft: DraftModel?, sampling: SamplingParameters) throws -> SpeculationBenchmarkResult {
         let request = try promptFile.map { try RunCommand.readText($0, option: "--prompt-file") }
             ?? "Write a Python function that reads a CSV file and returns its rows as dictionaries, "
             + "with error handling, a docstring and three unit tests."
@@ -15,8 +15,8 @@ extension BenchCommand {
         } else {
             prompt = loaded.tokenizer.encode(request)
         }
-        return try loaded.benchmarkSpeculation(prompt: prompt, speculation: NGramSpeculation(maximumDraft: draftMax),
-                                               sampling: sampling, maxTokens: tg, repetitions: reps)
+        return try loaded.benchmarkSpeculation(prompt: prompt, speculation: draft == nil ? NGramSpeculation(maximumDraft: draftMax ?? 63) : nil,
+                                               draft: draft, sampling: sampling, maxTokens: tg, repetitions: reps)
     }
 
     func speculationFields(_ result: SpeculationBenchmarkResult, into object: inout [String: Any]) {
@@ -32,8 +32,8 @@ extension BenchCommand {
         let (plain, plainDeviation) = Self.meanAndDeviation(result.plainRates)
         let (speculative, deviation) = Self.meanAndDeviation(result.speculativeRates)
         let statistics = result.statistics
-        print(String(format: "ngram: %d tokens, plain %.2f ± %.2f tokens/s, speculative %.2f ± %.2f tokens/s (%.2f×); %d of %d proposed tokens kept (%.0f%%) in %d passes; %@",
-                     result.generatedTokens, plain, plainDeviation, speculative, deviation, plain > 0 ? speculative / plain : 0,
+        print(String(format: "%@: %d tokens, plain %.2f ± %.2f tokens/s, speculative %.2f ± %.2f tokens/s (%.2f×); %d of %d proposed tokens kept (%.0f%%) in %d passes; %@",
+                     draft.draft.map { "draft \($0)" } ?? "ngram", result.generatedTokens, plain, plainDeviation, speculative, deviation, plain > 0 ? speculative / plain : 0,
                      statistics.accepted, statistics.proposed, 100 * statistics.acceptance, statistics.passes,
                      result.identical ? "same tokens as without speculation" : "DIFFERENT tokens from decoding without speculation"))
     }

@@ -53,6 +53,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Speculate by prompt lookup: propose the tokens that followed the last few tokens where they occurred before (in the prompt or the answer), and check them in one pass. Same output, faster when the answer repeats its input (an edit, a rename).")
     var ngram = false
 
+    @OptionGroup var draft: DraftOptions
+
+    @Option(name: .customLong("draft-max"), help: "With --draft or --ngram: most tokens proposed at once (1...64; default 16 with --draft, 63 with --ngram).")
+    var draftMax: Int?
+
     @Flag(help: "Print timings after each answer in the interactive chat.")
     var verbose = false
 
@@ -69,6 +74,9 @@ struct RunCommand: AsyncParsableCommand {
         if raw && system != nil { throw ValidationError("--system has no meaning with --raw (no chat template is used)") }
         try sampling.parameters().validate()
         if format != nil && grammar != nil { throw ValidationError("--format and --grammar are two constraints; give one") }
+        if ngram && draft.draft != nil { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
+        if let draftMax, !(1...64).contains(draftMax) { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
+        if draftMax != nil && !ngram && draft.draft == nil { throw ValidationError("--draft-max is for --draft or --ngram") }
     }
 
     /// The grammar `--format` or `--grammar` asks for; compiled before the model loads, so a
@@ -126,9 +134,13 @@ struct RunCommand: AsyncParsableCommand {
                                      customization: customization?.chat ?? ChatCustomization(),
                                      adapters: try (customization?.adapters ?? []).map { try LoRAAdapter(path: store.adapterURL($0).path, scale: $0.scale) }
                                          + lora.adapters(), cacheType: cache.cacheType)
-        let session = try loaded.makeSession(contextLength: ctx ?? defaults.contextLength ?? 4096)
+        let contextLength = ctx ?? defaults.contextLength ?? 4096
+        let session = try loaded.makeSession(contextLength: contextLength)
+        let draftModel = try await draft.load(for: loaded, store: store, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                              contextLength: contextLength, maximumDraft: draftMax ?? 16)
         let options = GenerationOptions(maxTokens: maxTokens ?? defaults.maxTokens ?? 1024, sampling: try sampling.parameters(over: defaults.sampling),
-                                        stop: defaults.stop, constraint: constraint, speculation: ngram ? NGramSpeculation() : nil)
+                                        stop: defaults.stop, constraint: constraint,
+                                        speculation: ngram ? NGramSpeculation(maximumDraft: draftMax ?? 63) : nil, draft: draftModel)
 
         let ledger = Ledger(directory: store.root)
         let modelName = located.name ?? URL(fileURLWithPath: located.path).deletingPathExtension().lastPathComponent
@@ -169,7 +181,7 @@ struct RunCommand: AsyncParsableCommand {
             result.generationTokensPerSecond, result.finishReason.rawValue)
         FileHandle.standardError.write(Data(stats.utf8))
         if let speculation = result.speculation {
-            FileHandle.standardError.write(Data(String(format: "ngram: %d of %d proposed tokens kept (%.0f%%) in %d passes\n",
+            FileHandle.standardError.write(Data(String(format: "speculation: %d of %d proposed tokens kept (%.0f%%) in %d passes\n",
                                                        speculation.accepted, speculation.proposed, 100 * speculation.acceptance,
                                                        speculation.passes).utf8))
         }
