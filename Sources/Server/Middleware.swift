@@ -68,6 +68,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         if known.contains(path) { return path }
         if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
         if path.hasPrefix("/api/blobs/") { return "/api/blobs/{digest}" }
+        if path == "/chat" || ChatPage.assets[path] != nil { return path }
         if path == "/v1/responses" { return path }
         if path.hasPrefix("/v1/responses/") { return path.hasSuffix("/input_items") ? "/v1/responses/{id}/input_items" : "/v1/responses/{id}" }
         return "other"
@@ -76,7 +77,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// Secure by default: the Host header of a loopback server must name this machine (DNS
 /// rebinding), browsers only from allowed origins (CORS), and the API key on every route but
-/// `/health`.
+/// `/health` and the chat page's files (``ChatPage/isPublic(_:)``).
 struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     let configuration: ServerConfiguration
     let policy: HostPolicy
@@ -130,7 +131,8 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[.accessControlMaxAge] = "600"
             return response
         }
-        if let key = configuration.apiKey, path != "/health" {
+        // The chat page's own files are public (they hold no data; the page then asks for the key).
+        if let key = configuration.apiKey, path != "/health", !ChatPage.isPublic(request) {
             // Anthropic's clients send the key as `x-api-key`; either header may carry it.
             let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? Array($0.utf8.dropFirst(7)) : nil }
             let apiKey = request.headers[Self.apiKeyHeader].map { Array($0.utf8) }
