@@ -29,6 +29,7 @@ try:
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # reported as the reason for skipping
     webdriver = None
@@ -196,7 +197,7 @@ class ChatPageTests(BrowserCase):
         for part in ("tokens/s", "first token in", "tokens", "saved $", "vs gpt-4.1-nano"):
             self.assertIn(part, stats["text"])
         # The usage view reads the ledger of this server: one request so far.
-        self.wait(lambda: "1 requests" in self.find("#usage-body").text, 10, "the usage view did not show the answer")
+        self.wait(lambda: "1 request," in self.find("#usage-body").text, 10, "the usage view did not show the answer")
         self.screenshot("desktop-answer")
 
     def test_3_stop_ends_a_long_answer(self):
@@ -211,7 +212,9 @@ class ChatPageTests(BrowserCase):
         stopped_at = self.last_answer()
         stats = self.last_stats()["text"]
         self.assertIn("stopped", stats)
-        tokens = int(re.search(r"~(\d+) tokens\b", stats).group(1))
+        counted = re.search(r"~(\d+) tokens(?!/)", stats)
+        self.assertIsNotNone(counted, stats)
+        tokens = int(counted.group(1))
         self.assertLess(tokens, 1000, "the answer ran on long after Stop")
         # The server stopped generating too: its slots are idle and the text no longer grows.
         deadline = time.monotonic() + 5
@@ -269,13 +272,20 @@ class ChatPageTests(BrowserCase):
                 {"role": "assistant", "content": f"Here: {HOSTILE} and **bold**\n\n```html\n{HOSTILE}\n```\n\n"
                                                  f"[click](javascript:window.pwned=3) <b onmouseover=alert(1)>b</b>",
                  "stats": {"model": MODEL, "requested": MODEL}},
+                {"role": "user", "content": "And 2 + 2?"},
+                {"role": "assistant", "content": "<think>Two and two make four.</think>It is **4**."},
             ]}
         self.js("const list = JSON.parse(localStorage.getItem('hearth-chat:conversations'));"
                 "list.unshift(arguments[0]); localStorage.setItem('hearth-chat:conversations', JSON.stringify(list));", stored)
         self.driver.refresh()
         self.wait(lambda: self.find('#conversations li[data-id="hostile"] .open'), 10, "the stored conversation is not listed")
         self.find('#conversations li[data-id="hostile"] .open').click()
-        text = self.last_answer()
+        # A reasoning model's thinking is folded away above its answer.
+        thinking = self.find(".msg.assistant:last-child details.thinking")
+        self.assertIsNone(thinking.get_attribute("open"))
+        self.assertEqual(self.find(".msg.assistant:last-child .think-body").get_attribute("textContent"), "Two and two make four.")
+        self.assertEqual(self.js("return document.querySelector('.msg.assistant:last-child .content > p').textContent"), "It is 4.")
+        text = self.js("return document.querySelector('.msg.assistant .content').textContent")
         self.assertIn(HOSTILE, text)
         self.assertIn("<b onmouseover=alert(1)>b</b>", text)
         self.assertEqual(self.js("return document.querySelector('.msg.assistant .content strong').textContent"), "bold")
@@ -293,14 +303,63 @@ class ChatPageTests(BrowserCase):
         self.assert_shown_as_text("#messages")
         self.screenshot("desktop-html-as-text")
 
-    def test_7_phone_layout_and_dark_theme(self):
+    def test_7_regenerate_edit_rename_export_delete(self):
+        self.set_setting("num-predict", 16)
+        self.js("document.getElementById('new-chat').click()")
+        self.type_and_send("Name a color.")
+        self.wait(lambda: not self.busy(), 60, "no answer")
+        answered = json.loads(request(self.server.port, "GET", "/api/usage")[2])["requests"]
+        self.driver.find_element(By.XPATH, "//div[contains(@class,'assistant')]//button[text()='Regenerate']").click()
+        self.wait(lambda: not self.busy(), 60, "the regenerated answer did not finish")
+        self.assertEqual(self.js("return document.querySelectorAll('#messages .msg').length"), 2, "regenerating replaces the answer")
+        self.assertEqual(json.loads(request(self.server.port, "GET", "/api/usage")[2])["requests"], answered + 1,
+                         "regenerating asks the model again")
+
+        self.driver.find_element(By.XPATH, "//div[contains(@class,'user')]//button[text()='Edit']").click()
+        editor = self.find(".edit-box textarea")
+        editor.clear()
+        editor.send_keys("Name a fruit.")
+        self.driver.find_element(By.XPATH, "//div[@class='edit-box']//button[text()='Send']").click()
+        self.wait(lambda: not self.busy(), 60, "the edited question was not answered")
+        self.assertEqual(self.js("return [...document.querySelectorAll('#messages .msg')].map(m => m.classList[1])"), ["user", "assistant"])
+        self.assertEqual(self.find(".msg.user .bubble").text, "Name a fruit.")
+
+        self.find("#conversations li.active .rename").click()
+        name = self.find("#conversations li input")
+        name.send_keys(Keys.CONTROL, "a")
+        name.send_keys("Fruit chat", Keys.ENTER)
+        self.assertEqual(self.find("#conversations li.active .open").text, "Fruit chat")
+
+        # Export: every conversation in one JSON file (saved with the screenshots).
+        for old in ARTIFACTS.glob("hearth-conversations-*.json"):
+            old.unlink()
+        self.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(ARTIFACTS)})
+        self.find("#export").click()
+        self.wait(lambda: list(ARTIFACTS.glob("hearth-conversations-*.json")), 10, "no export was downloaded")
+        time.sleep(0.3)
+        exported = json.loads(next(ARTIFACTS.glob("hearth-conversations-*.json")).read_text())
+        titles = [c["title"] for c in exported["conversations"]]
+        self.assertIn("Fruit chat", titles)
+        self.assertIn("Write a short poem about the sea.", titles)
+
+        self.driver.refresh()
+        self.wait(lambda: self.find("#conversations li.active .open").text == "Fruit chat", 10, "the new name was not kept")
+        count = len(self.driver.find_elements(By.CSS_SELECTOR, "#conversations li"))
+        self.find("#conversations li.active .delete").click()
+        self.driver.switch_to.alert.accept()
+        self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#conversations li")), count - 1)
+        self.assertNotIn("Fruit chat", self.find("#conversations").text)
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "#messages .msg"))
+
+    def test_8_phone_layout_and_dark_theme(self):
         self.find("#conversations li:last-child .open").click()  # the first conversation (oldest)
         self.screenshot("phone-conversation", 390, 844, mobile=True)
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
         try:
             # On a phone the list is folded away and the composer fits the width.
-            self.assertLessEqual(self.js("return document.getElementById('sidebar').getBoundingClientRect().right"), 0)
+            self.wait(lambda: self.js("return document.getElementById('sidebar').getBoundingClientRect().right") <= 0, 5,
+                      "the conversation list is not folded away on a phone")
             self.assertLessEqual(self.js("return document.getElementById('composer').getBoundingClientRect().right"), 390)
             self.assertLessEqual(self.js("return document.documentElement.scrollWidth"), 390)
             self.find("#open-sidebar").click()

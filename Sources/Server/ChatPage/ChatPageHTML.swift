@@ -63,11 +63,12 @@ extension ChatPage {
           <div id="empty" class="empty">
             <h1>Hearth</h1>
             <p class="muted">A local model answers here: nothing leaves this machine. Each answer shows its speed, the model that wrote it, and what the cloud would have charged.</p>
+        <p class="muted">Enter sends, Shift+Enter starts a new line, Esc stops an answer.</p>
           </div>
         </div>
         <div id="error" role="alert" hidden></div>
         <form id="composer">
-          <textarea id="input" rows="1" placeholder="Message (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
+          <textarea id="input" rows="1" placeholder="Message" aria-label="Message"></textarea>
           <button id="send" type="submit">Send</button>
           <button id="stop" type="button" hidden>Stop</button>
         </form>

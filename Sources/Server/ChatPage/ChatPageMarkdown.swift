@@ -101,7 +101,11 @@ extension ChatPage {
           }
           const item = el('li');
           if (!loose && body.slice(1).every((line) => !ITEM.test(line) && !FENCE.test(line))) inline(body.join('\n'), item);
-          else blocks(body, item);
+          else {
+            blocks(body, item);
+            // A tight item's first paragraph stays inline ("- two" over a nested list).
+            if (!loose && item.firstChild && item.firstChild.nodeName === 'P') item.firstChild.replaceWith(...item.firstChild.childNodes);
+          }
           node.append(item);
           // A blank line between two items of the same list keeps the list going.
           let next = i;

@@ -41,9 +41,9 @@ enum ChatPage {
     /// Requests the security middleware lets through without the API key: the page's files, and
     /// a browser's visit to `/` (sent on to the page).
     static func isPublic(_ request: Request) -> Bool {
-        guard request.method == .get || request.method == .head else { return false }
+        guard request.method == .get else { return false }
         let path = request.uri.path
-        return assets[path] != nil || path == "/chat/" || (path == "/" && request.method == .get && prefersHTML(request.headers[.accept]))
+        return assets[path] != nil || (path == "/" && prefersHTML(request.headers[.accept]))
     }
 
     /// True when an `Accept` header asks for HTML at least as much as for anything else — a
@@ -82,7 +82,6 @@ extension HearthServer {
         for path in ChatPage.assets.keys {
             router.get(RouterPath(path)) { _, _ in ChatPage.response(for: path)! }
         }
-        router.get("/chat/") { _, _ in Response(status: .movedPermanently, headers: [.location: "/chat"]) }
         // Ollama's clients probe the root (the Go CLI with HEAD) before anything else.
         router.get("/") { request, _ in
             if ChatPage.prefersHTML(request.headers[.accept]) {

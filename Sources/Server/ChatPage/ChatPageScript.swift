@@ -213,7 +213,8 @@ extension ChatPage {
         }
         const usage = await response.json();
         state.prices = usage.prices || null;
-        const rows = [el('div', null, usage.requests + ' requests, ' + (usage.prompt_tokens + usage.completion_tokens) + ' tokens'),
+        const rows = [el('div', null, usage.requests + (usage.requests === 1 ? ' request, ' : ' requests, ')
+          + (usage.prompt_tokens + usage.completion_tokens) + ' tokens'),
           el('div', null, 'saved ' + dollars(usage.cloud_cost_usd) + ' against cloud prices')];
         const table = el('table');
         for (const entry of (usage.by_model || []).slice(0, 6)) {
@@ -294,7 +295,7 @@ extension ChatPage {
           rename.type = 'button';
           rename.title = 'Rename';
           rename.addEventListener('click', () => startRename(item, conversation));
-          const remove = el('button', 'act delete', '🗑');
+          const remove = el('button', 'act delete', '×');
           remove.type = 'button';
           remove.title = 'Delete';
           remove.addEventListener('click', () => deleteConversation(conversation));

@@ -42,11 +42,12 @@ extension ChatPage {
     .side-head, .side-foot { display: flex; gap: 8px; padding: 10px; }
     .side-head #new-chat { flex: 1; }
     .side-foot { flex-wrap: wrap; border-top: 1px solid var(--border); }
+    .side-foot button { font-size: 13px; padding: 4px 10px; }
     #conversations { list-style: none; margin: 0; padding: 0 6px; overflow-y: auto; flex: 1; }
     #conversations li { display: flex; align-items: center; border-radius: 8px; margin: 2px 0; }
     #conversations li.active { background: var(--bg); outline: 1px solid var(--border); }
     #conversations .open { flex: 1; min-width: 0; text-align: left; background: none; border: none; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-    #conversations .act { background: none; border: none; padding: 4px 6px; color: var(--muted); visibility: hidden; }
+    #conversations .act { background: none; border: none; padding: 4px 6px; color: var(--muted); visibility: hidden; font-size: 16px; line-height: 1; }
     #conversations li:hover .act, #conversations li.active .act { visibility: visible; }
     #conversations input { flex: 1; min-width: 0; margin: 2px; }
     #usage { padding: 8px 12px; border-top: 1px solid var(--border); font-size: 13px; }
