@@ -118,7 +118,7 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.forbidden, "host '\(authority)' is not allowed: this server only answers to names of this machine (start it with --allowed-host to add one)")
         }
         let origin = request.headers[.origin]
-        if let origin, !policy.allowsOrigin(origin) {
+        if let origin, !policy.allowsOrigin(origin), !isSameOrigin(origin, authority: authority) {
             throw APIError(.forbidden, "origin '\(origin)' is not allowed (start the server with --allowed-origin to allow it)")
         }
         if request.method == .options, let origin {
@@ -149,6 +149,16 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static var apiKeyHeader: HTTPField.Name { HTTPField.Name("x-api-key")! }
+
+    /// A page this server served calling it back (the chat page opened at a LAN address of a
+    /// server on `--host 0.0.0.0`): the origin is the request's own authority. Only for names
+    /// the host policy accepts (this machine's, private addresses, `--allowed-host`), which a
+    /// DNS-rebinding page, whose origin names the attacker's domain, cannot be.
+    func isSameOrigin(_ origin: String, authority: String?) -> Bool {
+        guard let authority, !authority.isEmpty, policy.allowsHost(authority) else { return false }
+        let origin = origin.lowercased()
+        return origin == "http://" + authority.lowercased() || origin == "https://" + authority.lowercased()
+    }
 
 
     static func addCORSHeaders(to response: inout Response, origin: String) {

@@ -68,6 +68,17 @@ import Testing
         }
     }
 
+    /// The page opened at a LAN address calls back to that address: same origin, allowed; a
+    /// foreign name (DNS rebinding) or another port is not.
+    @Test func thePageMayCallBackToTheAddressItCameFrom() {
+        let middleware = SecurityMiddleware<HearthRequestContext>(configuration: ServerConfiguration())
+        #expect(middleware.isSameOrigin("http://192.168.1.20:11435", authority: "192.168.1.20:11435"))
+        #expect(middleware.isSameOrigin("https://mac.local", authority: "mac.local"))
+        #expect(!middleware.isSameOrigin("http://evil.example:11435", authority: "evil.example:11435"))
+        #expect(!middleware.isSameOrigin("http://192.168.1.20:8080", authority: "192.168.1.20:11435"))
+        #expect(!middleware.isSameOrigin("http://192.168.1.20:11435", authority: nil))
+    }
+
     @Test func whatPrefersHTML() {
         #expect(ChatPage.prefersHTML(Self.browserAccept))
         #expect(ChatPage.prefersHTML("text/html"))

@@ -204,6 +204,7 @@ class ChatPageTests(BrowserCase):
         self.set_setting("num-predict", 3000)
         self.type_and_send("Write a very long story, at least 3000 words, about a dragon who learns to bake bread.")
         self.wait(lambda: len(self.last_answer() or "") > 40, 60, "the long answer did not start")
+        self.screenshot("desktop-streaming")
         started = time.monotonic()
         self.find("#stop").click()
         self.wait(lambda: not self.busy(), 5, "the page was still busy after Stop")
@@ -273,7 +274,8 @@ class ChatPageTests(BrowserCase):
                                                  f"[click](javascript:window.pwned=3) <b onmouseover=alert(1)>b</b>",
                  "stats": {"model": MODEL, "requested": MODEL}},
                 {"role": "user", "content": "And 2 + 2?"},
-                {"role": "assistant", "content": "<think>Two and two make four.</think>It is **4**."},
+                {"role": "assistant", "content": "<think>Two and two make four.</think>It is **4**.\n\n"
+                                                 "```python\ndef add(a, b):\n    return a + b  # 'four'\n\nprint(add(2, 2))\n```"},
             ]}
         self.js("const list = JSON.parse(localStorage.getItem('hearth-chat:conversations'));"
                 "list.unshift(arguments[0]); localStorage.setItem('hearth-chat:conversations', JSON.stringify(list));", stored)
@@ -291,6 +293,9 @@ class ChatPageTests(BrowserCase):
         self.assertEqual(self.js("return document.querySelector('.msg.assistant .content strong').textContent"), "bold")
         self.assertIn(HOSTILE, self.js("return document.querySelector('.msg.assistant .code-block code').textContent"))
         self.assert_shown_as_text("#messages")
+        self.assertEqual(self.js("return [...document.querySelectorAll('.msg.assistant:last-child code span')].map(s => s.className + ':' + s.textContent).slice(0, 3)"),
+                         ["tok-keyword:def", "tok-function:add", "tok-keyword:return"])
+        self.screenshot("desktop-stored-markup")
 
         # And a real answer: the model is asked to repeat the markup.
         Select(self.find("#model")).select_by_value(MODEL)

@@ -117,7 +117,7 @@ extension ChatPage {
       #scrim { position: fixed; inset: 0; z-index: 10; background: rgba(0, 0, 0, .4); }
       #scrim.phone-only { display: block; }
       #scrim[hidden] { display: none !important; }
-      #settings { grid-template-columns: minmax(0, 1fr); }
+      #settings { grid-template-columns: minmax(0, 1fr); max-height: 55vh; overflow-y: auto; }
       #topbar { padding: 6px 8px; }
       .model-label { font-size: 0; gap: 0; }
       .model-label select { font-size: 15px; }
