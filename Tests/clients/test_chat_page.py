@@ -287,6 +287,7 @@ class ChatPageTests(BrowserCase):
         self.assertIsNone(thinking.get_attribute("open"))
         self.assertEqual(self.find(".msg.assistant:last-child .think-body").get_attribute("textContent"), "Two and two make four.")
         self.assertEqual(self.js("return document.querySelector('.msg.assistant:last-child .content > p').textContent"), "It is 4.")
+        self.assert_shown_as_text("#messages")
         text = self.js("return document.querySelector('.msg.assistant .content').textContent")
         self.assertIn(HOSTILE, text)
         self.assertIn("<b onmouseover=alert(1)>b</b>", text)
@@ -308,8 +309,21 @@ class ChatPageTests(BrowserCase):
         self.assert_shown_as_text("#messages")
         self.screenshot("desktop-html-as-text")
 
-    def test_7_regenerate_edit_rename_export_delete(self):
+    def test_7_the_router_says_which_model_and_why(self):
+        self.set_setting("num-predict", 8)
+        self.js("document.getElementById('new-chat').click()")
+        Select(self.find("#model")).select_by_value("auto")
+        self.type_and_send("Say hi.")
+        self.wait(lambda: not self.busy(), 120, "the router's answer did not finish")
+        stats = self.last_stats()
+        self.assertIn(stats["model"], (MODEL, SECOND_MODEL))
+        self.assertIn("auto → " + stats["model"], stats["text"])
+        self.assertIn("router: ", stats["text"])
+        self.assertIn(stats["model"], self.find(".msg.assistant .stat-router").text)
+
+    def test_8_regenerate_edit_rename_export_delete(self):
         self.set_setting("num-predict", 16)
+        Select(self.find("#model")).select_by_value(MODEL)
         self.js("document.getElementById('new-chat').click()")
         self.type_and_send("Name a color.")
         self.wait(lambda: not self.busy(), 60, "no answer")
@@ -356,7 +370,7 @@ class ChatPageTests(BrowserCase):
         self.assertNotIn("Fruit chat", self.find("#conversations").text)
         self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "#messages .msg"))
 
-    def test_8_phone_layout_and_dark_theme(self):
+    def test_9_phone_layout_and_dark_theme(self):
         self.find("#conversations li:last-child .open").click()  # the first conversation (oldest)
         self.screenshot("phone-conversation", 390, 844, mobile=True)
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",

@@ -83,7 +83,7 @@ extension ChatPage {
     .code-head { display: flex; justify-content: space-between; align-items: center; padding: 2px 4px 2px 10px; font-size: 12px; color: var(--muted); border-bottom: 1px solid var(--border); }
     .code-head button { font-size: 12px; padding: 2px 8px; }
     .code-block pre { margin: 0; padding: 10px 12px; overflow-x: auto; }
-    .code-block code { padding: 0; background: none; white-space: pre; }
+    .msg .content .code-block code { padding: 0; background: none; white-space: pre; }
     .tok-keyword { color: var(--tok-keyword); } .tok-string { color: var(--tok-string); } .tok-number { color: var(--tok-number); }
     .tok-comment { color: var(--tok-comment); font-style: italic; } .tok-function { color: var(--tok-function); } .tok-builtin { color: var(--tok-builtin); }
     details.thinking { margin: 0 0 .7em; padding: 4px 10px; border-left: 3px solid var(--border); color: var(--muted); font-size: 14px; }
