@@ -81,13 +81,14 @@ class BrowserCase(unittest.TestCase):
     """A server on its own store and one browser for the whole class."""
 
     server_arguments = ()
+    store_models = (MODEL, SECOND_MODEL)
 
     @classmethod
     def setUpClass(cls):
         problem = browser_problem()
         if problem:
             raise unittest.SkipTest(problem)
-        cls.home = make_store([MODEL, SECOND_MODEL])
+        cls.home = make_store(cls.store_models)
         cls.addClassCleanup(shutil.rmtree, cls.home, True)
         cls.server = LedgerServer(cls.home, *cls.server_arguments)
         cls.addClassCleanup(cls.server.stop)
@@ -399,9 +400,11 @@ class ChatPageTests(BrowserCase):
 
 class ChatPageAPIKeyTests(BrowserCase):
     """With `--api-key`: the page loads without the key, asks for it, refuses a wrong one clearly,
-    and with the right one works; the API itself still needs the key."""
+    and with the right one works; the API itself still needs the key. The store starts without
+    smollm2:135m, which the page pulls from the catalog (`hearth pull`'s sources: pip)."""
 
     server_arguments = ("--api-key", "page-test-key")
+    store_models = (SECOND_MODEL,)
 
     def test_the_page_asks_for_the_key(self):
         self.assertEqual(request(self.server.port, "GET", "/chat")[0], 200)
@@ -422,8 +425,29 @@ class ChatPageAPIKeyTests(BrowserCase):
         self.find("#key").send_keys("page-test-key")
         self.find("#key-save").click()
         self.wait(lambda: not self.js("return document.getElementById('key-dialog').open"), 10, "the right key was not accepted")
-        self.wait(lambda: len(Select(self.find("#model")).options) >= 3, 10, "no models after the key was accepted")
-        Select(self.find("#model")).select_by_value(MODEL)
+        self.wait(lambda: len(Select(self.find("#model")).options) == 2, 10, "no models after the key was accepted")
+
+        # Pull a catalog model with the progress bar, then answer with it.
+        self.find("#settings-toggle").click()
+        Select(self.find("#catalog")).select_by_value(MODEL)
+        self.find("#pull").click()
+        self.screenshot("desktop-pulling")
+        shown, statuses = False, []
+        deadline = time.monotonic() + 600
+        while "is installed" not in (statuses or [""])[-1] and "failed" not in (statuses or [""])[-1]:
+            self.assertLess(time.monotonic(), deadline, f"the pull did not finish: {statuses}")
+            shown = shown or self.find("#pull-progress").is_displayed()
+            status = self.find("#pull-status").text
+            if not statuses or statuses[-1] != status:
+                statuses.append(status)
+            time.sleep(0.02)
+        print(f"\n  pull statuses: {statuses}")
+        self.assertEqual(statuses[-1], f"{MODEL} is installed")
+        self.assertTrue(shown, "no progress bar during the pull")
+        self.assertFalse(self.find("#pull-progress").is_displayed())
+        self.assertEqual(Select(self.find("#model")).first_selected_option.get_attribute("value"), MODEL)
+        self.assertNotIn(MODEL, [o.get_attribute("value") for o in Select(self.find("#catalog")).options])
+        self.find("#settings-toggle").click()
         self.set_setting("num-predict", 24)
         self.type_and_send("Hello!")
         self.wait(lambda: not self.busy(), 60, "no answer with the key")

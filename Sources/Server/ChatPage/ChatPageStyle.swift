@@ -64,7 +64,8 @@ extension ChatPage {
     #settings .wide { grid-column: 1 / -1; }
     #settings .pull { display: flex; flex-wrap: wrap; align-items: flex-end; gap: 8px; }
     #settings .pull label { flex: 0 1 260px; }
-    #pull-progress { width: 180px; height: 10px; align-self: center; }
+    #pull-progress { width: 180px; height: 12px; margin-bottom: 11px; accent-color: var(--accent); }
+    #pull-status { margin-bottom: 7px; }
     #messages { flex: 1; overflow-y: auto; padding: 16px 14px 24px; }
     .empty { max-width: 560px; margin: 12vh auto 0; text-align: center; }
     .empty h1 { color: var(--accent); margin-bottom: 4px; }
