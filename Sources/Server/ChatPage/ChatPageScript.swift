@@ -15,6 +15,8 @@ extension ChatPage {
         conversations: HearthStore.conversations(),
         current: null,
         busy: false,
+        /// The conversation an answer is streaming into (the list may show another meanwhile).
+        streaming: null,
         controller: null,
         installed: [],
         catalog: [],
@@ -345,7 +347,7 @@ extension ChatPage {
           fillStats(stats, message.stats);
           root.append(content, stats);
           if (last) tools.append(tool('Regenerate', () => regenerate(conversation)));
-          if (state.busy && last) {
+          if (state.busy && last && state.streaming === conversation) {
             root.classList.add('streaming');
             content.classList.add('cursor');
           }
@@ -370,14 +372,19 @@ extension ChatPage {
         if (state.busy) return;
         const editor = el('textarea');
         editor.value = conversation.messages[index].content;
-        const buttons = el('div');
-        buttons.append(tool('Cancel', renderConversation), tool('Send', () => {
+        const resend = () => {
           const text = editor.value.trim();
-          if (!text) return;
+          if (!text || state.busy) return;
           conversation.messages = conversation.messages.slice(0, index);
           conversation.messages.push({ role: 'user', content: text });
           answer(conversation);
-        }));
+        };
+        editor.addEventListener('keydown', (event) => {
+          if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); resend(); }
+          if (event.key === 'Escape') renderConversation();
+        });
+        const buttons = el('div');
+        buttons.append(tool('Cancel', renderConversation), tool('Send', resend));
         const box = el('div', 'edit-box');
         box.append(editor, buttons);
         root.querySelector('.bubble').replaceWith(box);
@@ -442,12 +449,11 @@ extension ChatPage {
         conversation.updated = Date.now();
         const controller = new AbortController();
         state.controller = controller;
+        state.streaming = conversation;
         setBusy(true);
         persist();
         renderList();
         renderConversation();
-        const view = $('messages').lastElementChild;
-        const content = view.querySelector('.content');
         const started = performance.now();
         let firstPiece = null;
         let pieces = 0;
@@ -455,7 +461,13 @@ extension ChatPage {
         let timer = 0;
         const paint = () => {
           timer = 0;
+          // Looked up each time: the list may have shown another conversation meanwhile, and
+          // coming back renders this one's nodes anew.
+          if (conversation !== state.current) return;
           const box = $('messages');
+          const view = box.lastElementChild;
+          if (!view || !view.classList.contains('assistant')) return;
+          const content = view.querySelector('.content');
           const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
           HearthMarkdown.render(reply.content, content, reply.thinking);
           if (nearBottom) box.scrollTop = box.scrollHeight;
@@ -514,6 +526,7 @@ extension ChatPage {
           }
           if (!reply.thinking) delete reply.thinking;
           state.controller = null;
+          state.streaming = null;
           conversation.updated = Date.now();
           setBusy(false);
           persist();
