@@ -322,6 +322,24 @@ class ChatPageTests(BrowserCase):
         self.assertIn("router: ", stats["text"])
         self.assertIn(stats["model"], self.find(".msg.assistant .stat-router").text)
 
+    def test_7b_an_answer_streams_on_while_another_conversation_is_open(self):
+        self.set_setting("num-predict", 3000)
+        Select(self.find("#model")).select_by_value(MODEL)
+        self.js("document.getElementById('new-chat').click()")
+        self.type_and_send("Write a very long story about a lighthouse keeper.")
+        self.wait(lambda: len(self.last_answer() or "") > 20, 60, "the answer did not start")
+        story = self.find("#conversations li.active").get_attribute("data-id")
+        self.find("#conversations li:last-child .open").click()  # the poem, while the story streams
+        self.assertEqual(self.find(".msg.user .bubble").text, "Write a short poem about the sea.")
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, ".msg.streaming"), "the other conversation looks busy")
+        self.find(f'#conversations li[data-id="{story}"] .open').click()  # back to the story
+        self.assertTrue(self.busy())
+        before = len(self.last_answer())
+        self.wait(lambda: len(self.last_answer()) > before + 20, 30, "the answer stopped showing after coming back")
+        self.assertTrue(self.driver.find_elements(By.CSS_SELECTOR, ".msg.assistant.streaming .content.cursor"))
+        self.find("#stop").click()
+        self.wait(lambda: not self.busy(), 5, "the page was still busy after Stop")
+
     def test_8_regenerate_edit_rename_export_delete(self):
         self.set_setting("num-predict", 16)
         Select(self.find("#model")).select_by_value(MODEL)
