@@ -89,7 +89,7 @@ public struct UsageReport: Sendable {
     }
 
     /// One object: the totals at the top level, then `by_model` and `by_day` lists and the price
-    /// table's date and source.
+    /// table (its date, source, prices and stand-ins).
     public var json: JSONValue {
         var object = Self.json(total)
         object["since"] = since.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null
@@ -103,7 +103,15 @@ public struct UsageReport: Sendable {
             row["day"] = .string(entry.day)
             return .object(row)
         })
-        object["prices"] = .object(["as_of": .string(prices.asOf), "source": .string(prices.source)])
+        // The whole table, so a client can price one answer as the ledger does (the chat page's
+        // "saved" per answer): cloud price × tokens of the cloud model the local one stands in for.
+        object["prices"] = .object([
+            "as_of": .string(prices.asOf), "source": .string(prices.source),
+            "models": .object(JSONObject(prices.models.sorted { $0.key < $1.key }.map { name, price in
+                (name, JSONValue.object(["input": .double(price.input), "output": .double(price.output)]))
+            })),
+            "stand_ins": .object(JSONObject(prices.standIns.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })),
+        ])
         return .object(object)
     }
 }

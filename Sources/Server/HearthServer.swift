@@ -50,9 +50,8 @@ public final class HearthServer: Sendable {
         router.get("/health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        // Ollama's clients probe the root (the Go CLI with HEAD) before anything else.
-        router.get("/") { _, _ in "Ollama is running (Hearth \(HearthServer.version))" }
-        router.head("/") { _, _ in Response(status: .ok) }
+        // `/` (Ollama's probe, or a browser sent on to the page) and the chat page's files.
+        addChatPageRoutes(to: router)
         router.get("/metrics") { [self] _, _ in
             var gauges: [ServerMetrics.ModelGauge] = []
             for instance in await models.loaded {

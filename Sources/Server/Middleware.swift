@@ -68,6 +68,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         if known.contains(path) { return path }
         if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
         if path.hasPrefix("/api/blobs/") { return "/api/blobs/{digest}" }
+        if path == "/chat" || ChatPage.assets[path] != nil { return path }
         if path == "/v1/responses" { return path }
         if path.hasPrefix("/v1/responses/") { return path.hasSuffix("/input_items") ? "/v1/responses/{id}/input_items" : "/v1/responses/{id}" }
         return "other"
@@ -76,7 +77,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// Secure by default: the Host header of a loopback server must name this machine (DNS
 /// rebinding), browsers only from allowed origins (CORS), and the API key on every route but
-/// `/health`.
+/// `/health` and the chat page's files (``ChatPage/isPublic(_:)``).
 struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     let configuration: ServerConfiguration
     let policy: HostPolicy
@@ -117,7 +118,7 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.forbidden, "host '\(authority)' is not allowed: this server only answers to names of this machine (start it with --allowed-host to add one)")
         }
         let origin = request.headers[.origin]
-        if let origin, !policy.allowsOrigin(origin) {
+        if let origin, !policy.allowsOrigin(origin), !isSameOrigin(origin, authority: authority) {
             throw APIError(.forbidden, "origin '\(origin)' is not allowed (start the server with --allowed-origin to allow it)")
         }
         if request.method == .options, let origin {
@@ -130,7 +131,8 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[.accessControlMaxAge] = "600"
             return response
         }
-        if let key = configuration.apiKey, path != "/health" {
+        // The chat page's own files are public (they hold no data; the page then asks for the key).
+        if let key = configuration.apiKey, path != "/health", !ChatPage.isPublic(request) {
             // Anthropic's clients send the key as `x-api-key`; either header may carry it.
             let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? Array($0.utf8.dropFirst(7)) : nil }
             let apiKey = request.headers[Self.apiKeyHeader].map { Array($0.utf8) }
@@ -147,6 +149,16 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static var apiKeyHeader: HTTPField.Name { HTTPField.Name("x-api-key")! }
+
+    /// A page this server served calling it back (the chat page opened at a LAN address of a
+    /// server on `--host 0.0.0.0`): the origin is the request's own authority. Only for names
+    /// the host policy accepts (this machine's, private addresses, `--allowed-host`), which a
+    /// DNS-rebinding page, whose origin names the attacker's domain, cannot be.
+    func isSameOrigin(_ origin: String, authority: String?) -> Bool {
+        guard let authority, !authority.isEmpty, policy.allowsHost(authority) else { return false }
+        let origin = origin.lowercased()
+        return origin == "http://" + authority.lowercased() || origin == "https://" + authority.lowercased()
+    }
 
 
     static func addCORSHeaders(to response: inout Response, origin: String) {
