@@ -115,35 +115,36 @@ extension TransformerModel {
         let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: &scratch) { _, query in
             for d in 0..<headDimension { query[d] = halfToFloat(floatToHalf(query[d])) }
         }
-        var blockStart = lowest
-        while blockStart <= highest {
-            let blockEnd = min(blockStart + Self.attentionPositionBlock, highest + 1)
-            for s in 0..<task.rowCount * task.headCount {
-                let from = max(blockStart, scratch.firsts[s]), to = min(blockEnd - 1, scratch.lasts[s])
-                guard from <= to else { continue }
-                let query = scratch.queries + s * headDimension, accumulator = scratch.accumulators + s * headDimension
-                var maximum = scratch.maxima[s], sum = scratch.sums[s]
-                for j in from...to {
-                    let score = halfDot(query, keys + j * keyStride, count: headDimension) * scale
-                    var rescale: Float = 1
-                    var weight: Float = 1
-                    if score > maximum {
-                        rescale = expf(maximum - score)
-                        maximum = score
-                        for d in 0..<headDimension {
-                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
-                        }
-                    } else {
-                        weight = expf(score - maximum)
-                    }
-                    halfMultiplyAdd(accumulator, values + j * valueStride, weight: weight, count: headDimension)
-                    // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
-                    sum = weight.addingProduct(sum, rescale)
-                }
-                scratch.maxima[s] = maximum
-                scratch.sums[s] = sum
+        // Each position's key and value are decoded once for all the task's states (exactly, so
+        // each state's products are those of halfDot and halfMultiplyAdd), and every state
+        // takes its step at that position while they are in registers and L1.
+        let key = scratch.decodedKeys, value = scratch.decodedValues
+        let states = task.rowCount * task.headCount
+        for j in lowest...highest {
+            let keyRow = keys + j * keyStride, valueRow = values + j * valueStride
+            for d in 0..<headDimension {
+                key[d] = halfToFloat(keyRow[d])
+                value[d] = halfToFloat(valueRow[d])
             }
-            blockStart = blockEnd
+            for s in 0..<states where scratch.firsts[s] <= j && j <= scratch.lasts[s] {
+                let query = scratch.queries + s * headDimension, accumulator = scratch.accumulators + s * headDimension
+                let maximum = scratch.maxima[s]
+                let score = decodedHalfDot(query, key, count: headDimension) * scale
+                var rescale: Float = 1
+                var weight: Float = 1
+                if score > maximum {
+                    rescale = expf(maximum - score)
+                    scratch.maxima[s] = score
+                    for d in 0..<headDimension {
+                        accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
+                    }
+                } else {
+                    weight = expf(score - maximum)
+                }
+                decodedHalfMultiplyAdd(accumulator, value, weight: weight, count: headDimension)
+                // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
+                scratch.sums[s] = weight.addingProduct(scratch.sums[s], rescale)
+            }
         }
         finishStates(task, scratch: scratch)
     }
@@ -214,12 +215,13 @@ struct AttentionTask {
 }
 
 /// One thread's working memory for attention tasks: per (row, head) state its query, value
-/// accumulator, softmax maximum and sum, and visible positions; for a q8_0 cache the quantised
-/// queries and a block of dequantised values.
+/// accumulator, softmax maximum and sum, and visible positions; a block of decoded keys and
+/// values; for a q8_0 cache the quantised queries.
 struct AttentionScratch {
     let queries: UnsafeMutablePointer<Float>
     let accumulators: UnsafeMutablePointer<Float>
     let quantisedQueries: UnsafeMutableRawPointer
+    let decodedKeys: UnsafeMutablePointer<Float>
     let decodedValues: UnsafeMutablePointer<Float>
     var maxima: [Float]
     var sums: [Float]
@@ -230,6 +232,7 @@ struct AttentionScratch {
         queries = .allocate(capacity: states * dimension)
         accumulators = .allocate(capacity: states * dimension)
         quantisedQueries = .allocate(byteCount: states * KVCacheType.q8_0.headBytes(dimension: dimension) + 64, alignment: 64)
+        decodedKeys = .allocate(capacity: TransformerModel.attentionPositionBlock * dimension)
         decodedValues = .allocate(capacity: TransformerModel.attentionPositionBlock * dimension)
         maxima = [Float](repeating: 0, count: states)
         sums = [Float](repeating: 0, count: states)
@@ -241,6 +244,7 @@ struct AttentionScratch {
         queries.deallocate()
         accumulators.deallocate()
         quantisedQueries.deallocate()
+        decodedKeys.deallocate()
         decodedValues.deallocate()
     }
 }
