@@ -100,6 +100,45 @@ import Testing
     }
 }
 
+/// A draft model (qwen2.5-coder:0.5b) proposing for qwen2.5-coder:1.5b: the 1.5b's tokens,
+/// greedy and sampled, across two turns of one session (the draft's cache follows the history).
+@Suite(.serialized) struct DraftModelSpeculationTests {
+    @Test func draftProposalsGiveTheModelsOwnTokens() throws {
+        let target = try LoadedModel(path: try testModelPath("qwen2.5-coder:1.5b"), threads: 2)
+        let draftModel = try LoadedModel(path: try testModelPath("qwen2.5-coder:0.5b"), threads: 2)
+        #expect(DraftModel.incompatibility(of: draftModel, with: target) == nil)
+        let draft = try DraftModel(model: draftModel, contextLength: 1024, maximumDraft: 8)
+        let format = try target.chatFormat()
+        let first = format.tokens(forRendered: try format.render(
+            [.user("Write a Python function that returns the n-th Fibonacci number.")], addGenerationPrompt: true))
+        var sampled = SamplingParameters()
+        sampled.temperature = 0.8
+        sampled.seed = 3
+        for sampling in [SamplingParameters.greedy, sampled] {
+            let plainSession = try target.makeSession(contextLength: 1024)
+            let draftedSession = try target.makeSession(contextLength: 1024)
+            var prompt = first
+            for turn in 0..<2 {
+                let plain = try plainSession.generate(prompt: prompt, options: GenerationOptions(maxTokens: 48, sampling: sampling))
+                let drafted = try draftedSession.generate(prompt: prompt, options: GenerationOptions(maxTokens: 48, sampling: sampling, draft: draft))
+                #expect(drafted.tokens == plain.tokens, "turn \(turn), temperature \(sampling.temperature)")
+                #expect(draftedSession.cachedTokens == plainSession.cachedTokens)
+                let statistics = try #require(drafted.speculation)
+                #expect(statistics.passes > 0 && statistics.accepted > 0, "the 0.5b guesses the 1.5b's code: \(statistics)")
+                prompt = plainSession.cachedTokens + format.tokens(forRendered: "<|im_end|>\n<|im_start|>user\nNow add type hints.<|im_end|>\n<|im_start|>assistant\n")
+            }
+        }
+    }
+
+    @Test func aDraftWithAnotherVocabularyIsRefusedByName() throws {
+        let target = try LoadedModel(path: try testModelPath("qwen2.5-coder:0.5b"), threads: 2)
+        let other = try LoadedModel(path: try testModelPath("smollm2:135m"), threads: 2)
+        let reason = try #require(DraftModel.incompatibility(of: other, with: target))
+        #expect(reason.contains("49152") && reason.contains("151936"))
+        #expect(throws: EngineError.self) { try DraftModel(model: other, contextLength: 64, maximumDraft: 0) }
+    }
+}
+
 /// In the scheduler, each slot speculates on its own beside the others' rows and prompt chunks:
 /// every request still gets a plain session's tokens.
 @Suite(.serialized) struct SchedulerSpeculationTests {

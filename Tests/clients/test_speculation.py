@@ -4,7 +4,9 @@ streamed, and with two requests decoding together — driven with the `openai` c
 """
 
 import concurrent.futures
+import json
 import os
+import subprocess
 import shutil
 import tempfile
 import unittest
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from openai import OpenAI
 
-from hearth_process import hearth_home
+from hearth_process import hearth_bin, hearth_home
 from test_ledger import LedgerServer
 
 MODEL = "qwen2.5-coder:0.5b"
@@ -74,6 +76,41 @@ class SpeculationServerTests(unittest.TestCase):
             answers = list(pool.map(lambda messages: self.clients[1].chat.completions.create(
                 model=MODEL, max_tokens=160, messages=messages, temperature=0).choices[0].message.content, (RENAME, OTHER)))
         self.assertEqual(answers, expected)
+
+
+class DraftModelCommandTests(unittest.TestCase):
+    """`--draft MODEL` on `hearth run` and `hearth bench`: the model's own answer, proposals from
+    a smaller model with the same vocabulary; another vocabulary is refused by name."""
+
+    def run_hearth(self, *arguments):
+        env = dict(os.environ, HEARTH_HOME=str(hearth_home()))
+        return subprocess.run([str(hearth_bin()), *arguments], env=env, capture_output=True, text=True, timeout=600)
+
+    def test_run_with_a_draft_answers_as_without(self):
+        question = ["--temp", "0", "-n", "40", "Write a Python function that checks whether a number is prime."]
+        plain = self.run_hearth("run", "qwen2.5-coder:1.5b", *question)
+        drafted = self.run_hearth("run", "qwen2.5-coder:1.5b", "--draft", MODEL, *question)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertEqual(drafted.returncode, 0, drafted.stderr)
+        self.assertEqual(drafted.stdout, plain.stdout)
+        self.assertIn("proposed tokens kept", drafted.stderr)
+
+    def test_bench_with_a_draft_reports_both_and_identical(self):
+        result = self.run_hearth("bench", "qwen2.5-coder:1.5b", "--pp", "0", "--tg", "32", "--reps", "1", "--draft", MODEL,
+                                 "--draft-max", "4", "--json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        report = json.loads(result.stdout)
+        self.assertTrue(report["identical"])
+        self.assertGreater(report["spec_tg_tps"], 0)
+        self.assertGreater(report["acceptance"], 0)
+
+    def test_a_draft_with_another_vocabulary_is_refused(self):
+        result = self.run_hearth("run", MODEL, "--draft", "smollm2:135m", "hi")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("vocabulary", result.stderr)
+        result = self.run_hearth("run", MODEL, "--draft", MODEL, "--ngram", "hi")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("--ngram and --draft", result.stderr)
 
 
 if __name__ == "__main__":
