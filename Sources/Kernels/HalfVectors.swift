@@ -13,32 +13,12 @@ import _Builtin_intrinsics.intel
 @inline(__always)
 public func halfDot(_ q: UnsafePointer<Float>, _ k: UnsafePointer<UInt16>, count: Int) -> Float {
     #if HEARTH_AVX512_VNNI
-    return halfOrderDot(q, count: count, key: { halfToFloat(k[$0]) },
-                        sixteenKeys: { _mm512_cvtph_ps(UnsafeRawPointer(k + $0).loadUnaligned(as: __m256i.self)) })
-    #else
-    return halfOrderDot(q, count: count, key: { halfToFloat(k[$0]) })
-    #endif
-}
-
-/// ``halfDot(_:_:count:)`` over keys already decoded from binary16 to floats (exactly): the same
-/// operations, so the same result, without converting a key once per query head that reads it.
-@inline(__always)
-public func decodedHalfDot(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, count: Int) -> Float {
-    #if HEARTH_AVX512_VNNI
-    return halfOrderDot(q, count: count, key: { k[$0] }, sixteenKeys: { UnsafeRawPointer(k + $0).loadUnaligned(as: __m512.self) })
-    #else
-    return halfOrderDot(q, count: count, key: { k[$0] })
-    #endif
-}
-
-#if HEARTH_AVX512_VNNI
-@inline(__always)
-private func halfOrderDot(_ q: UnsafePointer<Float>, count: Int, key: (Int) -> Float, sixteenKeys: (Int) -> __m512) -> Float {
     var a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0
     var i = 0
     @inline(__always)
     func product(_ offset: Int, _ acc: __m512) -> __m512 {
-        _mm512_fmadd_ps(sixteenKeys(offset), UnsafeRawPointer(q + offset).loadUnaligned(as: __m512.self), acc)
+        let keys = _mm512_cvtph_ps(UnsafeRawPointer(k + offset).loadUnaligned(as: __m256i.self))
+        return _mm512_fmadd_ps(keys, UnsafeRawPointer(q + offset).loadUnaligned(as: __m512.self), acc)
     }
     while i &+ 64 <= count {
         a0 = product(i, a0); a1 = product(i &+ 16, a1); a2 = product(i &+ 32, a2); a3 = product(i &+ 48, a3)
@@ -48,23 +28,20 @@ private func halfOrderDot(_ q: UnsafePointer<Float>, count: Int, key: (Int) -> F
     let eight = lanes.highHalf + lanes.lowHalf, four = eight.highHalf + eight.lowHalf
     var total = Double((four[0] + four[2]) + (four[1] + four[3]))
     while i < count {
-        total += Double(key(i) * q[i])
+        total += Double(halfToFloat(k[i]) * q[i])
         i &+= 1
     }
     return Float(total)
-}
-#else
-/// The same operations as plain loops over a stack buffer of 64 lanes, which LLVM turns into
-/// vector conversions and fused multiply-adds on any target (the twin's arrays would cost a heap
-/// allocation per key).
-@inline(__always)
-private func halfOrderDot(_ q: UnsafePointer<Float>, count: Int, key: (Int) -> Float) -> Float {
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { buffer in
+    #else
+    // The same operations as plain loops over a stack buffer of 64 lanes, which LLVM turns into
+    // vector conversions and fused multiply-adds on any target (the twin's arrays would cost a
+    // heap allocation per key).
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { buffer in
         let lanes = buffer.baseAddress!
         lanes.initialize(repeating: 0, count: 64)
         var i = 0
         while i &+ 64 <= count {
-            for lane in 0..<64 { lanes[lane] = lanes[lane].addingProduct(key(i &+ lane), q[i &+ lane]) }
+            for lane in 0..<64 { lanes[lane] = lanes[lane].addingProduct(halfToFloat(k[i &+ lane]), q[i &+ lane]) }
             i &+= 64
         }
         for lane in 0..<16 { lanes[lane] = (lanes[lane] + lanes[32 &+ lane]) + (lanes[16 &+ lane] + lanes[48 &+ lane]) }
@@ -72,13 +49,13 @@ private func halfOrderDot(_ q: UnsafePointer<Float>, count: Int, key: (Int) -> F
         for lane in 0..<4 { lanes[lane] = lanes[4 &+ lane] + lanes[lane] }
         var total = Double((lanes[0] + lanes[2]) + (lanes[1] + lanes[3]))
         while i < count {
-            total += Double(key(i) * q[i])
+            total += Double(halfToFloat(k[i]) * q[i])
             i &+= 1
         }
         return Float(total)
     }
+    #endif
 }
-#endif
 
 /// Scalar twin of `halfDot`: the same operations, one lane at a time.
 public func halfDotReference(_ q: UnsafePointer<Float>, _ k: UnsafePointer<UInt16>, count: Int) -> Float {
@@ -110,14 +87,5 @@ public func halfDotReference(_ q: UnsafePointer<Float>, _ k: UnsafePointer<UInt1
 public func halfMultiplyAdd(_ accumulator: UnsafeMutablePointer<Float>, _ v: UnsafePointer<UInt16>, weight: Float, count: Int) {
     for i in 0..<count {
         accumulator[i] = halfToFloat(floatToHalf(accumulator[i].addingProduct(halfToFloat(v[i]), weight)))
-    }
-}
-
-/// ``halfMultiplyAdd(_:_:weight:count:)`` over values already decoded from binary16 (the same
-/// result).
-@inline(__always)
-public func decodedHalfMultiplyAdd(_ accumulator: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, weight: Float, count: Int) {
-    for i in 0..<count {
-        accumulator[i] = halfToFloat(floatToHalf(accumulator[i].addingProduct(v[i], weight)))
     }
 }

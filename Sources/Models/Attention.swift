@@ -45,13 +45,13 @@ extension TransformerModel {
         }
         let stateCapacity = Self.attentionRowBlock * max(headsPerTask, groupSize)
         pool.parallelFor(tasks.count) { range in
-            var scratch = AttentionScratch(states: stateCapacity, dimension: hp.headDimension)
+            let scratch = AttentionScratch(states: stateCapacity, dimension: hp.headDimension)
             defer { scratch.deallocate() }
             for task in tasks[range] {
                 let cache = rows.segments[rows.segmentOfRow[task.firstRow]].cache
                 switch cache.type {
-                case .f16: attendHalf(task, layer: layer, cache: cache, rows: rows, window: window, scratch: &scratch)
-                case .q8_0: attendQ8(task, layer: layer, cache: cache, rows: rows, window: window, scratch: &scratch)
+                case .f16: attendHalf(task, layer: layer, cache: cache, rows: rows, window: window, scratch: scratch)
+                case .q8_0: attendQ8(task, layer: layer, cache: cache, rows: rows, window: window, scratch: scratch)
                 }
             }
         }
@@ -63,7 +63,7 @@ extension TransformerModel {
 
     /// Sets up each (row, head) state of `task`: its visible positions, an empty softmax, and
     /// its query scaled; returns the lowest and highest position any state sees.
-    private func startStates(_ task: AttentionTask, rows: RowMap, window: Int?, scratch: inout AttentionScratch,
+    private func startStates(_ task: AttentionTask, rows: RowMap, window: Int?, scratch: AttentionScratch,
                              prepareQuery: (_ state: Int, _ query: UnsafeMutablePointer<Float>) -> Void) -> (Int, Int) {
         let hp = hyperparameters
         let queryScale = recipe.queryScale ?? 1
@@ -105,52 +105,51 @@ extension TransformerModel {
     }
 
     private func attendHalf(_ task: AttentionTask, layer: Int, cache: KVCache, rows: RowMap, window: Int?,
-                            scratch: inout AttentionScratch) {
+                            scratch: AttentionScratch) {
         let headDimension = hyperparameters.headDimension
         let scale = recipe.attentionScale
         let kvHead = task.firstHead / (hyperparameters.headCount / hyperparameters.headCountKV)
         let keys = UnsafePointer((cache.keys[layer] + kvHead * cache.keyHeadBytes).assumingMemoryBound(to: UInt16.self))
         let values = UnsafePointer((cache.values[layer] + kvHead * cache.valueHeadBytes).assumingMemoryBound(to: UInt16.self))
         let keyStride = cache.keyRowBytes / 2, valueStride = cache.valueRowBytes / 2
-        let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: &scratch) { _, query in
+        let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: scratch) { _, query in
             for d in 0..<headDimension { query[d] = halfToFloat(floatToHalf(query[d])) }
         }
-        // Each position's key and value are decoded once for all the task's states (exactly, so
-        // each state's products are those of halfDot and halfMultiplyAdd), and every state
-        // takes its step at that position while they are in registers and L1.
-        let key = scratch.decodedKeys, value = scratch.decodedValues
-        let states = task.rowCount * task.headCount
-        for j in lowest...highest {
-            let keyRow = keys + j * keyStride, valueRow = values + j * valueStride
-            for d in 0..<headDimension {
-                key[d] = halfToFloat(keyRow[d])
-                value[d] = halfToFloat(valueRow[d])
-            }
-            for s in 0..<states where scratch.firsts[s] <= j && j <= scratch.lasts[s] {
+        var blockStart = lowest
+        while blockStart <= highest {
+            let blockEnd = min(blockStart + Self.attentionPositionBlock, highest + 1)
+            for s in 0..<task.rowCount * task.headCount {
+                let from = max(blockStart, scratch.firsts[s]), to = min(blockEnd - 1, scratch.lasts[s])
+                guard from <= to else { continue }
                 let query = scratch.queries + s * headDimension, accumulator = scratch.accumulators + s * headDimension
-                let maximum = scratch.maxima[s]
-                let score = decodedHalfDot(query, key, count: headDimension) * scale
-                var rescale: Float = 1
-                var weight: Float = 1
-                if score > maximum {
-                    rescale = expf(maximum - score)
-                    scratch.maxima[s] = score
-                    for d in 0..<headDimension {
-                        accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
+                var maximum = scratch.maxima[s], sum = scratch.sums[s]
+                for j in from...to {
+                    let score = halfDot(query, keys + j * keyStride, count: headDimension) * scale
+                    var rescale: Float = 1
+                    var weight: Float = 1
+                    if score > maximum {
+                        rescale = expf(maximum - score)
+                        maximum = score
+                        for d in 0..<headDimension {
+                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
+                        }
+                    } else {
+                        weight = expf(score - maximum)
                     }
-                } else {
-                    weight = expf(score - maximum)
+                    halfMultiplyAdd(accumulator, values + j * valueStride, weight: weight, count: headDimension)
+                    // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
+                    sum = weight.addingProduct(sum, rescale)
                 }
-                decodedHalfMultiplyAdd(accumulator, value, weight: weight, count: headDimension)
-                // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
-                scratch.sums[s] = weight.addingProduct(scratch.sums[s], rescale)
+                scratch.maxima[s] = maximum
+                scratch.sums[s] = sum
             }
+            blockStart = blockEnd
         }
         finishStates(task, scratch: scratch)
     }
 
     private func attendQ8(_ task: AttentionTask, layer: Int, cache: KVCache, rows: RowMap, window: Int?,
-                          scratch: inout AttentionScratch) {
+                          scratch: AttentionScratch) {
         let headDimension = hyperparameters.headDimension
         let scale = recipe.attentionScale
         let kvHead = task.firstHead / (hyperparameters.headCount / hyperparameters.headCountKV)
@@ -161,7 +160,7 @@ extension TransformerModel {
         let quantisedQueries = scratch.quantisedQueries
         // Queries meet the keys in the keys' rotated basis, as llama.cpp's attention rotation.
         let keyRotation = cache.type.keyRotation(headDimension: headDimension)
-        let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: &scratch) { s, query in
+        let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: scratch) { s, query in
             if let keyRotation {
                 for start in stride(from: 0, to: headDimension, by: keyRotation) { walshHadamardTransform(query + start, count: keyRotation) }
             }
@@ -215,36 +214,37 @@ struct AttentionTask {
 }
 
 /// One thread's working memory for attention tasks: per (row, head) state its query, value
-/// accumulator, softmax maximum and sum, and visible positions; a block of decoded keys and
-/// values; for a q8_0 cache the quantised queries.
+/// accumulator, softmax maximum and sum, and visible positions; for a q8_0 cache the quantised
+/// queries and a block of dequantised values.
 struct AttentionScratch {
     let queries: UnsafeMutablePointer<Float>
     let accumulators: UnsafeMutablePointer<Float>
     let quantisedQueries: UnsafeMutableRawPointer
-    let decodedKeys: UnsafeMutablePointer<Float>
     let decodedValues: UnsafeMutablePointer<Float>
-    var maxima: [Float]
-    var sums: [Float]
-    var firsts: [Int]
-    var lasts: [Int]
+    let maxima: UnsafeMutablePointer<Float>
+    let sums: UnsafeMutablePointer<Float>
+    let firsts: UnsafeMutablePointer<Int>
+    let lasts: UnsafeMutablePointer<Int>
 
     init(states: Int, dimension: Int) {
         queries = .allocate(capacity: states * dimension)
         accumulators = .allocate(capacity: states * dimension)
         quantisedQueries = .allocate(byteCount: states * KVCacheType.q8_0.headBytes(dimension: dimension) + 64, alignment: 64)
-        decodedKeys = .allocate(capacity: TransformerModel.attentionPositionBlock * dimension)
         decodedValues = .allocate(capacity: TransformerModel.attentionPositionBlock * dimension)
-        maxima = [Float](repeating: 0, count: states)
-        sums = [Float](repeating: 0, count: states)
-        firsts = [Int](repeating: 0, count: states)
-        lasts = [Int](repeating: 0, count: states)
+        maxima = .allocate(capacity: states)
+        sums = .allocate(capacity: states)
+        firsts = .allocate(capacity: states)
+        lasts = .allocate(capacity: states)
     }
 
     func deallocate() {
         queries.deallocate()
         accumulators.deallocate()
         quantisedQueries.deallocate()
-        decodedKeys.deallocate()
         decodedValues.deallocate()
+        maxima.deallocate()
+        sums.deallocate()
+        firsts.deallocate()
+        lasts.deallocate()
     }
 }
