@@ -40,3 +40,13 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def store_with(prefix, *models):
+    """A temporary store (a folder the caller removes) holding `models` from the test store, hard-linked."""
+    import tempfile
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    (home / "models").mkdir()
+    for model in models:
+        os.link(hearth_home() / "models" / f"{model}.gguf", home / "models" / f"{model}.gguf")
+    return home

@@ -8,13 +8,11 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
-from pathlib import Path
 
 import ollama
 
-from hearth_process import hearth_bin, hearth_home
+from hearth_process import hearth_bin, hearth_home, store_with
 from test_ledger import LedgerServer
 
 MODEL = "qwen2.5-coder:0.5b"
@@ -23,10 +21,8 @@ MODEL = "qwen2.5-coder:0.5b"
 class QuantisedCacheTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.home = Path(tempfile.mkdtemp(prefix="hearth-kv-"))
+        cls.home = store_with("hearth-kv-", MODEL)
         cls.addClassCleanup(shutil.rmtree, cls.home, True)
-        (cls.home / "models").mkdir()
-        os.link(hearth_home() / "models" / f"{MODEL}.gguf", cls.home / "models" / f"{MODEL}.gguf")
         cls.servers = {}
         for cache_type in ("f16", "q8_0"):
             server = LedgerServer(cls.home, "--no-ledger", "--parallel", "1", "--ctx", "4096", "--cache-type", cache_type)
@@ -66,6 +62,19 @@ class CacheTypeFlagTests(unittest.TestCase):
                 self.assertNotEqual(result.returncode, 0)
                 self.assertIn("q4_x", result.stderr)
                 self.assertIn("q8_0", result.stderr)
+
+    def test_bad_depth_and_draft_flags_are_named(self):
+        for arguments, named in ((["bench", MODEL, "--depth", "-1"], "--depth"),
+                                 (["bench", MODEL, "--depth", "200000"], "--depth"),
+                                 (["bench", MODEL, "--draft-max", "4"], "--draft-max"),
+                                 (["run", MODEL, "--draft", MODEL, "--draft-p-min", "2", "hi"], "--draft-p-min"),
+                                 (["run", MODEL, "--draft", MODEL, "--draft-max", "65", "hi"], "--draft-max"),
+                                 (["run", MODEL, "--draft-max", "4", "hi"], "--draft-max"),
+                                 (["run", MODEL, "--draft", "no-such-model:1b", "hi"], "no-such-model")):
+            with self.subTest(arguments=arguments):
+                result = self.run_hearth(*arguments)
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(named, result.stderr)
 
     def test_bench_at_depth_with_a_quantised_cache(self):
         result = self.run_hearth("bench", MODEL, "--pp", "16", "--tg", "4", "--depth", "256", "--reps", "1",

@@ -8,13 +8,11 @@ import json
 import os
 import subprocess
 import shutil
-import tempfile
 import unittest
-from pathlib import Path
 
 from openai import OpenAI
 
-from hearth_process import hearth_bin, hearth_home
+from hearth_process import hearth_bin, hearth_home, store_with
 from test_ledger import LedgerServer
 
 MODEL = "qwen2.5-coder:0.5b"
@@ -39,10 +37,8 @@ OTHER = [{"role": "user", "content": "Add a docstring to each function. Reply wi
 class SpeculationServerTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.home = Path(tempfile.mkdtemp(prefix="hearth-ngram-"))
+        cls.home = store_with("hearth-ngram-", MODEL)
         cls.addClassCleanup(shutil.rmtree, cls.home, True)
-        (cls.home / "models").mkdir()
-        os.link(hearth_home() / "models" / f"{MODEL}.gguf", cls.home / "models" / f"{MODEL}.gguf")
         cls.plain = LedgerServer(cls.home, "--no-ledger", "--parallel", "2")
         cls.addClassCleanup(cls.plain.stop)
         cls.speculating = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--ngram")
