@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "Ledger", dependencies: ["JSON", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // Layer 3: device profiles, measured bandwidth, fit and speed prediction.
-        .target(name: "Advisor", dependencies: ["GGUF", "Kernels"]),
+        .target(name: "Advisor", dependencies: ["GGUF", "Kernels", "Models"]),
 
         // Layer 2: the model store (catalog, pull, install); reads GGUF headers, never weights.
         .target(
@@ -114,6 +114,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls", "Tokenizers", "Ledger", "Remote",
+                "Advisor",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One `hearth bench` run, kept so `hearth fit` can derive its speed factors from measurements.
-public struct BenchRecord: Sendable, Equatable, Codable {
+public struct BenchRecord: KeyedRecord, Equatable {
     public var model: String
     /// sha256 of the model file when known (the store's manifest), else nil.
     public var sha256: String?
@@ -40,26 +40,32 @@ public struct BenchRecord: Sendable, Equatable, Codable {
     public var key: String { "\(sha256 ?? model)@\(threads)" }
 }
 
-/// A JSON file of bench records (`<store>/cache/bench.json`), replaced atomically on every write
-/// so a concurrent reader sees the old or the new file, never half of one.
-public struct BenchCache: Sendable {
+/// Records kept by a key in a JSON file, replaced atomically on every write so a concurrent
+/// reader sees the old or the new file, never half of one.
+public protocol KeyedRecord: Codable, Sendable {
+    /// One record per key: a new run replaces the old one.
+    var key: String { get }
+}
+
+/// A JSON file of keyed records (`<store>/cache/*.json`): a cache, not a source of truth.
+public struct RecordFile<Record: KeyedRecord>: Sendable {
     public let file: URL
 
     public init(file: URL) { self.file = file }
 
-    private struct Contents: Codable {
+    private struct Contents: Encodable {
         var version = 1
-        var records: [String: BenchRecord] = [:]
+        var records: [String: Record] = [:]
     }
 
     /// Reads records one by one, so a record an older Hearth wrote (other fields) is dropped
     /// alone instead of taking the whole file with it.
     private struct LenientContents: Decodable {
-        var records: [String: BenchRecord] = [:]
+        var records: [String: Record] = [:]
 
         private struct Entry: Decodable {
-            let record: BenchRecord?
-            init(from decoder: Decoder) throws { record = try? BenchRecord(from: decoder) }
+            let record: Record?
+            init(from decoder: Decoder) throws { record = try? Record(from: decoder) }
         }
         private enum Keys: String, CodingKey { case records }
 
@@ -70,19 +76,15 @@ public struct BenchCache: Sendable {
         }
     }
 
-    /// The records, or none when the file is missing or unreadable (a cache, not a source of truth).
-    public func records() -> [BenchRecord] {
-        guard let data = try? Data(contentsOf: file),
-            let contents = try? Self.decoder.decode(LenientContents.self, from: data)
-        else { return [] }
-        return contents.records.values.sorted { $0.model < $1.model }
+    /// The records by key, or none when the file is missing or unreadable.
+    public func recordsByKey() -> [String: Record] {
+        guard let data = try? Data(contentsOf: file), let contents = try? Self.decoder.decode(LenientContents.self, from: data) else { return [:] }
+        return contents.records
     }
 
-    public func save(_ record: BenchRecord) throws {
+    public func save(_ record: Record) throws {
         var contents = Contents()
-        if let data = try? Data(contentsOf: file), let old = try? Self.decoder.decode(LenientContents.self, from: data) {
-            contents.records = old.records
-        }
+        contents.records = recordsByKey()
         contents.records[record.key] = record
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -96,6 +98,18 @@ public struct BenchCache: Sendable {
         decoder.dateDecodingStrategy = .iso8601
         return decoder
     }
+}
+
+/// `hearth bench` runs (`<store>/cache/bench.json`).
+public struct BenchCache: Sendable {
+    private let storage: RecordFile<BenchRecord>
+
+    public init(file: URL) { storage = RecordFile(file: file) }
+
+    /// The records, or none when the file is missing or unreadable.
+    public func records() -> [BenchRecord] { storage.recordsByKey().values.sorted { $0.model < $1.model } }
+
+    public func save(_ record: BenchRecord) throws { try storage.save(record) }
 }
 
 extension Efficiency {
@@ -116,7 +130,7 @@ extension Efficiency {
         guard !decodeRuns.isEmpty else { return .unmeasured }
         let decode = fitLine(decodeRuns.map { run in
             let position = Double(run.generatedTokens) / 2
-            let bytes = run.shape.bytesPerToken + Double(run.shape.kvElementsPerToken) * position * 2
+            let bytes = run.shape.bytesPerToken + CostModel.kvCacheBytes(run.shape, context: 1) * position
             return (bytes / run.readBandwidth, Double(run.shape.layers), 1 / run.generatedTokensPerSecond)
         })
         let promptRuns = runs.filter { $0.promptTokensPerSecond > 0 }

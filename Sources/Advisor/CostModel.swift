@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// A quantisation as a size: effective bits per weight over a whole model file, scales included.
 public struct Quantization: Sendable, Equatable {
@@ -171,8 +172,10 @@ public enum CostModel {
     /// allocator slack): the remainder of peak RSS in `hearth run` over four models, 6–13 MB.
     public static let generationState = 8.0 * 1_048_576
 
-    public static func kvCacheBytes(_ shape: ModelShape, context: Int) -> Double {
-        Double(shape.kvElementsPerToken) * Double(context) * 2
+    /// Keys and values of `context` positions, in the cache type's bytes per head (f16: 2 bytes
+    /// a value; q8_0: 34 per 32).
+    public static func kvCacheBytes(_ shape: ModelShape, context: Int, cacheType: KVCacheType = .f16) -> Double {
+        Double(2 * shape.layers * shape.kvHeads * cacheType.headBytes(dimension: shape.headDimension)) * Double(context)
     }
 
     /// The forward pass's scratch at a full batch: hidden, normed, q, k, v, attention output,
@@ -196,9 +199,9 @@ public enum CostModel {
         return shape.weightBytes - shape.lookupOnlyBytes + touchedRows + shape.metadataBytes
     }
 
-    public static func memory(_ shape: ModelShape, context: Int) -> MemoryEstimate {
+    public static func memory(_ shape: ModelShape, context: Int, cacheType: KVCacheType = .f16) -> MemoryEstimate {
         MemoryEstimate(weights: residentWeightBytes(shape, context: context),
-                       kvCache: kvCacheBytes(shape, context: context),
+                       kvCache: kvCacheBytes(shape, context: context, cacheType: cacheType),
                        buffers: bufferBytes(shape),
                        runtime: processBaseline + generationState
                            + tokenizerBytesPerEntry * Double(shape.vocabulary + shape.merges))
@@ -211,8 +214,9 @@ public enum CostModel {
 
     /// Seconds per generated token at `position` tokens of context: the weights and the filled
     /// part of the KV cache stream through memory once, plus the fixed per-layer cost.
-    public static func decodeSeconds(_ shape: ModelShape, target: Target, efficiency: Efficiency, position: Int) -> Double {
-        let bytes = shape.bytesPerToken + kvCacheBytes(shape, context: position)
+    public static func decodeSeconds(_ shape: ModelShape, target: Target, efficiency: Efficiency, position: Int,
+                                     cacheType: KVCacheType = .f16) -> Double {
+        let bytes = shape.bytesPerToken + kvCacheBytes(shape, context: position, cacheType: cacheType)
         let overhead = target.isThisMachine ? efficiency.decodeSecondsPerLayer * Double(shape.layers) : 0
         return bytes / (efficiency.bandwidthFraction * target.bandwidth) + overhead
     }
@@ -223,12 +227,14 @@ public enum CostModel {
         return 1 / (2 * shape.activeParameters / flops + efficiency.promptSecondsPerLayer * Double(shape.layers))
     }
 
-    public static func predict(_ shape: ModelShape, on target: Target, efficiency: Efficiency, context requested: Int) -> Prediction {
+    public static func predict(_ shape: ModelShape, on target: Target, efficiency: Efficiency, context requested: Int,
+                               cacheType: KVCacheType = .f16) -> Prediction {
         let context = effectiveContext(shape, requested: requested)
         return Prediction(
-            memory: memory(shape, context: context), usableMemory: target.usableMemoryBytes, context: context,
+            memory: memory(shape, context: context, cacheType: cacheType), usableMemory: target.usableMemoryBytes, context: context,
             decodeTokensPerSecond: 1 / decodeSeconds(shape, target: target, efficiency: efficiency, position: 0),
-            decodeTokensPerSecondFullContext: 1 / decodeSeconds(shape, target: target, efficiency: efficiency, position: context),
+            decodeTokensPerSecondFullContext: 1 / decodeSeconds(shape, target: target, efficiency: efficiency, position: context,
+                                                                cacheType: cacheType),
             promptTokensPerSecond: promptTokensPerSecond(shape, target: target, efficiency: efficiency))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// A model size with no file at hand: a dense size, or a mixture of experts whose decode reads
 /// only the routed experts (`activeBillions`) while all experts must sit in memory.
@@ -63,10 +64,10 @@ public struct LargestModel: Sendable, Equatable {
     /// Bisection over dense sizes: memory and decode time both grow with size, so each limit is
     /// the crossing point of a monotone condition.
     public static func find(on target: Target, quantization: Quantization, efficiency: Efficiency,
-                            context: Int, minimumSpeed: Double) -> LargestModel {
+                            context: Int, minimumSpeed: Double, cacheType: KVCacheType = .f16) -> LargestModel {
         func prediction(_ billions: Double) -> Prediction {
             CostModel.predict(GenericModel.dense(billions: billions).shape(quantization), on: target,
-                              efficiency: efficiency, context: context)
+                              efficiency: efficiency, context: context, cacheType: cacheType)
         }
         let memory = largest { prediction($0).fits }
         let speed = largest { prediction($0).decodeTokensPerSecond >= minimumSpeed }

@@ -45,8 +45,14 @@ public final class BatchScheduler: @unchecked Sendable {
         public var promptChunk: Int
         /// Bytes of KV blocks kept for prompt-prefix reuse across slots (0 disables).
         public var prefixCacheBytes: Int
+        /// A draft model proposing tokens for requests without prompt-lookup speculation, each
+        /// slot with its own draft cache; it proposes only while one sequence is decoding (see
+        /// ``BatchScheduler/step()``).
+        public var draft: DraftModel.Plan?
 
-        public init(slots: Int, contextLength: Int, maxQueue: Int = 16, promptChunk: Int = 64, prefixCacheBytes: Int = 256 << 20) {
+        public init(slots: Int, contextLength: Int, maxQueue: Int = 16, promptChunk: Int = 64, prefixCacheBytes: Int = 256 << 20,
+                    draft: DraftModel.Plan? = nil) {
+            self.draft = draft
             self.slots = slots
             self.contextLength = contextLength
             self.maxQueue = maxQueue
@@ -84,8 +90,10 @@ public final class BatchScheduler: @unchecked Sendable {
 
     deinit {}
 
-    /// Bytes of the slots' KV caches.
-    public var cacheBytes: Int { slots.reduce(0) { $0 + $1.cache.byteCount } }
+    /// Bytes of the slots' KV caches (with the draft's, one per slot, when there is a draft).
+    public var cacheBytes: Int {
+        slots.reduce(0) { $0 + $1.cache.byteCount } + (configuration.draft?.cacheBytes(contextLength: contextLength) ?? 0) * slots.count
+    }
 
     /// Sequences generating now, and requests waiting for a slot.
     public var load: (busy: Int, waiting: Int) {
@@ -183,6 +191,11 @@ public final class BatchScheduler: @unchecked Sendable {
                 }
             }
             job.state.setTimings(reused: reuse)
+            if let plan = configuration.draft, job.wantsDraft {
+                // Made on first use: the slot's draft cache then follows every request it serves.
+                if slot.draft == nil { slot.draft = try? plan.makeDraft(contextLength: slot.cache.capacity) }
+                if let draft = slot.draft { job.useDraft(draft) }
+            }
             job.admitted = Date()
             slot.job = job
             slot.cursor = reuse
@@ -202,9 +215,14 @@ public final class BatchScheduler: @unchecked Sendable {
         let decoding = slots.filter { $0.job?.nextToken != nil }
         // Room in the pass for proposals beside one row per decoding sequence.
         var proposalRows = TransformerModel.maximumBatch - decoding.count
+        // A draft runs its steps for one sequence at a time, one token after another; with
+        // several sequences decoding, the pass already reads the weights once for all of them,
+        // so drafts only propose for a sequence decoding alone (prompt lookup costs nothing and
+        // always may).
+        let alone = decoding.count == 1
         for slot in decoding {
             guard let job = slot.job, let token = job.nextToken else { continue }
-            job.proposal = job.propose(cacheCount: slot.cache.count, capacity: slot.cache.capacity, limit: proposalRows)
+            job.proposal = job.propose(cacheCount: slot.cache.count, capacity: slot.cache.capacity, limit: proposalRows, alone: alone)
             proposalRows -= job.proposal.count
             inputs.append(SequenceInput(tokens: [token] + job.proposal, cache: slot.cache, wantsLogits: true,
                                         checksProposal: !job.proposal.isEmpty))
@@ -327,6 +345,8 @@ private final class Slot {
     var job: Job?
     /// Prompt tokens of the current job already in the cache.
     var cursor = 0
+    /// The slot's draft model (its own cache), made when a request first uses one.
+    var draft: DraftModel?
     init(cache: KVCache) { self.cache = cache }
 }
 
@@ -351,9 +371,16 @@ private final class Job {
         speculator = state.options.speculation.map(Speculator.init)
     }
 
-    /// Tokens to check beside the next one: at most `limit`, and none past the context or the
-    /// token limit.
-    func propose(cacheCount: Int, capacity: Int, limit: Int) -> [Int32] {
+    /// Whether the scheduler's draft model may propose for this request: not when it asked for
+    /// prompt lookup.
+    var wantsDraft: Bool { speculator == nil }
+
+    func useDraft(_ draft: DraftModel) { speculator = Speculator(draft: draft) }
+
+    /// Tokens to check beside the next one: at most `limit`, none past the context or the token
+    /// limit, and none from a draft model unless the sequence decodes `alone`.
+    func propose(cacheCount: Int, capacity: Int, limit: Int, alone: Bool) -> [Int32] {
+        if case .model? = speculator?.source, !alone { return [] }
         let room = min(capacity - cacheCount - 1, state.options.maxTokens - state.result.tokens.count - 1, limit)
         return speculator?.propose(prompt: prompt, generated: state.result.tokens, room: room) ?? []
     }

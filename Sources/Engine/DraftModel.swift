@@ -8,8 +8,36 @@ import Models
 /// draft only decides how many positions each pass computes.
 ///
 /// One generation uses it at a time (it holds one cache, kept in step with the conversation
-/// between passes so each proposal costs only the new tokens).
+/// between passes so each proposal costs only the new tokens); a scheduler gives each slot its
+/// own, made from one ``Plan``.
 public final class DraftModel: @unchecked Sendable {
+    /// A loaded draft and how it proposes, from which each sequence gets its own ``DraftModel``
+    /// (`hearth serve --draft`: one per slot).
+    public struct Plan: Sendable {
+        public let model: LoadedModel
+        public let maximumDraft: Int
+        public let minimumProbability: Float
+
+        /// Checks the settings and that `model` can draft for `target` (``DraftModel/incompatibility(of:with:)``).
+        public init(model: LoadedModel, for target: LoadedModel, maximumDraft: Int = 16, minimumProbability: Float = 0.75) throws {
+            try DraftModel.check(maximumDraft: maximumDraft, minimumProbability: minimumProbability)
+            if let reason = DraftModel.incompatibility(of: model, with: target) { throw EngineError.invalidOption("draft", reason) }
+            self.model = model
+            self.maximumDraft = maximumDraft
+            self.minimumProbability = minimumProbability
+        }
+
+        /// A draft with its own cache of `contextLength` positions.
+        public func makeDraft(contextLength: Int) throws -> DraftModel {
+            try DraftModel(model: model, contextLength: contextLength, maximumDraft: maximumDraft, minimumProbability: minimumProbability)
+        }
+
+        /// Bytes of one draft's KV cache at `contextLength` positions.
+        public func cacheBytes(contextLength: Int) -> Int {
+            model.model.cacheType.cacheBytes(model.model.hyperparameters, capacity: contextLength)
+        }
+    }
+
     public let model: LoadedModel
     /// Most tokens proposed at once.
     public let maximumDraft: Int
@@ -23,14 +51,18 @@ public final class DraftModel: @unchecked Sendable {
 
     /// `contextLength`: positions the draft can follow (the target session's context).
     public init(model: LoadedModel, contextLength: Int, maximumDraft: Int = 16, minimumProbability: Float = 0.75) throws {
-        guard (1...64).contains(maximumDraft) else { throw EngineError.invalidOption("--draft-max", "must be in 1...64, got \(maximumDraft)") }
-        guard (0...1).contains(minimumProbability) else {
-            throw EngineError.invalidOption("--draft-p-min", "must be in 0...1, got \(minimumProbability)")
-        }
+        try Self.check(maximumDraft: maximumDraft, minimumProbability: minimumProbability)
         self.model = model
         self.maximumDraft = maximumDraft
         self.minimumProbability = minimumProbability
         cache = try model.model.makeCache(capacity: max(1, contextLength))
+    }
+
+    static func check(maximumDraft: Int, minimumProbability: Float) throws {
+        guard (1...64).contains(maximumDraft) else { throw EngineError.invalidOption("--draft-max", "must be in 1...64, got \(maximumDraft)") }
+        guard (0...1).contains(minimumProbability) else {
+            throw EngineError.invalidOption("--draft-p-min", "must be in 0...1, got \(minimumProbability)")
+        }
     }
 
     /// Why `draft` cannot propose tokens for `target`, or nil when it can: both must map the

@@ -119,6 +119,9 @@ final class ActiveGeneration: Sendable {
                     promptTokens: result.promptTokens, computedPromptTokens: result.promptTokens - result.reusedPromptTokens,
                     promptSeconds: result.promptSeconds, generatedTokens: result.completionTokenCount,
                     generationSeconds: result.generationSeconds)
+                if let speculation = result.speculation {
+                    metrics.recordSpeculation(proposed: speculation.proposed, accepted: speculation.accepted)
+                }
             case .failed(let error):
                 outcome = .failure(error)
             }

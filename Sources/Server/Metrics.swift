@@ -19,6 +19,16 @@ final class ServerMetrics: @unchecked Sendable {
 
     /// What remote endpoints (the router's last tier) charged, by their model.
     private var paidCost: [String: Double] = [:]
+    /// Speculative decoding (a draft model or prompt lookup): tokens proposed and kept.
+    private var proposedTokens = 0
+    private var acceptedTokens = 0
+
+    func recordSpeculation(proposed: Int, accepted: Int) {
+        lock.withLock {
+            proposedTokens += proposed
+            acceptedTokens += accepted
+        }
+    }
 
     func recordCloudCost(cloudModel: String, usd: Double) {
         lock.withLock { cloudCost[cloudModel, default: 0] += usd }
@@ -74,6 +84,10 @@ final class ServerMetrics: @unchecked Sendable {
             out += "hearth_prompt_tokens_computed_total \(promptTokensComputed)\n"
             header("hearth_generated_tokens_total", "counter", "Tokens generated.")
             out += "hearth_generated_tokens_total \(generatedTokens)\n"
+            header("hearth_speculative_tokens_proposed_total", "counter", "Tokens proposed by speculative decoding (a draft model or prompt lookup).")
+            out += "hearth_speculative_tokens_proposed_total \(proposedTokens)\n"
+            header("hearth_speculative_tokens_accepted_total", "counter", "Proposed tokens the model kept (each saves a pass).")
+            out += "hearth_speculative_tokens_accepted_total \(acceptedTokens)\n"
             header("hearth_cloud_cost_usd_total", "counter", "What the answers would have cost at cloud prices (prices.json), by cloud model.")
             for model in cloudCost.keys.sorted() { out += "hearth_cloud_cost_usd_total{cloud_model=\"\(Self.escape(model))\"} \(cloudCost[model]!)\n" }
             header("hearth_remote_cost_usd_total", "counter", "What remote endpoints charged for the router's escalated answers (prices.json), by model.")

@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import HTTPTypes
 import Kernels
+import Logging
 import Store
 
 /// A model in memory with its scheduler: `--parallel` slots, each with its own KV cache, that
@@ -14,10 +15,13 @@ final class ModelInstance: Sendable {
     let fileSize: Int64
     /// What the model's Modelfile added, as it was when the model loaded.
     let customization: ModelCustomization?
+    /// The model drafting for it (speculative decoding), if any.
+    let draft: String?
     let loadedAt = Date()
     let usage = UsageClock()
 
-    init(name: String, loaded: LoadedModel, scheduler: BatchScheduler, fileSize: Int64, customization: ModelCustomization?) {
+    init(name: String, loaded: LoadedModel, scheduler: BatchScheduler, fileSize: Int64, customization: ModelCustomization?, draft: String? = nil) {
+        self.draft = draft
         self.name = name
         self.loaded = loaded
         self.scheduler = scheduler
@@ -77,10 +81,14 @@ actor ModelManager {
     private(set) var instances: [String: ModelInstance] = [:]
     /// A model was unloaded since the last ``takeUnloaded()``.
     private var unloadedSinceAsked = false
+    let logger: Logger
 
     init(store: ModelStore, configuration: ServerConfiguration) {
         self.store = store
         self.configuration = configuration
+        var logger = Logger(label: "hearth.models")
+        logger.logLevel = configuration.logLevel
+        self.logger = logger
     }
 
     /// The installed model a request names. Only names in the store are served: never a path,
@@ -143,8 +151,10 @@ actor ModelManager {
 
     private func load(_ installed: InstalledModel, contextLength requestedContext: Int) throws(APIError) -> ModelInstance {
         let loaded: LoadedModel
-        let slotBytes: Int
+        var slotBytes: Int
         let contextLength: Int
+        var (draft, note) = draftSelection(for: installed)
+        if let note { logger.notice("\(note)") }
         do {
             let file = try GGUFFile(path: installed.path)
             contextLength = min(requestedContext, Self.trainedContextLength(file: file) ?? requestedContext)
@@ -152,13 +162,23 @@ actor ModelManager {
         } catch {
             throw APIError(.internalServerError, "model '\(installed.name)' cannot be read: \(error)")
         }
+        // Each slot keeps a draft cache beside its own.
+        if let selection = draft {
+            do {
+                slotBytes += try Self.cacheBytes(file: try GGUFFile(path: selection.installed.path), contextLength: contextLength,
+                                                 type: configuration.cacheType)
+            } catch {
+                logger.notice("draft \(selection.installed.name) for \(installed.name) cannot be read (\(error)); serving without a draft")
+                draft = nil
+            }
+        }
         // `--parallel` as given, or the most slots (of 4, 2, 1) whose KV caches fit.
         let candidates = configuration.parallel.map { [$0] } ?? ServerConfiguration.automaticParallel
         func admitted() -> Result<Int, any Error> {
             var failure: (any Error)?
             for slots in candidates {
                 do {
-                    try configuration.admitModel(installed.path, slotBytes * slots + configuration.prefixCacheBytes)
+                    try configuration.admitModel(installed.path, slotBytes * slots + configuration.prefixCacheBytes + Int(draft?.installed.size ?? 0))
                     return .success(slots)
                 } catch {
                     failure = failure ?? error
@@ -183,11 +203,21 @@ actor ModelManager {
                                      customization: installed.customization?.chat ?? ChatCustomization(),
                                      adapters: try Self.adapters(of: installed, in: store) + configuration.adapters,
                                      cacheType: configuration.cacheType)
+            var plan: DraftModel.Plan?
+            if let selection = draft {
+                switch draftPlan(selection, for: loaded) {
+                case .success(let made):
+                    plan = made
+                    logger.notice("\(selection.installed.name) drafts for \(installed.name) (\(selection.reason))")
+                case .failure(let error):
+                    logger.notice("\(selection.installed.name) cannot draft for \(installed.name): \(error); serving without a draft")
+                }
+            }
             let scheduler = try BatchScheduler(model: loaded, configuration: .init(
                 slots: slots, contextLength: contextLength, maxQueue: configuration.maxQueue,
-                prefixCacheBytes: configuration.prefixCacheBytes))
+                prefixCacheBytes: configuration.prefixCacheBytes, draft: plan))
             let instance = ModelInstance(name: installed.name, loaded: loaded, scheduler: scheduler, fileSize: installed.size,
-                                         customization: installed.customization)
+                                         customization: installed.customization, draft: plan == nil ? nil : draft?.installed.name)
             instances[installed.name] = instance
             return instance
         } catch {

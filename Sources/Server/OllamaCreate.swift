@@ -10,7 +10,7 @@ import Store
 extension HearthServer {
     static let createFields: Set<String> = [
         "model", "name", "from", "modelfile", "system", "template", "parameters", "messages", "license", "stream",
-        "files", "adapters",
+        "files", "adapters", "draft",
     ]
 
     func ollamaCreate(_ body: JSONValue) async throws -> Response {
@@ -57,6 +57,11 @@ extension HearthServer {
             }
             var customization = chosenCustomization
             customization.adapters = try Self.checkWeights(weights, adapters: adapterDigests, store: store)
+            switch weights {
+            case .installed(let source): try Self.checkDraft(customization.draft, basePath: source.path, store: store)
+            case .uploaded(let sha256):
+                if let file = try? store.file(withSHA256: sha256) { try Self.checkDraft(customization.draft, basePath: file.path, store: store) }
+            }
             do {
                 switch weights {
                 case .installed(let source):
@@ -153,7 +158,7 @@ extension HearthServer {
 
     /// The base model's name and the customisation a create request asks for.
     static func creation(_ fields: RequestFields) throws(APIError) -> (base: String, ModelCustomization) {
-        let structured = ["from", "system", "template", "parameters", "messages", "license"].filter { fields.value($0) != nil }
+        let structured = ["from", "system", "template", "parameters", "messages", "license", "draft"].filter { fields.value($0) != nil }
         if let text = try fields.string("modelfile") {
             guard structured.isEmpty else {
                 throw APIError.invalidField("modelfile", "send either a Modelfile or the fields \(structured.joined(separator: ", ")), not both")
@@ -183,6 +188,7 @@ extension HearthServer {
         var customization = ModelCustomization(base: base)
         customization.system = try fields.string("system")
         customization.template = try fields.string("template")
+        customization.draft = try fields.string("draft").flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
         switch fields.value("license") {
         case nil, .null?: break
         case .string(let text)?: customization.license = [text]

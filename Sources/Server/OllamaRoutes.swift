@@ -31,13 +31,16 @@ extension HearthServer {
             var entries: [JSONValue] = []
             for instance in await models.loaded {
                 let installed = try? await models.installedModel(instance.name)
-                entries.append(.object([
+                var entry: JSONObject = [
                     "name": .string(Self.listedName(instance.name)), "model": .string(Self.listedName(instance.name)),
                     "size": .int(Int(instance.fileSize) + instance.cacheBytes), "digest": .string(installed?.sha256 ?? ""),
                     "details": Self.details(path: instance.loaded.file.path),
                     "expires_at": .string(instance.usage.expiry.map(Self.timestamp) ?? "9999-12-31T23:59:59Z"),
                     "size_vram": 0, "context_length": .int(instance.scheduler.contextLength),
-                ]))
+                ]
+                // Hearth's own: the model drafting for it (speculative decoding), when one does.
+                if let draft = instance.draft { entry["draft"] = .string(draft) }
+                entries.append(.object(entry))
             }
             return Reply.json(.object(["models": .array(entries)]))
         }

@@ -51,6 +51,11 @@ public struct ServerConfiguration: Sendable {
     /// Speculative decoding by prompt lookup for every generation (`--ngram`): the same output,
     /// fewer passes when answers repeat their input. nil: off.
     public var speculation: NGramSpeculation? = nil
+    /// Speculative decoding with a draft model (`--draft`; a created model's `DRAFT` wins), for
+    /// requests without prompt lookup; `--draft-max` and `--draft-p-min` as in `hearth run`.
+    public var draft: DraftSetting = .automatic
+    public var draftMaximum = 16
+    public var draftMinimumProbability: Float = 0.75
     /// Forward-pass threads of each loaded model.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Largest request body accepted (413 beyond).

@@ -16,6 +16,9 @@ public struct ModelCustomization: Codable, Sendable, Equatable {
     public var license: [String]
     /// LoRA adapters (`ADAPTER`), kept in the store by their sha256.
     public var adapters: [ModelAdapter]
+    /// `DRAFT` (Hearth's own instruction): the model that drafts for this one when served (a
+    /// store name, or `none` to turn the automatic choice off); nil leaves it to the server.
+    public var draft: String?
 
     public init(base: String, system: String? = nil, template: String? = nil, parameters: [ModelParameter] = [],
                 messages: [ModelMessage] = [], license: [String] = [], adapters: [ModelAdapter] = []) {
@@ -83,6 +86,7 @@ public struct ModelCustomization: Codable, Sendable, Equatable {
         for message in messages { lines.append("MESSAGE \(message.role) \(Modelfile.quoted(message.content))") }
         for text in license { lines.append("LICENSE \(Modelfile.quoted(text))") }
         for adapter in adapters { lines.append("ADAPTER \(adapterPath(adapter))") }
+        if let draft { lines.append("DRAFT \(Modelfile.quoted(draft))") }
         return lines.joined(separator: "\n") + "\n"
     }
 }
@@ -155,7 +159,7 @@ public struct ModelMessage: Codable, Sendable, Equatable {
 }
 
 /// Ollama's Modelfile: one instruction per line (`FROM`, `PARAMETER`, `SYSTEM`, `TEMPLATE`,
-/// `MESSAGE`, `ADAPTER`, `LICENSE`; case-insensitive), `#` comments, values that run to the end
+/// `MESSAGE`, `ADAPTER`, `LICENSE`, and Hearth's `DRAFT`; case-insensitive), `#` comments, values that run to the end
 /// of the line, in double quotes, or across lines between `"""` and `"""`.
 public struct Modelfile: Sendable, Equatable {
     /// `FROM`: a store name or a path to a GGUF file.
@@ -207,8 +211,13 @@ public struct Modelfile: Sendable, Equatable {
                 customization.license.append(try scanner.value(rest, line: line))
             case "REQUIRES":
                 _ = try scanner.value(rest, line: line)
+            case "DRAFT":
+                guard customization.draft == nil else { throw fail("a second DRAFT") }
+                let value = try scanner.value(rest, line: line)
+                guard !value.isEmpty else { throw fail("DRAFT needs the name of a model with this one's vocabulary, or none") }
+                customization.draft = value
             default:
-                throw fail("unknown instruction '\(instruction)' (expected FROM, PARAMETER, SYSTEM, TEMPLATE, MESSAGE, ADAPTER or LICENSE)")
+                throw fail("unknown instruction '\(instruction)' (expected FROM, PARAMETER, SYSTEM, TEMPLATE, MESSAGE, ADAPTER, LICENSE or DRAFT)")
             }
         }
         guard let from else { throw StoreError(.invalidModelfile, "the Modelfile has no FROM line naming the model to start from") }

@@ -76,8 +76,8 @@ struct BenchCommand: AsyncParsableCommand {
         if parallel > 1, tg < 1 { throw ValidationError("--parallel needs --tg ≥ 1") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if let draftMax, !(1...64).contains(draftMax) { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
-        let speculating = ngram || draft.draft != nil
-        if ngram && draft.draft != nil { throw ValidationError("--ngram and --draft are measured one at a time; give one") }
+        let speculating = ngram || draft.explicit != nil
+        if ngram && draft.explicit != nil { throw ValidationError("--ngram and --draft are measured one at a time; give one") }
         if draftMax != nil && !speculating { throw ValidationError("--draft-max is for --ngram or --draft runs") }
         if promptFile != nil && !speculating { throw ValidationError("--prompt-file is for --ngram or --draft runs") }
         if speculating && tg < 1 { throw ValidationError("--ngram and --draft need --tg ≥ 1") }
@@ -102,6 +102,10 @@ struct BenchCommand: AsyncParsableCommand {
                                               maximumDraft: draftMax ?? 16)
         let speculationResult = ngram || draftModel != nil
             ? try benchmarkSpeculation(loaded: loaded, draft: draftModel, sampling: chain) : nil
+        if let draftModel, let speculationResult {
+            saveDraftRecord(speculationResult, target: (located.name ?? located.path, loaded), draft: (draft.explicit ?? "", draftModel.model),
+                            threads: threadCount, store: store)
+        }
         let (parallelMean, parallelDeviation) = Self.meanAndDeviation(parallelRates)
         let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
         let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)

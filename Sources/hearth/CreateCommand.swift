@@ -53,6 +53,13 @@ struct CreateCommand: AsyncParsableCommand {
             }
             customization.adapters = try paths.map { try store.importAdapter(at: $0) }
         }
+        if let installed = try store.installedModel(named: base) {
+            do {
+                try HearthServer.checkDraft(customization.draft, basePath: installed.path, store: store)
+            } catch {
+                throw ValidationErrorMessage("\(file): DRAFT: \(error)")
+            }
+        }
         let created = try store.create(name, from: base, customization: customization)
         print("created \(created.name) from \(base) (sha256 \(created.sha256), no weights copied)")
     }

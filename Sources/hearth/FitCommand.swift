@@ -13,7 +13,7 @@ struct FitCommand: AsyncParsableCommand {
         abstract: "Predict which models fit this machine (or a named one) and how fast they run.",
         discussion: """
             Memory = weights (parameters × bits per weight) + KV cache (layers × context × KV heads × \
-            head size × 2 × 2 bytes) + scratch buffers + runtime, against the usable share of memory. \
+            head size × 2 × 2 bytes, or 34 per 32 values with --cache-type q8_0) + scratch buffers + runtime, against the usable share of memory. \
             Decode tokens/s = η × read bandwidth ÷ bytes read per token (+ a per-layer cost on this \
             machine); η and the prompt compute rate are fitted to `hearth bench` runs on this machine.
 
@@ -41,6 +41,8 @@ struct FitCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("seed-table"), help: "Compare the published largest-usable-model estimates per Apple machine with Hearth's.")
     var seedTable = false
+
+    @OptionGroup var kvCache: CacheTypeOption
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -86,16 +88,16 @@ struct FitCommand: AsyncParsableCommand {
         let target = resolveTarget(host: host, cache: cache)
         let models = modelRows(store: store, target: target, efficiency: efficiency)
         let generic = GenericModel.listed.map { model in
-            (model, Quantization.common.map { CostModel.predict(model.shape($0), on: target, efficiency: efficiency, context: ctx) })
+            (model, Quantization.common.map { CostModel.predict(model.shape($0), on: target, efficiency: efficiency, context: ctx, cacheType: kvCache.cacheType) })
         }
         let largest = Quantization.common.map {
-            ($0, LargestModel.find(on: target, quantization: $0, efficiency: efficiency, context: ctx, minimumSpeed: minSpeed))
+            ($0, LargestModel.find(on: target, quantization: $0, efficiency: efficiency, context: ctx, minimumSpeed: minSpeed, cacheType: kvCache.cacheType))
         }
         if json {
             try printJSON([
                 "target": targetJSON(target, host: target.isThisMachine ? host : nil),
                 "efficiency": efficiencyJSON(efficiency),
-                "context": ctx, "min_speed_tps": minSpeed,
+                "context": ctx, "min_speed_tps": minSpeed, "cache_type": kvCache.cacheType.rawValue,
                 "models": models.map(rowJSON),
                 "generic": generic.map { model, predictions in
                     [
@@ -169,12 +171,12 @@ struct FitCommand: AsyncParsableCommand {
         for model in installed {
             guard let file = try? GGUFFile(path: model.path), let shape = try? ModelShape(file: file) else { continue }
             rows.append(ModelRow(name: model.name, installed: true, estimated: false, shape: shape,
-                                 prediction: CostModel.predict(shape, on: target, efficiency: efficiency, context: ctx)))
+                                 prediction: CostModel.predict(shape, on: target, efficiency: efficiency, context: ctx, cacheType: kvCache.cacheType)))
         }
         for entry in store.catalog.entries where !installed.contains(where: { $0.name == entry.name }) {
             let shape = FitGate.estimatedShape(fileBytes: Double(entry.size))
             rows.append(ModelRow(name: entry.name, installed: false, estimated: true, shape: shape,
-                                 prediction: CostModel.predict(shape, on: target, efficiency: efficiency, context: ctx)))
+                                 prediction: CostModel.predict(shape, on: target, efficiency: efficiency, context: ctx, cacheType: kvCache.cacheType)))
         }
         return rows
     }

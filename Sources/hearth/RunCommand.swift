@@ -74,9 +74,9 @@ struct RunCommand: AsyncParsableCommand {
         if raw && system != nil { throw ValidationError("--system has no meaning with --raw (no chat template is used)") }
         try sampling.parameters().validate()
         if format != nil && grammar != nil { throw ValidationError("--format and --grammar are two constraints; give one") }
-        if ngram && draft.draft != nil { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
+        if ngram && draft.explicit != nil { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
         if let draftMax, !(1...64).contains(draftMax) { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
-        if draftMax != nil && !ngram && draft.draft == nil { throw ValidationError("--draft-max is for --draft or --ngram") }
+        if draftMax != nil && !ngram && draft.explicit == nil { throw ValidationError("--draft-max is for --draft or --ngram") }
     }
 
     /// The grammar `--format` or `--grammar` asks for; compiled before the model loads, so a
@@ -136,8 +136,9 @@ struct RunCommand: AsyncParsableCommand {
                                          + lora.adapters(), cacheType: cache.cacheType)
         let contextLength = ctx ?? defaults.contextLength ?? 4096
         let session = try loaded.makeSession(contextLength: contextLength)
-        let draftModel = try await draft.load(for: loaded, store: store, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                              contextLength: contextLength, maximumDraft: draftMax ?? 16)
+        let draftModel = ngram ? nil : try await draft.choose(
+            for: loaded, named: located.name, customization: customization, store: store,
+            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, contextLength: contextLength, maximumDraft: draftMax ?? 16)
         let options = GenerationOptions(maxTokens: maxTokens ?? defaults.maxTokens ?? 1024, sampling: try sampling.parameters(over: defaults.sampling),
                                         stop: defaults.stop, constraint: constraint,
                                         speculation: ngram ? NGramSpeculation(maximumDraft: draftMax ?? 63) : nil, draft: draftModel)

@@ -74,6 +74,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Speculate by prompt lookup in every generation: the tokens that followed the answer's last few tokens where they occurred before (prompt or answer) are checked in one pass. Same output, faster when answers repeat their input (edits, renames).")
     var ngram = false
 
+    @Option(name: .customLong("draft"), help: "Speculative decoding with a draft model for requests (same output): auto (a draft `hearth bench MODEL --draft DRAFT` measured to pay on this machine, if one is installed), none, or a model that drafts for every served model with its vocabulary. A created model's DRAFT wins.")
+    var draft = "auto"
+
+    @Option(name: .customLong("draft-max"), help: "With a draft: most tokens proposed at once (1...64).")
+    var draftMax = 16
+
+    @Option(name: .customLong("draft-p-min"), help: "With a draft: stop a proposal at the first token the draft gives less than this probability.")
+    var draftPMin: Float = 0.75
+
     @Flag(name: .customLong("llamacpp-rounding"), help: "Round every product as llama.cpp does (logits equal llama.cpp's; sequences decoding together cost more).")
     var llamaCppRounding = false
 
@@ -98,6 +107,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let parallel, !(1...64).contains(parallel) { throw ValidationError("--parallel must be in 1...64, got \(parallel)") }
         guard (0...10_000).contains(maxQueue) else { throw ValidationError("--max-queue must be in 0...10000, got \(maxQueue)") }
+        guard (1...64).contains(draftMax) else { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
+        guard (0...1).contains(draftPMin) else { throw ValidationError("--draft-p-min must be in 0...1, got \(draftPMin)") }
+        guard !draft.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--draft needs auto, none or a model name") }
+        if ngram, case .model = DraftSetting(draft) { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if apiKey != nil && apiKeyFile != nil { throw ValidationError("give --api-key or --api-key-file, not both") }
         if let apiKey, apiKey.isEmpty || apiKey.contains(where: { $0.isWhitespace }) {
@@ -133,7 +146,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.idleTimeout = idleTimeout == 0 ? nil : .seconds(idleTimeout)
         configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
         configuration.speculation = ngram ? NGramSpeculation() : nil
-        configuration.cacheType = cache.cacheType
+        configuration.cacheType = try cache.servingType()
+        configuration.draft = ngram ? .none : DraftSetting(draft)
+        configuration.draftMaximum = draftMax
+        configuration.draftMinimumProbability = draftPMin
         configuration.maxConnections = maxConnections
         configuration.maxConnectionsPerClient = maxConnectionsPerClient
         configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }

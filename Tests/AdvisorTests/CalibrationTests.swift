@@ -75,3 +75,51 @@ import Testing
         #expect(cache.records().isEmpty)
     }
 }
+
+/// The automatic draft choice: only a draft measured here, with these threads, to decode this
+/// model ≥ 1.1× faster, and still installed.
+@Suite struct DraftAdviceTests {
+    static func record(draft: String, sha: String, plain: Double = 20, drafted: Double, host: String = "host", threads: Int = 2,
+                       identical: Bool = true) -> DraftRecord {
+        DraftRecord(model: "big", modelSHA256: "BIG", draft: draft, draftSHA256: sha, host: host, threads: threads,
+                    plainTokensPerSecond: plain, draftedTokensPerSecond: drafted, acceptance: 0.8, identical: identical)
+    }
+    static let installed = [(name: "big", sha256: "BIG"), (name: "small", sha256: "SMALL"), (name: "tiny", sha256: "TINY")]
+
+    func choose(_ records: [DraftRecord], installed: [(name: String, sha256: String)] = installed) -> Result<DraftAdvice.Choice, DraftAdvice.Reason> {
+        DraftAdvice.choose(modelSHA256: "BIG", installed: installed, records: records, host: "host", threads: 2)
+    }
+
+    @Test func theFastestDraftThatPaysIsChosen() throws {
+        let records = [Self.record(draft: "small", sha: "SMALL", drafted: 26), Self.record(draft: "tiny", sha: "TINY", drafted: 30)]
+        let choice = try choose(records).get()
+        #expect(choice.draft == "tiny" && abs(choice.record.speedup - 1.5) < 1e-9)
+    }
+
+    @Test func noDraftWithoutAMeasurementHereOrWhenItDoesNotPay() {
+        #expect(choose([]) == .failure(.unmeasured))
+        // Another machine, other threads, or a run whose tokens differed do not count.
+        #expect(choose([Self.record(draft: "small", sha: "SMALL", drafted: 40, host: "other")]) == .failure(.unmeasured))
+        #expect(choose([Self.record(draft: "small", sha: "SMALL", drafted: 40, threads: 8)]) == .failure(.unmeasured))
+        #expect(choose([Self.record(draft: "small", sha: "SMALL", drafted: 40, identical: false)]) == .failure(.unmeasured))
+        let slow = Self.record(draft: "small", sha: "SMALL", drafted: 17)
+        #expect(choose([slow]) == .failure(.doesNotPay(slow)))
+        #expect("\(DraftAdvice.Reason.doesNotPay(slow))".contains("0.85×"))
+        // Just under the threshold is noise, not a gain.
+        #expect((try? choose([Self.record(draft: "small", sha: "SMALL", drafted: 21.8)]).get()) == nil)
+        #expect(choose([Self.record(draft: "gone", sha: "GONE", drafted: 40)]) == .failure(.notInstalled))
+    }
+
+    @Test func draftRecordsKeepOnePerPairOfModelsThreadsAndHost() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("advisor-\(UUID().uuidString)/drafts.json")
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        let cache = DraftCache(file: file)
+        #expect(cache.recordsByKey().isEmpty)
+        try cache.save(Self.record(draft: "small", sha: "SMALL", drafted: 15))
+        try cache.save(Self.record(draft: "small", sha: "SMALL", drafted: 25))
+        try cache.save(Self.record(draft: "small", sha: "SMALL", drafted: 25, threads: 4))
+        let records = cache.recordsByKey().values.sorted { $0.threads < $1.threads }
+        #expect(records.map(\.threads) == [2, 4])
+        #expect(records[0].draftedTokensPerSecond == 25)
+    }
+}

@@ -17,6 +17,13 @@ import Testing
 
     @Test func kvCacheIsLayersTimesContextTimesKVWidthTimesTwoTimesTwoBytes() {
         #expect(CostModel.kvCacheBytes(Self.shape, context: 1000) == Double(20 * 1000 * 4 * 128 * 2 * 2))
+        // A Q8_0 cache: 34 bytes per 32 values, in memory and in what decode reads at full context.
+        #expect(CostModel.kvCacheBytes(Self.shape, context: 1000, cacheType: .q8_0) == Double(20 * 1000 * 4 * 128 * 2) * 34 / 32)
+        let f16 = CostModel.predict(Self.shape, on: Self.target(), efficiency: Self.efficiency, context: 2048)
+        let q8 = CostModel.predict(Self.shape, on: Self.target(), efficiency: Self.efficiency, context: 2048, cacheType: .q8_0)
+        #expect(q8.memory.kvCache * 64 == f16.memory.kvCache * 34)
+        #expect(q8.decodeTokensPerSecondFullContext > f16.decodeTokensPerSecondFullContext)
+        #expect(q8.decodeTokensPerSecond == f16.decodeTokensPerSecond)
     }
 
     @Test func contextIsCappedAtTheTrainedLength() {

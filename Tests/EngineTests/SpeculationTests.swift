@@ -174,3 +174,54 @@ import Testing
         #expect((results[0]?.speculation?.accepted ?? 0) > 0, "the rename repeats its input")
     }
 }
+
+/// `hearth serve --draft`: each slot keeps its own draft, which proposes while its sequence
+/// decodes alone; requests running together decode plainly. Every request gets a plain session's
+/// tokens either way, and a request after the first reuses the slot's draft cache.
+@Suite(.serialized) struct SchedulerDraftTests {
+    @Test func slotDraftsGivePlainSessionsTokensAloneAndTogether() throws {
+        let target = try LoadedModel(path: try testModelPath("qwen2.5-coder:1.5b"), threads: 2)
+        let draftModel = try LoadedModel(path: try testModelPath("qwen2.5-coder:0.5b"), threads: 2)
+        let plan = try DraftModel.Plan(model: draftModel, for: target, maximumDraft: 8)
+        let format = try target.chatFormat()
+        let prompts = try ["Write a Python function that returns the n-th Fibonacci number.", "Write a haiku about rivers."].map {
+            format.tokens(forRendered: try format.render([.user($0)], addGenerationPrompt: true))
+        }
+        var sampled = SamplingParameters()
+        sampled.temperature = 0.8
+        sampled.seed = 5
+        let scheduler = try BatchScheduler(model: target, configuration: .init(slots: 2, contextLength: 512, draft: plan))
+        defer { scheduler.shutdown() }
+        #expect(scheduler.cacheBytes == 2 * (target.model.cacheType.cacheBytes(target.model.hyperparameters, capacity: 512)
+                                             + plan.cacheBytes(contextLength: 512)))
+        func plain(_ prompt: [Int32], _ sampling: SamplingParameters) throws -> [Int32] {
+            try target.makeSession(contextLength: 512).generate(prompt: prompt, options: GenerationOptions(maxTokens: 40, sampling: sampling)).tokens
+        }
+        // Alone: greedy, then sampled (the second reuses the slot and its draft cache).
+        for sampling in [SamplingParameters.greedy, sampled] {
+            let collector = Collector()
+            try scheduler.submit(prompt: prompts[0], options: GenerationOptions(maxTokens: 40, sampling: sampling)) { collector.handle($0) }
+            let result = try #require(collector.wait())
+            #expect(result.tokens == (try plain(prompts[0], sampling)), "temperature \(sampling.temperature)")
+            let statistics = try #require(result.speculation)
+            #expect(statistics.passes > 0 && statistics.accepted > 0, "the 0.5b guesses the 1.5b's code: \(statistics)")
+        }
+        // Together: both decode at once, so the drafts mostly wait; the tokens are the plain ones.
+        let collectors = prompts.map { _ in Collector() }
+        for (prompt, collector) in zip(prompts, collectors) {
+            try scheduler.submit(prompt: prompt, options: GenerationOptions(maxTokens: 40, sampling: .greedy)) { collector.handle($0) }
+        }
+        for (prompt, collector) in zip(prompts, collectors) {
+            let result = try #require(collector.wait())
+            #expect(result.tokens == (try plain(prompt, .greedy)))
+        }
+    }
+
+    @Test func aPlanRefusesAnotherVocabularyAndBadSettings() throws {
+        let target = try LoadedModel(path: try testModelPath("qwen2.5-coder:0.5b"), threads: 2)
+        let other = try LoadedModel(path: try testModelPath("smollm2:135m"), threads: 2)
+        #expect(throws: EngineError.self) { try DraftModel.Plan(model: other, for: target) }
+        #expect(throws: EngineError.self) { try DraftModel.Plan(model: target, for: target, maximumDraft: 65) }
+        #expect(throws: EngineError.self) { try DraftModel.Plan(model: target, for: target, minimumProbability: 1.5) }
+    }
+}

@@ -18,6 +18,7 @@ import Store
             MESSAGE user Fix the typo
             MESSAGE assistant "Fix typo in README"
             LICENSE MIT
+            draft qwen2.5-coder:0.5b
             """
         let modelfile = try Modelfile.parse(text)
         #expect(modelfile.from == "qwen2.5-coder:0.5b")
@@ -33,6 +34,7 @@ import Store
         #expect(custom.messages == [ModelMessage(role: "user", content: "Fix the typo"),
                                     ModelMessage(role: "assistant", content: "Fix typo in README")])
         #expect(custom.license == ["MIT"])
+        #expect(custom.draft == "qwen2.5-coder:0.5b")
         #expect(modelfile.adapters.isEmpty)
     }
 
@@ -44,6 +46,7 @@ import Store
         try custom.setParameter("seed", text: "7")
         custom.messages = [ModelMessage(role: "user", content: "hi"), ModelMessage(role: "assistant", content: "")]
         custom.license = ["Apache-2.0"]
+        custom.draft = "none"
         let again = try Modelfile.parse(custom.modelfile(from: "smollm2:135m"))
         #expect(again.customization == custom)
     }
@@ -58,6 +61,8 @@ import Store
         ("FROM a\nSYSTEM \"\"\"never closed", "never closed"),
         ("FROM a\nSYSTEM \"half", "no closing quote"),
         ("FROM a\nMESSAGE robot hello", "role"),
+        ("FROM a\nDRAFT b\nDRAFT c", "second DRAFT"),
+        ("FROM a\nDRAFT", "DRAFT needs"),
         ("FROM a\nQUANTIZE q4_0", "unknown instruction 'QUANTIZE'"),
         ("FROM a\nSYSTEM one\nSYSTEM two", "second SYSTEM"),
     ])

@@ -1,5 +1,6 @@
 """`--cache-type q8_0` (keys and values stored as Q8_0, as llama.cpp's `-ctk q8_0 -ctv q8_0`):
-`hearth serve` answers with it through the `ollama` client, its slots take 34/64 of the f16
+`hearth serve` answers with it through the `ollama` client (set as Ollama users set it, with
+OLLAMA_KV_CACHE_TYPE), its slots take 34/64 of the f16
 cache's memory (what `/api/ps` reports), and `hearth bench` / `hearth run` take the flag too.
 A type Hearth does not have is a clear error before anything loads.
 """
@@ -24,8 +25,10 @@ class QuantisedCacheTests(unittest.TestCase):
         cls.home = store_with("hearth-kv-", MODEL)
         cls.addClassCleanup(shutil.rmtree, cls.home, True)
         cls.servers = {}
-        for cache_type in ("f16", "q8_0"):
-            server = LedgerServer(cls.home, "--no-ledger", "--parallel", "1", "--ctx", "4096", "--cache-type", cache_type)
+        # Ollama's OLLAMA_KV_CACHE_TYPE sets the type as it does for Ollama; --cache-type wins over it.
+        for cache_type, flags in (("f16", ["--cache-type", "f16"]), ("q8_0", [])):
+            server = LedgerServer(cls.home, "--no-ledger", "--parallel", "1", "--ctx", "4096", *flags,
+                                  environment={"OLLAMA_KV_CACHE_TYPE": "q8_0"})
             cls.addClassCleanup(server.stop)
             cls.servers[cache_type] = server
 
@@ -54,6 +57,13 @@ class CacheTypeFlagTests(unittest.TestCase):
     def run_hearth(self, *arguments):
         env = dict(os.environ, HEARTH_HOME=str(hearth_home()))
         return subprocess.run([str(hearth_bin()), *arguments], env=env, capture_output=True, text=True, timeout=600)
+
+    def test_an_unknown_ollama_cache_type_is_named(self):
+        env = dict(os.environ, HEARTH_HOME=str(hearth_home()), OLLAMA_KV_CACHE_TYPE="q4_0")
+        result = subprocess.run([str(hearth_bin()), "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("OLLAMA_KV_CACHE_TYPE=q4_0", result.stderr)
+        self.assertIn("f16, q8_0", result.stderr)
 
     def test_unknown_type_is_named(self):
         for command in (["serve", "--port", "0"], ["run", MODEL, "hi"], ["bench", MODEL], ["perplexity", MODEL, "--file", "/dev/null"]):

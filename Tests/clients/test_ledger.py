@@ -32,13 +32,13 @@ STARTUP_SECONDS = 60
 class LedgerServer:
     """`hearth serve` on a temporary store holding only MODEL."""
 
-    def __init__(self, home, *arguments):
+    def __init__(self, home, *arguments, environment=None):
         self.home = home
         self.port = free_port()
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [str(hearth_bin()), "serve", "--port", str(self.port), *arguments],
-            env=dict(os.environ, HEARTH_HOME=str(home)), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
+            env=dict(os.environ, HEARTH_HOME=str(home), **(environment or {})), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         RUNNING.append(self.process)
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
