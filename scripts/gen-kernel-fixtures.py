@@ -45,6 +45,9 @@ FORMATS = {
     "Q4_K": (T.Q4_K, [0, 2]),
     "Q5_K": (T.Q5_K, [0, 2]),
     "Q6_K": (T.Q6_K, [208]),
+    "IQ4_NL": (T.IQ4_NL, [0]),
+    "IQ4_XS": (T.IQ4_XS, [0]),
+    "MXFP4": (T.MXFP4, []),
 }
 
 QUANTISED_ROWS = 4  # blocks made by gguf.quants.quantize (where supported)
@@ -99,6 +102,9 @@ def main():
             raw = (random_floats(rng, random_count).view(np.uint32) >> 16).astype(np.uint16).reshape(random_count, 1).view(np.uint8)
         for offset in half_offsets:
             raw[:, offset:offset + 2] = sane_half(rng, random_count).reshape(random_count, 1).view(np.uint8)
+        if name == "MXFP4":
+            # E8M0 scales whose values stay finite in float32, with the two subnormal ones (0, 1).
+            raw[:, 0] = np.concatenate([[0, 1], rng.integers(100, 150, size=random_count - 2)]).astype(np.uint8)
         pieces.append(raw.reshape(-1))
         blocks = np.concatenate(pieces)
         assert blocks.size % type_size == 0

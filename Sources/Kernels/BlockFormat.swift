@@ -89,6 +89,7 @@ public let allBlockFormats: [any BlockFormat.Type] = [
     F32.self, F16.self, BF16.self,
     Q4_0.self, Q4_1.self, Q5_0.self, Q5_1.self, Q8_0.self, Q8_1.self,
     Q2_K.self, Q3_K.self, Q4_K.self, Q5_K.self, Q6_K.self, Q8_K.self,
+    IQ4_NL.self, IQ4_XS.self, MXFP4.self,
 ]
 
 /// The block format with ggml type id `ggmlType`, or nil if this module does not implement it.

@@ -76,6 +76,9 @@ import Testing
         #expect(quantFormat(ggmlType: 12)?.activationFormat.name == "Q8_K")
         #expect(quantFormat(ggmlType: 3)?.activationFormat.name == "Q8_1")
         #expect(quantFormat(ggmlType: 2)?.activationFormat.name == "Q8_0")
+        #expect(quantFormat(ggmlType: 20)?.activationFormat.name == "Q8_0")  // IQ4_NL
+        #expect(quantFormat(ggmlType: 23)?.activationFormat.name == "Q8_K")  // IQ4_XS
+        #expect(quantFormat(ggmlType: 39)?.activationFormat.name == "Q8_0")  // MXFP4
         #expect(quantFormat(ggmlType: 1)?.activationFormat.name == "F32")
     }
 
@@ -84,6 +87,7 @@ import Testing
             "F32": (1, 4), "F16": (1, 2), "BF16": (1, 2), "Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22),
             "Q5_1": (32, 24), "Q8_0": (32, 34), "Q8_1": (32, 36), "Q2_K": (256, 84), "Q3_K": (256, 110),
             "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210), "Q8_K": (256, 292),
+            "IQ4_NL": (32, 18), "IQ4_XS": (256, 136), "MXFP4": (32, 17),
         ]
         #expect(allBlockFormats.count == expected.count)
         for format in allBlockFormats {

@@ -19,6 +19,7 @@ struct SeededGenerator: RandomNumberGenerator {
 let halfScaleOffsets: [String: [Int]] = [
     "Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q8_0": [0],
     "Q2_K": [80, 82], "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208],
+    "IQ4_NL": [0], "IQ4_XS": [0], "MXFP4": [],
 ]
 
 /// Every weight format, by name.
@@ -41,6 +42,9 @@ func randomWeights(_ format: any QuantFormat.Type, rows: Int, columns: Int, seed
                 raw.storeBytes(of: floatToHalf(Float.random(in: -1...1, using: &rng)), toByteOffset: base, as: UInt16.self)
             case "BF16":
                 raw.storeBytes(of: floatToBFloat16(Float.random(in: -1...1, using: &rng)), toByteOffset: base, as: UInt16.self)
+            case "MXFP4":
+                // An E8M0 scale of 2^-12 ... 2^-4, the range of real weights' block scales.
+                raw[base] = UInt8.random(in: 115...123, using: &rng)
             default:
                 for offset in halfScaleOffsets[format.name]! {
                     let magnitude = Float.random(in: 0.0005...0.02, using: &rng)

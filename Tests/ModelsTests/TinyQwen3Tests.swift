@@ -4,11 +4,13 @@ import Models
 import Testing
 
 /// No qwen3 model is in the catalog: a tiny random-weight one (scripts/reference/make-qwen3-fixture.py)
-/// checks the architecture against llama.cpp's logits for it.
+/// checks the architecture against llama.cpp's logits for it. A second one, with its matrices in
+/// IQ4_NL (attention), IQ4_XS (gate, up) and MXFP4 (down), checks those formats in a forward pass.
 @Suite struct TinyQwen3Tests {
-    @Test func logitsMatchLlamaCpp() throws {
-        let path = try #require(Bundle.module.url(forResource: "Fixtures/tiny-qwen3", withExtension: "gguf")).path
-        let reference = try ReferenceRun(model: "tiny-qwen3")
+    @Test(arguments: ["tiny-qwen3", "tiny-qwen3-nonlinear4"])
+    func logitsMatchLlamaCpp(fixture: String) throws {
+        let path = try #require(Bundle.module.url(forResource: "Fixtures/\(fixture)", withExtension: "gguf")).path
+        let reference = try ReferenceRun(model: fixture)
         let model = try TransformerModel.load(try GGUFFile(path: path), threads: 2)
         #expect(model.hyperparameters.architecture == "qwen3")
         let cache = try model.makeCache(capacity: 32)
@@ -23,9 +25,10 @@ import Testing
             #expect(best == Int(expected.top[0][0]) || expected.top[0][1] - expected.top[1][1] < 0.05,
                     "position \(index): \(best) vs \(expected.top[0][0])")
         }
-        print("tiny qwen3: worst top-5 logit difference \(worst)")
-        // Logits have a standard deviation of about 1 here; F16 weights and F32 activations
-        // leave only rounding between the two engines.
+        print("\(fixture): worst top-5 logit difference \(worst)")
+        // Logits have a standard deviation of about 1 here; F16 weights and F32 activations (or
+        // the same 8-bit activations, whose integer sums are exact) leave only rounding between
+        // the two engines.
         #expect(worst < 0.05)
     }
 

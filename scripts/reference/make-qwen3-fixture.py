@@ -2,9 +2,13 @@
 """Writes a tiny random-weight qwen3 GGUF (no qwen3 model is in the catalog) and llama.cpp's
 logits for it, for Tests/ModelsTests.
 
-Usage: make-qwen3-fixture.py OUT_DIR DUMP_LOGITS_BINARY
+Usage: make-qwen3-fixture.py OUT_DIR DUMP_LOGITS_BINARY [--nonlinear4]
 Produces OUT_DIR/tiny-qwen3.gguf and OUT_DIR/tiny-qwen3.logits.jsonl (same format as
 make-logit-fixtures.sh). Deterministic: fixed seed.
+
+With --nonlinear4: tiny-qwen3-nonlinear4.gguf (and its logits), wider (IQ4_XS takes rows of
+256), with the attention matrices in IQ4_NL, ffn_gate/ffn_up in IQ4_XS and ffn_down in MXFP4:
+random blocks with scales in the range real weights have (gguf-py cannot quantise the IQ types).
 """
 import subprocess
 import sys
@@ -13,8 +17,10 @@ import numpy as np
 import gguf
 
 out_dir, dump_logits = sys.argv[1], sys.argv[2]
+nonlinear4 = sys.argv[3:] == ["--nonlinear4"]
+name = "tiny-qwen3-nonlinear4" if nonlinear4 else "tiny-qwen3"
 rng = np.random.default_rng(1234)
-embd, heads, kv_heads, head_dim, ffn, layers = 64, 4, 2, 16, 128, 2
+embd, heads, kv_heads, head_dim, ffn, layers = (256, 4, 2, 64, 512, 2) if nonlinear4 else (64, 4, 2, 16, 128, 2)
 
 # A byte-level BPE vocabulary: the 256 GPT-2 byte characters plus a few merges.
 def bytes_to_unicode():
@@ -36,7 +42,7 @@ tokens += ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 vocab = len(tokens)
 token_types = [1] * (vocab - 3) + [3, 3, 3]
 
-writer = gguf.GGUFWriter(f"{out_dir}/tiny-qwen3.gguf", "qwen3")
+writer = gguf.GGUFWriter(f"{out_dir}/{name}.gguf", "qwen3")
 writer.add_name("tiny random qwen3 for tests")
 writer.add_context_length(256)
 writer.add_embedding_length(embd)
@@ -65,31 +71,52 @@ def matrix(rows, cols, scale=None):
 def norm(n):
     return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
 
+T = gguf.GGMLQuantizationType
+
+def random_blocks(rows, cols, qtype):
+    """Random quantised rows whose values have about matrix()'s spread (1/sqrt(cols))."""
+    block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rng.integers(0, 256, size=(rows * cols // block_size, type_size), dtype=np.uint8)
+    spread = 1.0 / np.sqrt(cols)
+    if qtype == T.IQ4_NL:    # d * kvalues (|kvalues| ~ 64)
+        blocks[:, 0:2] = (np.full(len(blocks), spread / 64) * rng.uniform(0.5, 1.5, len(blocks))).astype(np.float16).reshape(-1, 1).view(np.uint8)
+    elif qtype == T.IQ4_XS:  # d * (6-bit scale - 32) * kvalues
+        blocks[:, 0:2] = (np.full(len(blocks), spread / (64 * 16)) * rng.uniform(0.5, 1.5, len(blocks))).astype(np.float16).reshape(-1, 1).view(np.uint8)
+    elif qtype == T.MXFP4:   # 2^(e - 128) * doubled FP4 (|values| ~ 5)
+        blocks[:, 0] = np.clip(np.round(128 + np.log2(spread / 5) + rng.uniform(-1, 1, len(blocks))), 1, 254).astype(np.uint8)
+    return blocks.reshape(rows, -1)
+
+def weight(name, rows, cols, qtype):
+    if nonlinear4:
+        writer.add_tensor(name, random_blocks(rows, cols, qtype), raw_dtype=qtype)
+    else:
+        writer.add_tensor(name, matrix(rows, cols))
+
 writer.add_tensor("token_embd.weight", matrix(vocab, embd, 1.0))
 writer.add_tensor("output_norm.weight", norm(embd))
 writer.add_tensor("output.weight", matrix(vocab, embd))
 for i in range(layers):
     p = f"blk.{i}."
     writer.add_tensor(p + "attn_norm.weight", norm(embd))
-    writer.add_tensor(p + "attn_q.weight", matrix(heads * head_dim, embd))
-    writer.add_tensor(p + "attn_k.weight", matrix(kv_heads * head_dim, embd))
-    writer.add_tensor(p + "attn_v.weight", matrix(kv_heads * head_dim, embd))
+    weight(p + "attn_q.weight", heads * head_dim, embd, T.IQ4_NL)
+    weight(p + "attn_k.weight", kv_heads * head_dim, embd, T.IQ4_NL)
+    weight(p + "attn_v.weight", kv_heads * head_dim, embd, T.IQ4_NL)
     writer.add_tensor(p + "attn_q_norm.weight", norm(head_dim))
     writer.add_tensor(p + "attn_k_norm.weight", norm(head_dim))
-    writer.add_tensor(p + "attn_output.weight", matrix(embd, heads * head_dim))
+    weight(p + "attn_output.weight", embd, heads * head_dim, T.IQ4_NL)
     writer.add_tensor(p + "ffn_norm.weight", norm(embd))
-    writer.add_tensor(p + "ffn_gate.weight", matrix(ffn, embd))
-    writer.add_tensor(p + "ffn_up.weight", matrix(ffn, embd))
-    writer.add_tensor(p + "ffn_down.weight", matrix(embd, ffn))
+    weight(p + "ffn_gate.weight", ffn, embd, T.IQ4_XS)
+    weight(p + "ffn_up.weight", ffn, embd, T.IQ4_XS)
+    weight(p + "ffn_down.weight", embd, ffn, T.MXFP4)
 writer.write_header_to_file()
 writer.write_kv_data_to_file()
 writer.write_tensors_to_file()
 writer.close()
 
 ids = [int(x) for x in rng.integers(0, vocab, 24)]
-lines = subprocess.run([dump_logits, f"{out_dir}/tiny-qwen3.gguf", "5"] + [str(i) for i in ids],
+lines = subprocess.run([dump_logits, f"{out_dir}/{name}.gguf", "5"] + [str(i) for i in ids],
                        check=True, capture_output=True, text=True).stdout
-with open(f"{out_dir}/tiny-qwen3.logits.jsonl", "w") as f:
+with open(f"{out_dir}/{name}.logits.jsonl", "w") as f:
     f.write('{"ids": [%s]}\n' % ",".join(map(str, ids)))
     f.write(lines)
-print(f"tiny-qwen3: {vocab} tokens, {len(ids)} positions")
+print(f"{name}: {vocab} tokens, {len(ids)} positions")
