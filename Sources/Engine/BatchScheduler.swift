@@ -165,7 +165,7 @@ public final class BatchScheduler: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            heldTokens = slots.reduce(0) { $0 + ($1.job == nil ? 0 : $1.cachedTokens.count) }
+            heldTokens = heldTokensNow()
             while !stopping && pending.isEmpty && !slots.contains(where: { $0.job != nil }) { condition.wait() }
             if stopping && pending.isEmpty && !slots.contains(where: { $0.job != nil }) {
                 condition.unlock()
@@ -312,8 +312,15 @@ public final class BatchScheduler: @unchecked Sendable {
         // Free the slot before telling the owner, so a finished request never looks busy.
         condition.lock()
         slot.job = nil
+        heldTokens = heldTokensNow()
         condition.unlock()
         _ = job.onEvent(final)
+    }
+
+    /// Positions the slots generating hold. On the scheduler's thread (which alone changes
+    /// the caches), with the lock held.
+    private func heldTokensNow() -> Int {
+        slots.reduce(0) { $0 + ($1.job == nil ? 0 : $1.cachedTokens.count) }
     }
 
     static func shared(_ a: [Int32], _ b: [Int32]) -> Int { zip(a, b).prefix { $0 == $1 }.count }

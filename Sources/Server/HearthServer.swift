@@ -55,7 +55,7 @@ public final class HearthServer: Sendable {
         // `/` (Ollama's probe, or a browser sent on to the page) and the chat page's files.
         addChatPageRoutes(to: router)
         router.get("/metrics") { [self] _, _ in
-            let gauges = await modelGauges()
+            let gauges = modelGauges()
             let state = ServerMetrics.ReplicaGauge(name: replica.name, ready: readiness(gauges).ready, draining: replica.isDraining)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: metrics.render(models: gauges, replica: state))))

@@ -130,10 +130,10 @@ struct DrainGate: Service {
 }
 
 extension HearthServer {
-    /// What `/health` and `/metrics` report of each loaded model.
-    func modelGauges() async -> [ServerMetrics.ModelGauge] {
+    /// What `/health` and `/metrics` report of each loaded model (never waiting for a load).
+    func modelGauges() -> [ServerMetrics.ModelGauge] {
         var gauges: [ServerMetrics.ModelGauge] = []
-        for instance in await models.loaded {
+        for instance in models.loadedNow {
             let load = instance.scheduler.load
             let occupancy = instance.scheduler.occupancy
             gauges.append(.init(name: instance.name, bytes: instance.fileSize + Int64(instance.cacheBytes),
@@ -159,7 +159,7 @@ extension HearthServer {
     /// Neither needs the API key, so neither names models: only counts.
     func addHealthRoutes(to router: Router<HearthRequestContext>) {
         let ready: @Sendable (Request, HearthRequestContext) async throws -> Response = { [self] _, _ in
-            let gauges = await modelGauges()
+            let gauges = modelGauges()
             let (isReady, status) = readiness(gauges)
             var response = Reply.json(.object([
                 "status": .string(status), "live": true, "ready": .bool(isReady), "replica": .string(replica.name),

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 @testable import Server
+import Store
 
 /// What a load balancer reads from a replica (docs/scaling.md): readiness and liveness, its name
 /// on every response, the conversation's routing key, and the endpoint picker's metrics.
@@ -101,9 +102,12 @@ struct ReplicaTests {
         let server = try server()
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let chat = #"{"model":"no-such-model:1b","messages":[{"role":"user","content":"hello"}]}"#
+        // Anthropic's route requires max_tokens; Ollama's refuses it.
+        let anthropic = #"{"model":"no-such-model:1b","max_tokens":8,"messages":[{"role":"user","content":"hello"}]}"#
         try await app.test(.router) { client in
             for path in ["/v1/chat/completions", "/api/chat", "/v1/messages"] {
-                try await client.execute(uri: path, method: .post, headers: jsonHeaders, body: body(chat)) { response in
+                try await client.execute(uri: path, method: .post, headers: jsonHeaders,
+                                         body: body(path == "/v1/messages" ? anthropic : chat)) { response in
                     #expect(response.status == .notFound, "\(path)")
                     #expect(response.headers[Self.affinityField] == "2cf24dba5fb0a30e", "\(path)")
                     #expect(response.headers[Self.replicaField] == "replica-7")
