@@ -15,10 +15,11 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the OpenAI and Ollama HTTP APIs (loopback only, unless told otherwise).",
         discussion: """
             Binds to 127.0.0.1:11435. Binding to any other address needs --api-key (or
-            --api-key-file), or --insecure-no-auth to run without one. Models load on first use and
-            unload after --keep-alive without requests. SIGTERM or Ctrl-C turns /health to 503,
-            waits --drain-delay seconds, stops accepting requests, lets the ones in flight finish,
-            and exits. Many replicas behind a load balancer: see docs/scaling.md.
+            --api-key-file), or --insecure-no-auth to run without one. Models load on first
+            use and unload after --keep-alive without requests. SIGTERM or Ctrl-C turns
+            /health to 503, waits --drain-delay seconds, stops accepting requests, lets the
+            ones in flight finish, and exits. Many replicas behind a load balancer:
+            docs/scaling.md.
             """)
 
     @Option(help: "Address to bind.")
