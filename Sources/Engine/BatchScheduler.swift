@@ -70,6 +70,9 @@ public final class BatchScheduler: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Job] = []
     private var stopping = false
+    /// Positions held in the KV caches of the slots generating, as of the last step (written by
+    /// the scheduler's thread with the lock held, so ``occupancy`` never reads a cache mid-step).
+    private var heldTokens = 0
 
     public init(model: LoadedModel, configuration: Configuration) throws {
         guard configuration.slots >= 1 else { throw EngineError.invalidOption("slots", "must be ≥ 1, got \(configuration.slots)") }
@@ -90,6 +93,9 @@ public final class BatchScheduler: @unchecked Sendable {
 
     deinit {}
 
+    /// Tokens per block of the prefix cache: prompts are reused across slots in whole blocks.
+    public static var prefixBlockTokens: Int { PrefixCache.blockTokens }
+
     /// Bytes of the slots' KV caches (with the draft's, one per slot, when there is a draft).
     public var cacheBytes: Int {
         slots.reduce(0) { $0 + $1.cache.byteCount } + (configuration.draft?.cacheBytes(contextLength: contextLength) ?? 0) * slots.count
@@ -100,6 +106,15 @@ public final class BatchScheduler: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return (slots.filter { $0.job != nil }.count, pending.count)
+    }
+
+    /// How full the KV caches are: positions held by the requests generating (as of the last
+    /// step), out of every slot's context. Idle slots keep their last conversation for reuse, but
+    /// that space is free to take, so it does not count.
+    public var occupancy: (heldTokens: Int, capacityTokens: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (heldTokens, slots.count * contextLength)
     }
 
     /// Queues a generation. `onEvent` is called on the scheduler's thread; returning false
@@ -158,6 +173,7 @@ public final class BatchScheduler: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
+            heldTokens = heldTokensNow()
             while !stopping && pending.isEmpty && !slots.contains(where: { $0.job != nil }) { condition.wait() }
             if stopping && pending.isEmpty && !slots.contains(where: { $0.job != nil }) {
                 condition.unlock()
@@ -314,8 +330,15 @@ public final class BatchScheduler: @unchecked Sendable {
         // Free the slot before telling the owner, so a finished request never looks busy.
         condition.lock()
         slot.job = nil
+        heldTokens = heldTokensNow()
         condition.unlock()
         _ = job.onEvent(final)
+    }
+
+    /// Positions the slots generating hold. On the scheduler's thread (which alone changes
+    /// the caches), with the lock held.
+    private func heldTokensNow() -> Int {
+        slots.reduce(0) { $0 + ($1.job == nil ? 0 : $1.cachedTokens.count) }
     }
 
     static func shared(_ a: [Int32], _ b: [Int32]) -> Int { zip(a, b).prefix { $0 == $1 }.count }

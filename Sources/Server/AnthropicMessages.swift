@@ -60,6 +60,7 @@ extension HearthServer {
             let stop = AnthropicStop(result, calledTools: !calls.isEmpty, maxTokens: sampling.maxTokens)
             return Reply.json(Self.anthropicMessage(id: id, model: answeredModel, content: content, stop: stop, usage: Self.anthropicUsage(result)))
         }
+        await active.waitUntilStarted()
         return Reply.stream(contentType: "text/event-stream") { send in
             // A failed write means the client left: nothing more can reach it.
             var clientGone = false

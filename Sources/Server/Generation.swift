@@ -71,11 +71,15 @@ final class ActiveGeneration: Sendable {
     let recordsUsage: Bool
     /// An answer already computed and replayed (its tokens were counted when they were computed).
     let isReplay: Bool
+    /// Set by the scheduler's first event for this request (nil: events are already there).
+    let firstEvent: FirstEvent?
     private let released = LockedFlag()
 
     init(instance: ModelInstance, promptTokens: Int, toolParser: ToolCallParser?, events: AsyncStream<SchedulerEvent>,
          ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics, ledger: Ledger?,
-         answeredAs: String, decision: String? = nil, recordsUsage: Bool = true, isReplay: Bool = false, route: String = RequestRoute.current) {
+         answeredAs: String, decision: String? = nil, recordsUsage: Bool = true, isReplay: Bool = false, route: String = RequestRoute.current,
+         firstEvent: FirstEvent? = nil) {
+        self.firstEvent = firstEvent
         self.ledger = ledger
         self.route = route
         self.answeredAs = answeredAs
@@ -89,6 +93,15 @@ final class ActiveGeneration: Sendable {
         self.ticket = ticket
         self.started = started
         self.metrics = metrics
+    }
+
+    /// Waits for the scheduler's first event: the first token, or the end. A streaming route
+    /// waits here before it sends its 200 and headers, so until then the request can still fail
+    /// as a whole: a replica killed while the request waits in its queue or computes its prompt
+    /// closes the connection without an answer, which a balancer retries on another replica
+    /// (nginx's `proxy_next_upstream`), where a started stream could only be cut off.
+    func waitUntilStarted() async {
+        await firstEvent?.wait()
     }
 
     /// Consumes the events, calling `onPiece` for each piece of text (throwing there — a client
@@ -116,7 +129,7 @@ final class ActiveGeneration: Sendable {
                 outcome = .success(result)
                 if isReplay { continue }
                 metrics.recordGeneration(
-                    promptTokens: result.promptTokens, computedPromptTokens: result.promptTokens - result.reusedPromptTokens,
+                    model: instance.name, promptTokens: result.promptTokens, computedPromptTokens: result.promptTokens - result.reusedPromptTokens,
                     promptSeconds: result.promptSeconds, generatedTokens: result.completionTokenCount,
                     generationSeconds: result.generationSeconds)
                 if let speculation = result.speculation {
@@ -251,9 +264,11 @@ extension HearthServer {
             options.maxTokens = min(request.maxTokens ?? Int.max, context - prompt.count)
             let (events, continuation) = AsyncStream<SchedulerEvent>.makeStream(bufferingPolicy: .unbounded)
             let ticket: GenerationTicket
+            let firstEvent = FirstEvent()
             do {
                 ticket = try instance.scheduler.submit(prompt: prompt, options: options) { event in
                     continuation.yield(event)
+                    firstEvent.signal()
                     switch event {
                     case .finished, .failed: continuation.finish()
                     case .piece: break
@@ -270,7 +285,7 @@ extension HearthServer {
             request.connectionClosed?.whenComplete { _ in ticket.cancel() }
             return ActiveGeneration(instance: instance, promptTokens: prompt.count, toolParser: prepared.toolParser, events: events, ticket: ticket,
                                     started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs ?? request.model,
-                                    decision: decision, recordsUsage: records)
+                                    decision: decision, recordsUsage: records, firstEvent: firstEvent)
         } catch {
             instance.usage.end()
             throw error
@@ -374,6 +389,34 @@ extension SamplingParameters {
             throw APIError.invalidField(error.field, error.reason)
         }
         return self
+    }
+}
+
+/// Something that happens once, which tasks wait for: a generation's first event.
+final class FirstEvent: @unchecked Sendable {
+    private let lock = NSLock()
+    private var happened = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func signal() {
+        let waiting: [CheckedContinuation<Void, Never>] = lock.withLock {
+            guard !happened else { return [] }
+            happened = true
+            defer { waiters = [] }
+            return waiters
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = lock.withLock {
+                if happened { return true }
+                waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 }
 

@@ -13,7 +13,7 @@ import Store
 ///
 /// ```swift
 /// let server = HearthServer(configuration: configuration, store: store)
-/// try await server.application().runService()   // SIGTERM/SIGINT drain in-flight requests
+/// try await server.run(server.application())   // SIGTERM/SIGINT drain in-flight requests
 /// ```
 public final class HearthServer: Sendable {
     public static let version = "0.1.0"
@@ -29,6 +29,8 @@ public final class HearthServer: Sendable {
     let storedResponses = ResponseStore()
     /// Where every answered request is recorded (nil with `--no-ledger`).
     let ledger: Ledger?
+    /// This replica's name and whether it is draining (see Replicas.swift).
+    let replica: ReplicaState
 
     public init(configuration: ServerConfiguration, store: ModelStore) {
         self.configuration = configuration
@@ -37,6 +39,7 @@ public final class HearthServer: Sendable {
         var logger = Logger(label: "hearth.serve")
         logger.logLevel = configuration.logLevel
         self.logger = logger
+        replica = ReplicaState(name: configuration.replicaName)
         ledger = configuration.recordsUsage ? Ledger(directory: store.root) { [logger] message in logger.error("\(message)") } : nil
     }
 
@@ -44,23 +47,18 @@ public final class HearthServer: Sendable {
     public func router() -> Router<HearthRequestContext> {
         let router = Router(context: HearthRequestContext.self)
         router.addMiddleware {
+            ReplicaMiddleware(replica: replica)
             ErrorMiddleware(metrics: metrics)
             SecurityMiddleware(configuration: configuration)
         }
-        router.get("/health") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
-        }
+        addHealthRoutes(to: router)
         // `/` (Ollama's probe, or a browser sent on to the page) and the chat page's files.
         addChatPageRoutes(to: router)
         router.get("/metrics") { [self] _, _ in
-            var gauges: [ServerMetrics.ModelGauge] = []
-            for instance in await models.loaded {
-                let load = instance.scheduler.load
-                gauges.append(.init(name: instance.name, bytes: instance.fileSize + Int64(instance.cacheBytes),
-                                    busySlots: load.busy, queueDepth: load.waiting))
-            }
+            let gauges = modelGauges()
+            let state = ServerMetrics.ReplicaGauge(name: replica.name, ready: readiness(gauges).ready, draining: replica.isDraining)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: .init(byteBuffer: ByteBuffer(string: metrics.render(models: gauges))))
+                            body: .init(byteBuffer: ByteBuffer(string: metrics.render(models: gauges, replica: state))))
         }
         addOpenAIRoutes(to: router)
         addOllamaRoutes(to: router)
@@ -91,15 +89,20 @@ public final class HearthServer: Sendable {
             logger: logger)
     }
 
-    /// Reads a request body as JSON, within the size and nesting limits.
+    /// Reads a request body as JSON, within the size and nesting limits. A chat's routing key
+    /// (``ConversationAffinity``) is noted here, where every chat route's body passes, unless
+    /// the client sent its own.
     func json(_ request: Request) async throws -> JSONValue {
         var request = request
         let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; expected a JSON object") }
         let depth = configuration.maxJSONDepth
+        let affinity = AffinityNote.current.flatMap { $0.key == nil ? $0 : nil }
         let parse: @Sendable () throws -> JSONValue = {
             do {
-                return try JSONParser.parse(buffer.readableBytesView, maximumDepth: depth)
+                let value = try JSONParser.parse(buffer.readableBytesView, maximumDepth: depth)
+                if let affinity, let key = ConversationAffinity.key(of: value) { affinity.set(key) }
+                return value
             } catch let error as JSONParseError {
                 throw APIError.badRequest(error.description)
             }

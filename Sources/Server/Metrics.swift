@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Counters, gauges and histograms for `GET /metrics`, written in Prometheus' text format.
@@ -29,6 +30,11 @@ final class ServerMetrics: @unchecked Sendable {
             acceptedTokens += accepted
         }
     }
+    /// Prompt tokens asked for, and those served from a KV cache (a slot's or the prefix cache),
+    /// by model: the prefix-cache hit rate a balancer's prefix affinity is judged by. Kept after
+    /// a model unloads, as counters must never go back.
+    private var prefixQueried: [String: Int] = [:]
+    private var prefixHit: [String: Int] = [:]
 
     func recordCloudCost(cloudModel: String, usd: Double) {
         lock.withLock { cloudCost[cloudModel, default: 0] += usd }
@@ -42,8 +48,11 @@ final class ServerMetrics: @unchecked Sendable {
         lock.withLock { requests["\(route)|\(status)", default: 0] += 1 }
     }
 
-    func recordGeneration(promptTokens: Int, computedPromptTokens: Int, promptSeconds: Double, generatedTokens: Int, generationSeconds: Double) {
+    func recordGeneration(model: String, promptTokens: Int, computedPromptTokens: Int, promptSeconds: Double, generatedTokens: Int,
+                          generationSeconds: Double) {
         lock.withLock {
+            prefixQueried[model, default: 0] += promptTokens
+            prefixHit[model, default: 0] += promptTokens - computedPromptTokens
             self.promptTokens += promptTokens
             self.promptTokensComputed += computedPromptTokens
             self.promptSeconds += promptSeconds
@@ -65,9 +74,20 @@ final class ServerMetrics: @unchecked Sendable {
         let bytes: Int64
         let busySlots: Int
         let queueDepth: Int
+        var slots = 0
+        /// KV-cache positions held by the requests generating, and all the slots' positions.
+        var heldTokens = 0
+        var capacityTokens = 0
     }
 
-    func render(models: [ModelGauge]) -> String {
+    /// Who this replica is and whether it takes traffic (``ReplicaState``).
+    struct ReplicaGauge {
+        let name: String
+        let ready: Bool
+        let draining: Bool
+    }
+
+    func render(models: [ModelGauge], replica: ReplicaGauge? = nil) -> String {
         lock.withLock {
             var out = ""
             func header(_ name: String, _ type: String, _ help: String) {
@@ -110,9 +130,79 @@ final class ServerMetrics: @unchecked Sendable {
             out += "hearth_loaded_models \(models.count)\n"
             header("hearth_model_memory_bytes", "gauge", "Memory of each loaded model (weights and KV caches).")
             for model in models { out += "hearth_model_memory_bytes{model=\"\(Self.escape(model.name))\"} \(model.bytes)\n" }
+            out += renderRouting(models: models, replica: replica)
             return out
         }
     }
+
+    /// What a load balancer or the Gateway API Inference Extension's endpoint picker routes by:
+    /// Hearth's own names, then the same facts under the vLLM names the picker reads by default
+    /// (its model-server protocol: `vllm:num_requests_waiting`, `vllm:num_requests_running`,
+    /// `vllm:kv_cache_usage_perc`, optional `vllm:cache_config_info`, `vllm:lora_requests_info`).
+    /// vLLM's "perc" gauges are fractions from 0 to 1, and so are these. Called with the lock held.
+    private func renderRouting(models: [ModelGauge], replica: ReplicaGauge?) -> String {
+        var out = ""
+        func header(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func usage(_ model: ModelGauge) -> Double {
+            model.capacityTokens > 0 ? Double(model.heldTokens) / Double(model.capacityTokens) : 0
+        }
+        // Counters of models seen since start (loaded now or not), gauges of the loaded ones.
+        let counted = Set(prefixQueried.keys).union(models.map(\.name)).sorted()
+        if let replica {
+            header("hearth_replica_info", "gauge", "This replica's name (--replica-name) and version; always 1.")
+            out += "hearth_replica_info{replica=\"\(Self.escape(replica.name))\",version=\"\(HearthServer.version)\"} 1\n"
+            header("hearth_ready", "gauge", "1 while /health reports ready, 0 while draining or saturated.")
+            out += "hearth_ready \(replica.ready ? 1 : 0)\n"
+            header("hearth_draining", "gauge", "1 after SIGTERM: finishing the requests in flight before exiting.")
+            out += "hearth_draining \(replica.draining ? 1 : 0)\n"
+        }
+        header("hearth_requests_waiting", "gauge", "Requests waiting for a slot, by model.")
+        for model in models { out += "hearth_requests_waiting{model=\"\(Self.escape(model.name))\"} \(model.queueDepth)\n" }
+        header("hearth_requests_running", "gauge", "Requests generating (holding a slot), by model.")
+        for model in models { out += "hearth_requests_running{model=\"\(Self.escape(model.name))\"} \(model.busySlots)\n" }
+        header("hearth_slots", "gauge", "Slots (conversations generated side by side), by model.")
+        for model in models { out += "hearth_slots{model=\"\(Self.escape(model.name))\"} \(model.slots)\n" }
+        header("hearth_kv_cache_usage_ratio", "gauge", "Fraction of the slots' KV-cache positions held by requests generating, by model.")
+        for model in models { out += "hearth_kv_cache_usage_ratio{model=\"\(Self.escape(model.name))\"} \(usage(model))\n" }
+        header("hearth_prefix_cache_queried_tokens_total", "counter", "Prompt tokens looked up in the KV caches, by model.")
+        for name in counted { out += "hearth_prefix_cache_queried_tokens_total{model=\"\(Self.escape(name))\"} \(prefixQueried[name, default: 0])\n" }
+        header("hearth_prefix_cache_hit_tokens_total", "counter", "Prompt tokens served from a KV cache instead of computed, by model.")
+        for name in counted { out += "hearth_prefix_cache_hit_tokens_total{model=\"\(Self.escape(name))\"} \(prefixHit[name, default: 0])\n" }
+        header("hearth_prefix_cache_hit_ratio", "gauge", "Prompt tokens served from a KV cache over prompt tokens asked for since start, by model.")
+        for name in counted {
+            let queried = prefixQueried[name, default: 0]
+            out += "hearth_prefix_cache_hit_ratio{model=\"\(Self.escape(name))\"} \(queried > 0 ? Double(prefixHit[name, default: 0]) / Double(queried) : 0)\n"
+        }
+
+        header("vllm:num_requests_waiting", "gauge", "Requests waiting for a slot (hearth_requests_waiting).")
+        for model in models { out += "vllm:num_requests_waiting{model_name=\"\(Self.escape(model.name))\"} \(model.queueDepth)\n" }
+        header("vllm:num_requests_running", "gauge", "Requests generating (hearth_requests_running).")
+        for model in models { out += "vllm:num_requests_running{model_name=\"\(Self.escape(model.name))\"} \(model.busySlots)\n" }
+        // Both names: vLLM renamed gpu_cache_usage_perc to kv_cache_usage_perc, and endpoint
+        // pickers of either age read one of them.
+        for name in ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"] {
+            header(name, "gauge", "KV-cache usage, 1 = full (hearth_kv_cache_usage_ratio).")
+            for model in models { out += "\(name){model_name=\"\(Self.escape(model.name))\"} \(usage(model))\n" }
+        }
+        header("vllm:cache_config_info", "gauge", "KV-cache layout for prefix-aware scoring: tokens per prefix-cache block, and blocks in all slots.")
+        for model in models {
+            out += "vllm:cache_config_info{model_name=\"\(Self.escape(model.name))\",block_size=\"\(Self.prefixBlockTokens)\",num_gpu_blocks=\"\(model.capacityTokens / Self.prefixBlockTokens)\"} 1\n"
+        }
+        header("vllm:prefix_cache_queries_total", "counter", "Prompt tokens looked up in the KV caches (hearth_prefix_cache_queried_tokens_total).")
+        for name in counted { out += "vllm:prefix_cache_queries_total{model_name=\"\(Self.escape(name))\"} \(prefixQueried[name, default: 0])\n" }
+        header("vllm:prefix_cache_hits_total", "counter", "Prompt tokens served from a KV cache (hearth_prefix_cache_hit_tokens_total).")
+        for name in counted { out += "vllm:prefix_cache_hits_total{model_name=\"\(Self.escape(name))\"} \(prefixHit[name, default: 0])\n" }
+        // Hearth applies LoRA adapters when a model loads (a created model or --lora), never per
+        // request, so no adapter is ever waiting or swapped in: the picker's LoRA affinity has
+        // nothing to prefer, which these labels say. The value is when this was written, as vLLM's.
+        header("vllm:lora_requests_info", "gauge", "LoRA adapters loaded per request: none (adapters are part of a model's name in Hearth).")
+        out += "vllm:lora_requests_info{max_lora=\"0\",running_lora_adapters=\"\",waiting_lora_adapters=\"\"} \(Date().timeIntervalSince1970)\n"
+        return out
+    }
+
+    static var prefixBlockTokens: Int { BatchScheduler.prefixBlockTokens }
 
     static func escape(_ label: String) -> String {
         label.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")

@@ -61,7 +61,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Known routes by name; anything else is one label, so a scan cannot blow up the metrics.
     static func routeLabel(_ path: String) -> String {
         let known: Set<String> = [
-            "/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+            "/", "/health", "/health/live", "/health/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
             "/api/tags", "/api/show", "/api/chat", "/api/generate", "/api/ps", "/api/version", "/api/pull",
             "/api/delete", "/api/embed", "/api/embeddings", "/api/copy", "/api/create", "/api/usage", "/v1/messages", "/v1/messages/count_tokens",
         ]
@@ -77,7 +77,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// Secure by default: the Host header of a loopback server must name this machine (DNS
 /// rebinding), browsers only from allowed origins (CORS), and the API key on every route but
-/// `/health` and the chat page's files (``ChatPage/isPublic(_:)``).
+/// `/health` (with `/health/live` and `/health/ready`) and the chat page's files (``ChatPage/isPublic(_:)``).
 struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     let configuration: ServerConfiguration
     let policy: HostPolicy
@@ -132,7 +132,7 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         }
         // The chat page's own files are public (they hold no data; the page then asks for the key).
-        if let key = configuration.apiKey, path != "/health", !ChatPage.isPublic(request) {
+        if let key = configuration.apiKey, path != "/health", !path.hasPrefix("/health/"), !ChatPage.isPublic(request) {
             // Anthropic's clients send the key as `x-api-key`; either header may carry it.
             let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? Array($0.utf8.dropFirst(7)) : nil }
             let apiKey = request.headers[Self.apiKeyHeader].map { Array($0.utf8) }

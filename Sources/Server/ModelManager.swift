@@ -78,7 +78,12 @@ final class UsageClock: @unchecked Sendable {
 actor ModelManager {
     let store: ModelStore
     let configuration: ServerConfiguration
-    private(set) var instances: [String: ModelInstance] = [:]
+    private(set) var instances: [String: ModelInstance] = [:] {
+        didSet { published.set(instances.values.sorted { $0.name < $1.name }) }
+    }
+    /// The loaded models as of the last change, readable without waiting for the actor: it is
+    /// busy for the whole of a model's load, and `/health` and `/metrics` must answer meanwhile.
+    private nonisolated let published = PublishedInstances()
     /// A model was unloaded since the last ``takeUnloaded()``.
     private var unloadedSinceAsked = false
     let logger: Logger
@@ -275,4 +280,16 @@ actor ModelManager {
     }
 
     var loaded: [ModelInstance] { instances.values.sorted { $0.name < $1.name } }
+
+    /// The loaded models, without waiting for a load in progress (see `published`).
+    nonisolated var loadedNow: [ModelInstance] { published.get() }
+}
+
+/// A lock-protected copy of the manager's loaded models.
+final class PublishedInstances: @unchecked Sendable {
+    private let lock = NSLock()
+    private var instances: [ModelInstance] = []
+
+    func set(_ instances: [ModelInstance]) { lock.withLock { self.instances = instances } }
+    func get() -> [ModelInstance] { lock.withLock { instances } }
 }

@@ -365,6 +365,7 @@ extension HearthServer {
             }
             return Reply.json(line(content, calls: calls, result: result))
         }
+        await active.waitUntilStarted()
         return Reply.stream(contentType: "application/x-ndjson") { send in
             let parser = LockedParser(active.toolParser)
             var delivered = 0

@@ -68,6 +68,7 @@ extension HearthServer {
                 "usage": Self.usage(answers.map(\.1), choicesPerPrompt: sampling.choices),
             ]))
         }
+        for active in actives { await active.waitUntilStarted() }
         return Reply.stream(contentType: "text/event-stream") { send in
             let results = try await Self.merged(count: actives.count, send: send) { index, emit in
                 try await self.streamChatChoice(index: index, active: actives[index], plan: plan, textRequest: answerInText(index),

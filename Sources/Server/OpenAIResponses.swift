@@ -138,6 +138,7 @@ extension HearthServer {
             let result = try await generate(active, plan: plan, textRequest: textRequest, into: output) { _ in }
             return Reply.json(finish(output, result))
         }
+        await active.waitUntilStarted()
         return Reply.stream(contentType: "text/event-stream") { send in
             var sequence = 0
             var clientGone = false

@@ -252,6 +252,7 @@ extension HearthServer {
                 "usage": Self.usage(results, choicesPerPrompt: choicesPerPrompt),
             ]))
         }
+        for active in actives { await active.waitUntilStarted() }
         return Reply.stream(contentType: "text/event-stream") { send in
             @Sendable func event(_ choices: [JSONValue], usage: JSONValue? = nil) -> String {
                 var object: JSONObject = ["id": .string(String(id)), "object": "text_completion", "created": created,

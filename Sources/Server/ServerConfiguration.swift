@@ -73,6 +73,12 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 512
     /// Open connections from one client address beyond this are answered 503 and closed at once.
     public var maxConnectionsPerClient = 128
+    /// This replica's name, sent back on every response (`X-Hearth-Replica`), in `/health` and
+    /// in `/metrics`: which of many replicas behind a balancer answered (`--replica-name`).
+    public var replicaName = ProcessInfo.processInfo.hostName
+    /// After SIGTERM, how long `/health` reports 503 while requests are still served, before the
+    /// listener closes: the time balancers need to notice (`--drain-delay`).
+    public var drainDelay: Duration = .zero
     /// Called before a model loads with its file path and the KV-cache bytes the slots need;
     /// throws when the machine cannot hold it (the request then fails instead of swapping).
     public var admitModel: @Sendable (_ path: String, _ cacheBytes: Int) throws -> Void = { _, _ in }

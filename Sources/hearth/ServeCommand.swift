@@ -15,9 +15,11 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the OpenAI and Ollama HTTP APIs (loopback only, unless told otherwise).",
         discussion: """
             Binds to 127.0.0.1:11435. Binding to any other address needs --api-key (or
-            --api-key-file), or --insecure-no-auth to run without one. Models load on first use and
-            unload after --keep-alive without requests. SIGTERM or Ctrl-C stops accepting requests,
-            lets the ones in flight finish, and exits.
+            --api-key-file), or --insecure-no-auth to run without one. Models load on first
+            use and unload after --keep-alive without requests. SIGTERM or Ctrl-C turns
+            /health to 503, waits --drain-delay seconds, stops accepting requests, lets the
+            ones in flight finish, and exits. Many replicas behind a load balancer:
+            docs/scaling.md.
             """)
 
     @Option(help: "Address to bind.")
@@ -93,6 +95,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var cache: CacheTypeOption
 
+    @Option(name: .customLong("replica-name"), help: "This replica's name, sent on every response as X-Hearth-Replica and shown by /health and /metrics (default: the host name).")
+    var replicaName: String?
+
+    @Option(name: .customLong("drain-delay"), help: "Seconds after SIGTERM during which /health reports 503 while requests are still served, before the listener closes (time for load balancers to notice; see docs/scaling.md).")
+    var drainDelay: Int = 0
+
     @Flag(name: .customLong("no-ledger"), help: "Do not record requests in the savings ledger (HEARTH_HOME/ledger.sqlite; see `hearth usage`).")
     var noLedger = false
 
@@ -123,6 +131,11 @@ struct ServeCommand: AsyncParsableCommand {
         for host in allowedHosts where host.isEmpty || host.contains(where: { $0.isWhitespace || $0 == "/" || $0 == ":" }) {
             throw ValidationError("--allowed-host must be a host name like models.example.com, got '\(host)'")
         }
+        if let replicaName, replicaName.isEmpty || replicaName.utf8.count > 253
+            || !replicaName.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F }) {
+            throw ValidationError("--replica-name must be 1 to 253 printable ASCII characters without spaces, got '\(replicaName)'")
+        }
+        guard (0...3600).contains(drainDelay) else { throw ValidationError("--drain-delay must be in 0...3600 seconds, got \(drainDelay)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
         }
@@ -152,6 +165,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.draftMinimumProbability = draftPMin
         configuration.maxConnections = maxConnections
         configuration.maxConnectionsPerClient = maxConnectionsPerClient
+        if let replicaName { configuration.replicaName = replicaName }
+        configuration.drainDelay = .seconds(drainDelay)
         configuration.admitModel = { path, cacheBytes in try Self.admit(path: path, cacheBytes: cacheBytes) }
 
         if !configuration.isLoopback && configuration.apiKey == nil {
@@ -169,7 +184,7 @@ struct ServeCommand: AsyncParsableCommand {
         let app = try await server.application { port in
             FileHandle.standardOutput.write(Data("Hearth \(HearthServer.version) serving the OpenAI and Ollama APIs on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n".utf8))
         }
-        try await app.runService()
+        try await server.run(app)
     }
 
     /// The names to load at start, and the GGUF files among `references` served in place: a
