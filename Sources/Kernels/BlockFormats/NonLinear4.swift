@@ -29,6 +29,16 @@ func tableNibbleDot(_ nibbles: UnsafePointer<UInt8>, _ activations: UnsafePointe
     return low &+ high
 }
 
+/// Writes the 32 values of 16 bytes of nibbles (elements j and j + 16) mapped through `table`,
+/// times `scale`.
+@inline(__always)
+func dequantizeTableNibbles(_ nibbles: UnsafePointer<UInt8>, table: UnsafeBufferPointer<Int8>, scale: Float, into y: UnsafeMutablePointer<Float>) {
+    for j in 0..<16 {
+        y[j] = scale * Float(table[Int(nibbles[j] & 0x0F)])
+        y[j + 16] = scale * Float(table[Int(nibbles[j] >> 4)])
+    }
+}
+
 /// Plain twin of `tableNibbleDot`: element i of the block is nibble i % 16 (low half first).
 func referenceTableNibbleDot(_ block: UnsafeRawPointer, nibblesAt offset: Int, _ activations: UnsafeRawPointer, at activationOffset: Int,
                              table: [Int8]) -> Int32 {
@@ -53,13 +63,7 @@ public enum IQ4_NL: QuantFormat, BlockDotKernel {
         nonLinear4Values.withUnsafeBufferPointer { table in
             for block in 0..<count / 32 {
                 let b = row + block &* 18
-                let d = b.half(at: 0)
-                let qs = b.bytes(at: 2)
-                let y = output + block &* 32
-                for j in 0..<16 {
-                    y[j] = d * Float(table[Int(qs[j] & 0x0F)])
-                    y[j + 16] = d * Float(table[Int(qs[j] >> 4)])
-                }
+                dequantizeTableNibbles(b.bytes(at: 2), table: table, scale: b.half(at: 0), into: output + block &* 32)
             }
         }
     }
@@ -106,13 +110,7 @@ public enum MXFP4: QuantFormat, BlockDotKernel {
         fp4DoubledValues.withUnsafeBufferPointer { table in
             for block in 0..<count / 32 {
                 let b = row + block &* 17
-                let d = halfScale(b.bytes(at: 0)[0])
-                let qs = b.bytes(at: 1)
-                let y = output + block &* 32
-                for j in 0..<16 {
-                    y[j] = Float(table[Int(qs[j] & 0x0F)]) * d
-                    y[j + 16] = Float(table[Int(qs[j] >> 4)]) * d
-                }
+                dequantizeTableNibbles(b.bytes(at: 1), table: table, scale: halfScale(b.bytes(at: 0)[0]), into: output + block &* 32)
             }
         }
     }
@@ -167,13 +165,8 @@ public enum IQ4_XS: QuantFormat, BlockDotKernel {
                 let b = row + superBlock &* 136
                 let d = b.half(at: 0)
                 for block in 0..<8 {
-                    let dl = d * Float(scale(b, block))
-                    let qs = b.bytes(at: 8 + 16 * block)
-                    let y = output + superBlock &* 256 + 32 * block
-                    for j in 0..<16 {
-                        y[j] = dl * Float(table[Int(qs[j] & 0x0F)])
-                        y[j + 16] = dl * Float(table[Int(qs[j] >> 4)])
-                    }
+                    dequantizeTableNibbles(b.bytes(at: 8 + 16 * block), table: table, scale: d * Float(scale(b, block)),
+                                           into: output + superBlock &* 256 + 32 * block)
                 }
             }
         }
