@@ -86,10 +86,10 @@ extension ModelManager {
 }
 
 extension HearthServer {
-    /// Checks a created model's `DRAFT` before it is stored: `none`, or an installed model with
+    /// Checks a created model's `DRAFT` before it is stored: `auto`, `none`, or an installed model with
     /// the vocabulary of the weights at `basePath` (loads both; run off the event loop).
     public static func checkDraft(_ draft: String?, basePath: String, store: ModelStore) throws {
-        guard let draft, DraftSetting(draft) != .none else { return }
+        guard let draft, case .model = DraftSetting(draft) else { return }
         let installed: InstalledModel
         do {
             installed = try ModelManager.installedModel(draft, in: store)

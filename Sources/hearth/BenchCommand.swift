@@ -77,6 +77,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if let draftMax, !(1...64).contains(draftMax) { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
         let speculating = ngram || draft.explicit != nil
+        if draft.draft != nil && draft.explicit == nil { throw ValidationError("--draft on bench needs the draft model's name (it measures that draft)") }
         if ngram && draft.explicit != nil { throw ValidationError("--ngram and --draft are measured one at a time; give one") }
         if draftMax != nil && !speculating { throw ValidationError("--draft-max is for --ngram or --draft runs") }
         if promptFile != nil && !speculating { throw ValidationError("--prompt-file is for --ngram or --draft runs") }

@@ -66,7 +66,8 @@ class CacheTypeFlagTests(unittest.TestCase):
         self.assertIn("f16, q8_0", result.stderr)
 
     def test_unknown_type_is_named(self):
-        for command in (["serve", "--port", "0"], ["run", MODEL, "hi"], ["bench", MODEL], ["perplexity", MODEL, "--file", "/dev/null"]):
+        for command in (["serve", "--port", "0"], ["run", MODEL, "hi"], ["bench", MODEL], ["perplexity", MODEL, "--file", "/dev/null"],
+                        ["fit"]):
             with self.subTest(command=command[0]):
                 result = self.run_hearth(*command, "--cache-type", "q4_x")
                 self.assertNotEqual(result.returncode, 0)

@@ -129,6 +129,27 @@ class DraftModelCommandTests(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("--ngram and --draft", result.stderr)
 
+    def test_bad_draft_flags_are_named(self):
+        for arguments, named in ((["bench", MODEL, "--draft", "none"], "--draft"),
+                                 (["serve", "--port", "0", "--draft", ""], "--draft"),
+                                 (["serve", "--port", "0", "--draft-max", "65"], "--draft-max"),
+                                 (["serve", "--port", "0", "--draft-p-min", "1.5"], "--draft-p-min"),
+                                 (["serve", "--port", "0", "--ngram", "--draft", MODEL], "--ngram and --draft")):
+            with self.subTest(arguments=arguments):
+                result = run_hearth(self.home, *arguments, timeout=60)
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(named, result.stderr)
+
+    def test_run_with_draft_auto_or_none_answers_without_a_measured_draft(self):
+        # No draft was measured in this store's drafts.json for the 0.5b, so auto is plain decoding.
+        question = ["--temp", "0", "-n", "12", "Say hello."]
+        plain = self.run_hearth("run", MODEL, "--draft", "none", *question)
+        automatic = self.run_hearth("run", MODEL, "--draft", "auto", *question)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertEqual(automatic.returncode, 0, automatic.stderr)
+        self.assertEqual(automatic.stdout, plain.stdout)
+        self.assertNotIn("proposed tokens kept", automatic.stderr)
+
 
 FIBONACCI = [{"role": "user", "content": "Write a Python function that returns the n-th Fibonacci number."}]
 TARGET = "qwen2.5-coder:1.5b"
@@ -188,6 +209,10 @@ class DraftServerTests(unittest.TestCase):
         drafts = {entry["model"]: entry.get("draft") for entry in ollama_request(self.drafting.port, "GET", "/api/ps")[1]["models"]}
         self.assertIn("coder-nodraft:latest", drafts)
         self.assertIsNone(drafts["coder-nodraft:latest"])
+        # DRAFT auto (the server's automatic choice) is accepted as is.
+        status, reply = ollama_request(self.drafting.port, "POST", "/api/create",
+                                       {"model": "coder-auto", "from": TARGET, "draft": "auto", "stream": False})
+        self.assertEqual(status, 200, reply)
         # Another vocabulary, or a model that is not installed, is refused when the model is created.
         for draft, words in (("smollm2:135m", "vocabulary"), ("nosuch:1b", "not installed")):
             status, reply = ollama_request(self.drafting.port, "POST", "/api/create",
