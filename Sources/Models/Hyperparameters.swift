@@ -37,6 +37,13 @@ public struct Hyperparameters: Sendable, Equatable {
     public var slidingLayers: [Bool]
     /// RoPE base used by the sliding-window layers.
     public var ropeFrequencyBaseSliding: Float
+    /// Experts of each mixture-of-experts feed-forward (`expert_count`), 0 for a dense model.
+    public var expertCount: Int
+    /// Experts each token is routed to (`expert_used_count`), 0 for a dense model.
+    public var expertsUsed: Int
+    /// Hidden width of one expert (`expert_feed_forward_length`; llama.cpp's default when absent
+    /// is feed_forward_length / expert_used_count).
+    public var expertFeedForwardLength: Int
 
     /// Query dimensions of all heads together.
     public var queryLength: Int { headCount * headDimension }
@@ -129,6 +136,17 @@ public struct Hyperparameters: Sendable, Equatable {
         slidingWindow = nil
         slidingLayers = Array(repeating: false, count: blockCount)
         ropeFrequencyBaseSliding = 10000
+
+        expertCount = try optionalInt("expert_count") ?? 0
+        expertsUsed = try optionalInt("expert_used_count") ?? 0
+        try Self.check(prefix + "expert_count", expertCount, in: 0...4096)
+        try Self.check(prefix + "expert_used_count", expertsUsed, in: 0...expertCount)
+        if expertCount > 0, expertsUsed == 0 {
+            throw ModelError.invalidKey(prefix + "expert_used_count", "must be ≥ 1 when expert_count is \(expertCount)")
+        }
+        expertFeedForwardLength = try optionalInt("expert_feed_forward_length")
+            ?? (expertsUsed > 0 ? feedForwardLength / expertsUsed : 0)
+        if expertCount > 0 { try Self.check(prefix + "expert_feed_forward_length", expertFeedForwardLength, in: 1...1_048_576) }
 
         guard let tokens = file["tokenizer.ggml.tokens"]?.asArray else {
             throw ModelError.missingKey("tokenizer.ggml.tokens")

@@ -163,9 +163,14 @@ extension TransformerWeights {
             try attach(&weights.layers[index].key)
             try attach(&weights.layers[index].value)
             try attach(&weights.layers[index].output)
-            try attach(&weights.layers[index].gate)
-            try attach(&weights.layers[index].up)
-            try attach(&weights.layers[index].down)
+            // Experts are not adapted: an adapter for them names tensors the loop never sees,
+            // so it is refused below as adapting what the model does not have.
+            if case .dense(var feedForward) = weights.layers[index].feedForward {
+                try attach(&feedForward.gate)
+                try attach(&feedForward.up)
+                try attach(&feedForward.down)
+                weights.layers[index].feedForward = .dense(feedForward)
+            }
         }
         if weights.output.name != weights.tokenEmbedding.name { try attach(&weights.output) }
         if let first = unused.sorted().first {

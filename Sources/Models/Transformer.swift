@@ -37,11 +37,22 @@ public struct LayerWeights: Sendable {
     /// Norm of the attention output before the residual add (gemma3).
     var postAttentionNorm: [Float]?
     var feedForwardNorm: [Float]
+    var feedForward: FeedForwardWeights
+    /// Norm of the feed-forward output before the residual add (gemma3).
+    var postFeedForwardNorm: [Float]?
+}
+
+/// The feed-forward part of a layer: one gated MLP, or a mixture of experts.
+public enum FeedForwardWeights: Sendable {
+    case dense(DenseFeedForward)
+    case experts(MixtureOfExperts)
+}
+
+/// act(gate · x) ⊙ (up · x), then down.
+public struct DenseFeedForward: Sendable {
     var gate: Linear
     var up: Linear
     var down: Linear
-    /// Norm of the feed-forward output before the residual add (gemma3).
-    var postFeedForwardNorm: [Float]?
 }
 
 /// The weights of a whole decoder, bound to the memory-mapped file.
@@ -57,8 +68,23 @@ public struct TransformerWeights: Sendable {
 
 extension TensorBinder {
     /// Binds the tensors every llama-family decoder has, with the optional extras when present.
-    /// Architectures call this and then check for what is required of them.
+    /// Architectures call this and then check for what is required of them; every layer's
+    /// feed-forward is a dense gated MLP.
     func standardWeights(_ hp: Hyperparameters) throws -> TransformerWeights {
+        try standardWeights(hp) { .dense(try denseFeedForward(layer: $0, hp)) }
+    }
+
+    /// The gated MLP of layer `index` (`ffn_gate`, `ffn_up`, `ffn_down`).
+    func denseFeedForward(layer index: Int, _ hp: Hyperparameters) throws -> DenseFeedForward {
+        let p = "blk.\(index)."
+        return DenseFeedForward(
+            gate: try linear(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: hp.embeddingLength),
+            up: try linear(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: hp.embeddingLength),
+            down: try linear(p + "ffn_down.weight", rows: hp.embeddingLength, columns: hp.feedForwardLength))
+    }
+
+    /// The standard attention, norms and output with each layer's feed-forward from `feedForward`.
+    func standardWeights(_ hp: Hyperparameters, feedForward: (Int) throws -> FeedForwardWeights) throws -> TransformerWeights {
         let embedding = hp.embeddingLength
         let tokenEmbedding = try linear("token_embd.weight", rows: hp.vocabularySize, columns: embedding)
         let output =
@@ -78,9 +104,7 @@ extension TensorBinder {
                     keyNorm: try optionalVector(p + "attn_k_norm.weight", length: hp.headDimension),
                     postAttentionNorm: try optionalVector(p + "post_attention_norm.weight", length: embedding),
                     feedForwardNorm: try vector(p + "ffn_norm.weight", length: embedding),
-                    gate: try linear(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: embedding),
-                    up: try linear(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: embedding),
-                    down: try linear(p + "ffn_down.weight", rows: embedding, columns: hp.feedForwardLength),
+                    feedForward: try feedForward(index),
                     postFeedForwardNorm: try optionalVector(p + "post_ffw_norm.weight", length: embedding)
                 ))
         }

@@ -239,6 +239,20 @@ public final class TransformerModel: @unchecked Sendable {
         let b = buffers
         let embedding = hp.embeddingLength
         normRows(b.hidden, weight: w.feedForwardNorm, rows: n, width: embedding, into: b.normed)
+        switch w.feedForward {
+        case .dense(let dense): denseFeedForward(dense, batch: n, orders: orders)
+        case .experts(let experts): expertFeedForward(experts, batch: n, orders: orders)
+        }
+        if let post = w.postFeedForwardNorm {
+            normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
+        }
+        for i in 0..<(n * embedding) { b.hidden[i] += b.projected[i] }
+    }
+
+    /// The gated MLP of `n` normed rows (`buffers.normed`) into `buffers.projected`.
+    private func denseFeedForward(_ w: DenseFeedForward, batch n: Int, orders: [RowOrder]?) {
+        let hp = hyperparameters
+        let b = buffers
         w.gate.apply(b.normed, batch: n, into: b.gate, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
         w.up.apply(b.normed, batch: n, into: b.up, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
         // Element-wise, so the threads split it (a prompt chunk's activations are megabytes).
@@ -255,10 +269,6 @@ public final class TransformerModel: @unchecked Sendable {
             }
         }
         w.down.apply(b.gate, batch: n, into: b.projected, scratch: b.arena, pool: pool, order: productOrder, rowOrders: orders)
-        if let post = w.postFeedForwardNorm {
-            normRows(b.projected, weight: post, rows: n, width: embedding, into: b.projected)
-        }
-        for i in 0..<(n * embedding) { b.hidden[i] += b.projected[i] }
     }
 
     private func normRows(
@@ -283,6 +293,8 @@ final class ForwardBuffers: @unchecked Sendable {
     private(set) var projected: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var gate: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private(set) var up: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    /// The mixture-of-experts feed-forward's own buffers (empty for a dense model).
+    let experts = ExpertScratch()
 
     init(_ hp: Hyperparameters) { self.hp = hp }
 

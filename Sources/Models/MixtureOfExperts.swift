@@ -1,0 +1,214 @@
+import Foundation
+import Kernels
+
+/// A mixture-of-experts feed-forward (qwen3moe, Mixtral-style llama): a router scores every
+/// expert for each token, the `expertsUsed` best run their own gated MLP on it, and their
+/// outputs are added, weighted by the router's probabilities.
+///
+/// Each expert is a slice of three 3-D tensors (`ffn_gate_exps`, `ffn_up_exps`, `ffn_down_exps`,
+/// GGUF dimensions `[columns, rows, experts]`), so an expert's matrix is a plain view into the
+/// mapped file.
+public struct MixtureOfExperts: Sendable {
+    /// `ffn_gate_inp`: one row of router logits per expert.
+    let router: Linear
+    let gates: [Linear]
+    let ups: [Linear]
+    let downs: [Linear]
+    let expertsUsed: Int
+    /// Whether the chosen experts' probabilities are divided by their sum (qwen3moe, Mixtral).
+    let normalizesWeights: Bool
+    /// Multiplies the weights after normalising (`expert_weights_scale`); nil for none.
+    let weightsScale: Float?
+
+    var expertCount: Int { router.rows }
+    var hiddenLength: Int { gates[0].rows }
+}
+
+extension TensorBinder {
+    /// The experts of layer `index` (`ffn_gate_inp`, `ffn_{gate,up,down}_exps`).
+    /// `hiddenLength`: one expert's hidden width (`expert_feed_forward_length` unless the
+    /// architecture says otherwise).
+    func mixtureOfExperts(layer index: Int, _ hp: Hyperparameters, hiddenLength: Int? = nil,
+                          normalizesWeights: Bool = true) throws -> MixtureOfExperts {
+        let p = "blk.\(index)."
+        let embedding = hp.embeddingLength, hidden = hiddenLength ?? hp.expertFeedForwardLength, count = hp.expertCount
+        var scale: Float?
+        let scaleKey = hp.architecture + ".expert_weights_scale"
+        if let value = file[scaleKey] {
+            guard let double = value.asFloat, double.isFinite else {
+                throw ModelError.invalidKey(scaleKey, "expected a finite number, got \(value)")
+            }
+            if double != 0 && double != 1 { scale = Float(double) }
+        }
+        return MixtureOfExperts(
+            router: try linear(p + "ffn_gate_inp.weight", rows: count, columns: embedding),
+            gates: try experts(p + "ffn_gate_exps.weight", count: count, rows: hidden, columns: embedding),
+            ups: try experts(p + "ffn_up_exps.weight", count: count, rows: hidden, columns: embedding),
+            downs: try experts(p + "ffn_down_exps.weight", count: count, rows: embedding, columns: hidden),
+            expertsUsed: hp.expertsUsed, normalizesWeights: normalizesWeights, weightsScale: scale)
+    }
+
+    /// `count` matrices of `rows × columns` stacked in one tensor of dimensions `[columns, rows, count]`.
+    func experts(_ name: String, count: Int, rows: Int, columns: Int) throws -> [Linear] {
+        guard let info = file.tensor(named: name) else { throw ModelError.missingTensor(name) }
+        guard info.dimensions == [columns, rows, count] else {
+            throw ModelError.tensorShape(name, expected: [columns, rows, count], found: info.dimensions)
+        }
+        let data = file.data(for: info)
+        guard let base = data.baseAddress, data.count % count == 0 else { throw ModelError.tensorType(name, info.type.name) }
+        let bytesPerExpert = data.count / count
+        return try (0..<count).map { expert in
+            do {
+                let matrix = try WeightMatrix(
+                    name: "\(name)[\(expert)]", ggmlType: info.type.rawValue, rows: rows, columns: columns,
+                    data: base + expert * bytesPerExpert, byteCount: bytesPerExpert)
+                return Linear(matrix: matrix, bias: nil)
+            } catch {
+                throw ModelError.tensorType(name, "\(info.type.name): \(error)")
+            }
+        }
+    }
+}
+
+/// Working memory of the expert feed-forward for one batch, grown to the largest batch seen.
+final class ExpertScratch: @unchecked Sendable {
+    private(set) var capacity = 0
+    private(set) var routerLogits: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    /// Per row, the chosen experts and their weights, best first.
+    private(set) var chosen: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
+    private(set) var weights: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    /// The rows routed to one expert, gathered; its gate (then activation) and up outputs.
+    private(set) var gathered: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var gate: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var up: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    /// Each (row, chosen slot)'s expert output, `embedding` wide.
+    private(set) var outputs: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var expertOutput: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+
+    func reserve(batch: Int, experts: MixtureOfExperts, embedding: Int) {
+        guard batch > capacity || capacity == 0 else { return }
+        deallocateAll()
+        let used = experts.expertsUsed, hidden = experts.hiddenLength
+        routerLogits = .allocate(capacity: batch * experts.expertCount)
+        chosen = .allocate(capacity: batch * used)
+        weights = .allocate(capacity: batch * used)
+        gathered = .allocate(capacity: batch * embedding)
+        gate = .allocate(capacity: batch * hidden)
+        up = .allocate(capacity: batch * hidden)
+        outputs = .allocate(capacity: batch * used * embedding)
+        expertOutput = .allocate(capacity: batch * embedding)
+        capacity = batch
+    }
+
+    private func deallocateAll() {
+        for pointer in [routerLogits, weights, gathered, gate, up, outputs, expertOutput] { pointer.deallocate() }
+        chosen.deallocate()
+    }
+
+    deinit { deallocateAll() }
+}
+
+extension TransformerModel {
+    /// The expert feed-forward of `n` normed rows (`buffers.normed`) into `buffers.projected`, in
+    /// llama.cpp's `build_moe_ffn` order: router logits, softmax, the best `expertsUsed` by
+    /// probability, their probabilities normalised to sum 1, each chosen expert's SwiGLU MLP,
+    /// and the weighted outputs added in the order the experts were chosen.
+    ///
+    /// Rows are grouped by expert so each expert's weights are read once per batch. llama.cpp
+    /// multiplies experts one row at a time whatever the batch (`mul_mat_id`), so the experts'
+    /// products take single rows' order; the router is an ordinary product (`orders`).
+    func expertFeedForward(_ experts: MixtureOfExperts, batch n: Int, orders: [RowOrder]?) {
+        let b = buffers
+        let embedding = hyperparameters.embeddingLength
+        let scratch = b.experts
+        scratch.reserve(batch: n, experts: experts, embedding: embedding)
+        let count = experts.expertCount, used = experts.expertsUsed, hidden = experts.hiddenLength
+        experts.router.apply(b.normed, batch: n, into: scratch.routerLogits, scratch: b.arena, pool: pool,
+                             order: productOrder, rowOrders: orders)
+        var rowsOfExpert = [[(row: Int, slot: Int)]](repeating: [], count: count)
+        for row in 0..<n {
+            Self.route(scratch.routerLogits + row * count, count: count, experts: experts,
+                       chosen: scratch.chosen + row * used, weights: scratch.weights + row * used)
+            for slot in 0..<used { rowsOfExpert[scratch.chosen[row * used + slot]].append((row, slot)) }
+        }
+        for expert in 0..<count where !rowsOfExpert[expert].isEmpty {
+            let members = rowsOfExpert[expert]
+            for (index, member) in members.enumerated() {
+                (scratch.gathered + index * embedding).update(from: b.normed + member.row * embedding, count: embedding)
+            }
+            let m = members.count
+            experts.gates[expert].apply(scratch.gathered, batch: m, into: scratch.gate, scratch: b.arena, pool: pool, order: productOrder)
+            experts.ups[expert].apply(scratch.gathered, batch: m, into: scratch.up, scratch: b.arena, pool: pool, order: productOrder)
+            swiglu(gate: UnsafeBufferPointer(start: scratch.gate, count: m * hidden),
+                   up: UnsafeBufferPointer(start: scratch.up, count: m * hidden),
+                   into: UnsafeMutableBufferPointer(start: scratch.gate, count: m * hidden))
+            experts.downs[expert].apply(scratch.gate, batch: m, into: scratch.expertOutput, scratch: b.arena, pool: pool,
+                                        order: productOrder)
+            for (index, member) in members.enumerated() {
+                let weight = scratch.weights[member.row * used + member.slot]
+                let source = scratch.expertOutput + index * embedding
+                let target = scratch.outputs + (member.row * used + member.slot) * embedding
+                for d in 0..<embedding { target[d] = source[d] * weight }
+            }
+        }
+        // ggml adds the weighted expert outputs one view after another: ((e0 + e1) + e2) + …
+        for row in 0..<n {
+            let out = b.projected + row * embedding
+            out.update(from: scratch.outputs + row * used * embedding, count: embedding)
+            for slot in 1..<max(used, 1) {
+                let term = scratch.outputs + (row * used + slot) * embedding
+                for d in 0..<embedding { out[d] = out[d] + term[d] }
+            }
+        }
+    }
+
+    /// One row's routing: softmax over the router logits as ggml computes it (sum in Double),
+    /// the `expertsUsed` most probable experts (ties to the lower index), their probabilities
+    /// normalised and scaled.
+    static func route(_ logits: UnsafeMutablePointer<Float>, count: Int, experts: MixtureOfExperts,
+                      chosen: UnsafeMutablePointer<Int>, weights: UnsafeMutablePointer<Float>) {
+        var maximum = -Float.infinity
+        for e in 0..<count { maximum = max(maximum, logits[e]) }
+        // ggml_vec_soft_max_f32 on AVX-512: sixteen lanes at a time through its vector e^x,
+        // each group summed in Float by the register's halving reduction, the rest through expf.
+        var sum: Double = 0
+        var start = 0
+        while start + 16 <= count {
+            var lanes = [Float](repeating: 0, count: 16)
+            for lane in 0..<16 {
+                lanes[lane] = ggmlExp(logits[start + lane] - maximum)
+                logits[start + lane] = lanes[lane]
+            }
+            var width = 8
+            while width >= 1 {
+                for lane in 0..<width { lanes[lane] = lanes[lane] + lanes[lane + width] }
+                width /= 2
+            }
+            sum += Double(lanes[0])
+            start += 16
+        }
+        for e in start..<count {
+            let value = expf(logits[e] - maximum)
+            logits[e] = value
+            sum += Double(value)
+        }
+        let inverse = Float(1 / sum)
+        for e in 0..<count { logits[e] *= inverse }
+        let used = experts.expertsUsed
+        let order = (0..<count).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        for slot in 0..<used {
+            chosen[slot] = order[slot]
+            weights[slot] = logits[order[slot]]
+        }
+        if experts.normalizesWeights {
+            var total: Double = 0
+            for slot in 0..<used { total += Double(weights[slot]) }
+            // ggml clamps the sum to binary16's smallest normal before dividing.
+            let divisor = max(Float(total), 6.103515625e-5)
+            for slot in 0..<used { weights[slot] /= divisor }
+        }
+        if let scale = experts.weightsScale {
+            for slot in 0..<used { weights[slot] *= scale }
+        }
+    }
+}
