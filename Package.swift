@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls", "Tokenizers", "Ledger", "Remote",
+                "Engine", "Models", "Kernels", "Store", "GGUF", "Templates", "Sampling", "JSON", "Grammar", "ToolCalls", "Tokenizers", "Ledger", "Remote",
                 "Advisor",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

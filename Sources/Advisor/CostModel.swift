@@ -175,7 +175,8 @@ public enum CostModel {
     /// Keys and values of `context` positions, in the cache type's bytes per head (f16: 2 bytes
     /// a value; q8_0: 34 per 32).
     public static func kvCacheBytes(_ shape: ModelShape, context: Int, cacheType: KVCacheType = .f16) -> Double {
-        Double(2 * shape.layers * shape.kvHeads * cacheType.headBytes(dimension: shape.headDimension)) * Double(context)
+        Double(cacheType.cacheBytes(layers: shape.layers, kvHeads: shape.kvHeads, keyDimension: shape.headDimension,
+                                    valueDimension: shape.headDimension, capacity: 1)) * Double(context)
     }
 
     /// The forward pass's scratch at a full batch: hidden, normed, q, k, v, attention output,

@@ -51,9 +51,16 @@ public enum KVCacheType: String, Sendable, CaseIterable, Codable {
 
     /// Bytes of keys and values for `capacity` positions of a model of this shape.
     public func cacheBytes(_ hyperparameters: Hyperparameters, capacity: Int) -> Int {
-        let perPosition = hyperparameters.headCountKV
-            * (headBytes(dimension: hyperparameters.headDimension) + headBytes(dimension: hyperparameters.valueDimension))
-        return hyperparameters.blockCount * capacity * perPosition
+        cacheBytes(layers: hyperparameters.blockCount, kvHeads: hyperparameters.headCountKV,
+                   keyDimension: hyperparameters.headDimension, valueDimension: hyperparameters.valueDimension,
+                   capacity: capacity)
+    }
+
+    /// Bytes of keys and values for `capacity` positions: every layer keeps every position of
+    /// every KV head (sliding-window layers too). The one formula behind every cache size —
+    /// the caches themselves, the server's memory admission and `hearth fit`.
+    public func cacheBytes(layers: Int, kvHeads: Int, keyDimension: Int, valueDimension: Int, capacity: Int) -> Int {
+        layers * capacity * kvHeads * (headBytes(dimension: keyDimension) + headBytes(dimension: valueDimension))
     }
 }
 

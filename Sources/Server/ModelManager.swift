@@ -4,6 +4,7 @@ import GGUF
 import HTTPTypes
 import Kernels
 import Logging
+import Models
 import Store
 
 /// A model in memory with its scheduler: `--parallel` slots, each with its own KV cache, that
@@ -237,22 +238,19 @@ actor ModelManager {
 
     /// The context the model was trained for (`ARCH.context_length`), when the file says.
     static func trainedContextLength(file: GGUFFile) -> Int? {
-        guard let architecture = file["general.architecture"]?.asString,
-              let trained = file["\(architecture).context_length"]?.asInt, trained > 0 else { return nil }
-        return trained
+        (try? Hyperparameters.read(file))?.contextLength
     }
 
-    /// KV-cache bytes of one slot: layers × context × KV heads × (K and V) × one head's bytes in `type`.
+    /// KV-cache bytes of one slot of `contextLength` positions (at most the trained context),
+    /// from the hyperparameters loading reads.
     static func cacheBytes(file: GGUFFile, contextLength: Int, type: KVCacheType) throws -> Int {
-        guard let architecture = file["general.architecture"]?.asString else { throw APIError(.internalServerError, "no general.architecture") }
-        let layers = file["\(architecture).block_count"]?.asInt ?? 0
-        let heads = file["\(architecture).attention.head_count"]?.asInt ?? 1
-        let kvHeads = file["\(architecture).attention.head_count_kv"]?.asInt ?? heads
-        let embedding = file["\(architecture).embedding_length"]?.asInt ?? 0
-        let keyLength = file["\(architecture).attention.key_length"]?.asInt ?? (heads > 0 ? embedding / heads : 0)
-        let trained = file["\(architecture).context_length"]?.asInt ?? contextLength
-        let context = min(contextLength, trained)
-        return layers * context * kvHeads * 2 * type.headBytes(dimension: keyLength)
+        let hyperparameters: Hyperparameters
+        do {
+            hyperparameters = try Hyperparameters.read(file)
+        } catch {
+            throw APIError(.internalServerError, "cannot size the model's KV cache: \(error)")
+        }
+        return type.cacheBytes(hyperparameters, capacity: min(contextLength, hyperparameters.contextLength))
     }
 
     /// Unloads models idle past their keep-alive (or every idle one with `force`).

@@ -110,10 +110,12 @@ struct BenchCommand: AsyncParsableCommand {
         let (parallelMean, parallelDeviation) = Self.meanAndDeviation(parallelRates)
         let (ppMean, ppDeviation) = Self.meanAndDeviation(result.promptRates)
         let (tgMean, tgDeviation) = Self.meanAndDeviation(result.generationRates)
-        // Decode reads every weight once per token: the file's tensor bytes bound its speed.
+        // Decode reads every weight it multiplies with once per token (of a mixture of experts,
+        // only the routed experts' share): those bytes bound its speed.
         let weightBytes = loaded.file.tensors.reduce(0) { $0 + $1.byteCount }
+        let bytesPerToken = (try? ModelShape(file: loaded.file).bytesPerToken) ?? Double(weightBytes)
         let bandwidth = MemoryBandwidth.measureRead(threads: threadCount)
-        let roofline = bandwidth / Double(weightBytes)
+        let roofline = bandwidth / bytesPerToken
         let name = located.name ?? located.path
         // `hearth fit` models speed from an empty context; a run at depth would skew its fit.
         if depth == 0 {
@@ -124,7 +126,8 @@ struct BenchCommand: AsyncParsableCommand {
             var object: [String: Any] = [
                 "model": name, "threads": threadCount, "pp": pp, "tg": tg, "reps": reps, "depth": depth,
                 "pp_tps": ppMean, "pp_tps_stddev": ppDeviation, "tg_tps": tgMean, "tg_tps_stddev": tgDeviation,
-                "weight_bytes": weightBytes, "read_bandwidth_gbps": bandwidth / 1e9, "tg_roofline_tps": roofline,
+                "weight_bytes": weightBytes, "bytes_per_token": bytesPerToken, "read_bandwidth_gbps": bandwidth / 1e9,
+                "tg_roofline_tps": roofline,
                 "kernels": KernelVariant.name, "cache_type": cache.cacheType.rawValue,
             ]
             if parallel > 1 {
@@ -189,7 +192,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if let speculationResult { printSpeculation(speculationResult) }
         print(String(format: "roofline: %.1f MB of weights per token, read bandwidth %.1f GB/s → at most %.1f tokens/s (tg at %.0f%%)",
-                     Double(weightBytes) / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
+                     bytesPerToken / 1e6, bandwidth / 1e9, roofline, roofline > 0 ? 100 * tgMean / roofline : 0))
     }
 
     /// Keeps the run in `<store>/cache/bench.json`: `hearth fit` fits its speed factors to these

@@ -7,7 +7,7 @@ import GGUF
 enum Gemma3: Architecture {
     static let name = "gemma3"
 
-    static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
+    static func hyperparameters(_ file: GGUFFile) throws -> Hyperparameters {
         var hp = try Hyperparameters(file: file, architecture: name, ropeStyle: .neox)
         let prefix = name + "."
         if let window = file[prefix + "attention.sliding_window"] {
@@ -28,6 +28,11 @@ enum Gemma3: Architecture {
         if let softcap = file[prefix + "final_logit_softcapping"]?.asFloat, softcap != 0 {
             throw ModelError.unsupported(prefix + "final_logit_softcapping", "\(softcap)")
         }
+        return hp
+    }
+
+    static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
+        let hp = try hyperparameters(file)
         let weights = try TensorBinder(file: file).standardWeights(hp)
         for (index, layer) in weights.layers.enumerated() {
             let p = "blk.\(index)."

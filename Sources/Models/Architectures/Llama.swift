@@ -7,8 +7,12 @@ import GGUF
 enum Llama: Architecture {
     static let name = "llama"
 
+    static func hyperparameters(_ file: GGUFFile) throws -> Hyperparameters {
+        try Hyperparameters(file: file, architecture: name, ropeStyle: .normal)
+    }
+
     static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
-        let hp = try Hyperparameters(file: file, architecture: name, ropeStyle: .normal)
+        let hp = try hyperparameters(file)
         let binder = TensorBinder(file: file)
         let weights = hp.expertCount > 0
             ? try binder.standardWeights(hp) { .experts(try binder.mixtureOfExperts(layer: $0, hp, hiddenLength: hp.feedForwardLength)) }

@@ -4,8 +4,12 @@ import GGUF
 enum Qwen2: Architecture {
     static let name = "qwen2"
 
+    static func hyperparameters(_ file: GGUFFile) throws -> Hyperparameters {
+        try Hyperparameters(file: file, architecture: name, ropeStyle: .neox)
+    }
+
     static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
-        let hp = try Hyperparameters(file: file, architecture: name, ropeStyle: .neox)
+        let hp = try hyperparameters(file)
         let weights = try TensorBinder(file: file).standardWeights(hp)
         for (index, layer) in weights.layers.enumerated() {
             for projection in [layer.query, layer.key, layer.value] where projection.bias == nil {

@@ -5,8 +5,12 @@ import GGUF
 enum Qwen3: Architecture {
     static let name = "qwen3"
 
+    static func hyperparameters(_ file: GGUFFile) throws -> Hyperparameters {
+        try Hyperparameters(file: file, architecture: name, ropeStyle: .neox)
+    }
+
     static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
-        let hp = try Hyperparameters(file: file, architecture: name, ropeStyle: .neox)
+        let hp = try hyperparameters(file)
         let weights = try TensorBinder(file: file).standardWeights(hp)
         for (index, layer) in weights.layers.enumerated() {
             if layer.queryNorm == nil { throw ModelError.missingTensor("blk.\(index).attn_q_norm.weight") }

@@ -6,9 +6,14 @@ import GGUF
 enum Qwen3MoE: Architecture {
     static let name = "qwen3moe"
 
-    static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
+    static func hyperparameters(_ file: GGUFFile) throws -> Hyperparameters {
         let hp = try Hyperparameters(file: file, architecture: name, ropeStyle: .neox)
         guard hp.expertCount > 0 else { throw ModelError.missingKey(name + ".expert_count") }
+        return hp
+    }
+
+    static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
+        let hp = try hyperparameters(file)
         let binder = TensorBinder(file: file)
         let weights = try binder.standardWeights(hp) { index in
             .experts(try binder.mixtureOfExperts(layer: index, hp, normalizesWeights: true))
