@@ -81,6 +81,8 @@ struct PreTokenizer: Sendable {
             return PreTokenizer(name, [.qwen2])
         case "qwen35":
             return PreTokenizer(name, [.qwen35], cleanSpaces: false)
+        case "gpt-4o", "llama4", "kanana2", "talkie":
+            return PreTokenizer(name, [.gpt4o], cleanSpaces: false)
         case "laguna":
             return PreTokenizer(name, [.newlineRuns, .qwen2], cleanSpaces: false)
         default:
@@ -145,7 +147,7 @@ private let lineFeed: UInt32 = 0x0A
 /// The length of an English contraction (`'s 't 're 've 'm 'll 'd`) starting at `position`, or 0.
 /// llama.cpp's GPT-2 splitter matches lowercase only; the Llama 3 family matches any ASCII case.
 @inline(__always)
-private func contractionLength(_ piece: PieceCursor, at position: Int, caseInsensitive: Bool) -> Int {
+func contractionLength(_ piece: PieceCursor, at position: Int, caseInsensitive: Bool) -> Int {
     guard piece.codepoint(position) == apostrophe && position + 1 < piece.end else { return 0 }
     @inline(__always) func letter(_ offset: Int) -> UInt32 {
         let codepoint = piece.codepoint(position + offset)

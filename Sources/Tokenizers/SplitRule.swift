@@ -9,6 +9,8 @@ enum SplitRule: Sendable {
     case qwen2
     /// llama.cpp's hand-written Qwen 3.5 splitter (single digits, combining marks join letters).
     case qwen35
+    /// GPT-4o's regex (o200k: gpt-oss, Llama 4), as llama.cpp runs it (``splitGPT4o``).
+    case gpt4o
     /// `X`: every code point of the class is a piece of its own (`\p{N}`, `[\r\n]`).
     case isolate(CharacterClass)
     /// `\s?X+` or `X+`: maximal runs of the class, optionally led by one whitespace code point.
@@ -39,6 +41,8 @@ enum SplitRule: Sendable {
                 splitLlama3Family(piece, maxDigits: 1, marksAreLetters: false, into: &collector)
             case .qwen35:
                 splitLlama3Family(piece, maxDigits: 1, marksAreLetters: true, into: &collector)
+            case .gpt4o:
+                splitGPT4o(piece, into: &collector)
             default:
                 splitByMatches(piece, into: &collector)
             }
@@ -103,7 +107,7 @@ enum SplitRule: Sendable {
             var end = position + 1
             while end < piece.end && (piece.codepoint(end) == 0x0A) == isLineFeed { end += 1 }
             return end
-        case .gpt2, .llama3, .qwen2, .qwen35:
+        case .gpt2, .llama3, .qwen2, .qwen35, .gpt4o:
             return nil
         }
     }
