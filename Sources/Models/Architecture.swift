@@ -9,7 +9,7 @@ protocol Architecture {
 }
 
 /// Architectures Hearth can run, by `general.architecture`.
-let architectures: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Gemma3.self]
+let architectures: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Gemma2.self, Gemma3.self, Phi3.self]
 
 extension TransformerModel {
     /// Names of the architectures ``load(_:threads:)`` accepts.
