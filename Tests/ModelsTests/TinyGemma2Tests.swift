@@ -17,9 +17,10 @@ import Testing
         let worst = try worstDifference(model, try ReferenceRun(model: fixture, variant: variant), capacity: 32)
         print("\(fixture)\(variant): worst top-5 logit difference \(worst)")
         // Logits have a standard deviation of about 7 here, capped at 15. F16 weights leave
-        // rounding between the two engines; Q8_0 ones, whose products Hearth rounds as llama.cpp
-        // does on x86, leave none: the logits agree to the fixture's printed precision.
-        #expect(worst < 0.05)
+        // rounding between the two engines (measured 0.010, and 0.043 once a Q8_0 cache rounds
+        // the keys: 0.6% of a standard deviation); Q8_0 ones, whose products Hearth rounds as
+        // llama.cpp does on x86, leave none: the logits agree to the fixture's printed precision.
+        #expect(worst < 0.1)
         if fixture.hasSuffix("q8_0") && productsRoundAsLlamaCppX86 { #expect(worst < 1e-5) }
     }
 
