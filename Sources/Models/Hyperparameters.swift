@@ -43,6 +43,8 @@ public struct Hyperparameters: Sendable, Equatable {
     public var slidingLayers: [Bool]
     /// RoPE base used by the sliding-window layers.
     public var ropeFrequencyBaseSliding: Float
+    /// RoPE frequency scale of the sliding-window layers: 1 (gemma3), or the global one (gemma2).
+    public var ropeFrequencyScaleSliding: Float
 
     /// Query dimensions of all heads together.
     public var queryLength: Int { headCount * headDimension }
@@ -141,6 +143,7 @@ public struct Hyperparameters: Sendable, Equatable {
         slidingWindow = nil
         slidingLayers = Array(repeating: false, count: blockCount)
         ropeFrequencyBaseSliding = 10000
+        ropeFrequencyScaleSliding = 1
 
         guard let tokens = file["tokenizer.ggml.tokens"]?.asArray else {
             throw ModelError.missingKey("tokenizer.ggml.tokens")

@@ -51,7 +51,7 @@ public final class TransformerModel: @unchecked Sendable {
                 magnitude: magnitude)
             slidingRope = try RotaryEmbedding(
                 dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBaseSliding,
-                style: style, magnitude: magnitude)
+                scale: hyperparameters.ropeFrequencyScaleSliding, style: style, magnitude: magnitude)
             if let factors = weights.ropeFrequencyFactorsLong {
                 longRope = try RotaryEmbedding(
                     dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBase,
@@ -64,7 +64,7 @@ public final class TransformerModel: @unchecked Sendable {
         }
     }
 
-    /// RoPE of global layers, and of sliding-window layers (their own base, no scaling).
+    /// RoPE of global layers, and of sliding-window layers (their own base and scale).
     let globalRope: RotaryEmbedding
     let slidingRope: RotaryEmbedding
     /// RoPE of global layers for long contexts, when the model has long frequency factors.

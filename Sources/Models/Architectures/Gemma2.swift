@@ -5,7 +5,7 @@ import GGUF
 /// (`attn_logit_softcapping`, default 50) and of the final logits (`final_logit_softcapping`,
 /// default 30). Even layers use a sliding window (`attention.sliding_window`, default 4096; every
 /// 2nd layer global unless `attention.sliding_window_pattern` says otherwise), with the global
-/// RoPE base unless `rope.freq_base_swa` is given. Queries are scaled by 1/√head_dimension
+/// RoPE base and scale unless `rope.freq_base_swa` is given. Queries are scaled by 1/√head_dimension
 /// (1/√(d/heads) for the 46-layer 27B), as llama.cpp does.
 enum Gemma2: Architecture {
     static let name = "gemma2"
@@ -17,6 +17,7 @@ enum Gemma2: Architecture {
         hp.slidingWindow = window
         hp.slidingLayers = try Gemma3.slidingPattern(file, architecture: name, layers: hp.blockCount, every: 2)
         hp.ropeFrequencyBaseSliding = try positiveFloat(file, prefix + "rope.freq_base_swa") ?? hp.ropeFrequencyBase
+        hp.ropeFrequencyScaleSliding = hp.ropeFrequencyScale
         let attentionCap = try positiveFloat(file, prefix + "attn_logit_softcapping") ?? 50
         let finalCap = try positiveFloat(file, prefix + "final_logit_softcapping") ?? 30
 
