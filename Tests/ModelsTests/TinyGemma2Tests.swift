@@ -65,6 +65,47 @@ import Testing
         #expect(model.hyperparameters.slidingWindow == 4096)
     }
 
+    /// gemma3 takes the same final soft cap when its file has the key (llama.cpp applies it when
+    /// non-zero): the tiny gemma2 relabelled as a gemma3 (unit Q/K norms added) gives, with a cap
+    /// of 5, cap · tanh(logit / cap) of its logits without one.
+    @Test func gemma3AppliesAFinalSoftCap() throws {
+        let original = try GGUFFile(path: try tinyFixturePath("tiny-gemma2"))
+        func gemma3(cap: Float?) throws -> String {
+            var writer = GGUFWriter()
+            for key in original.metadataKeys where !key.hasSuffix("softcapping") {
+                let renamed = key.hasPrefix("gemma2.") ? "gemma3." + key.dropFirst(7) : key
+                writer.add(key: renamed, key == "general.architecture" ? .string("gemma3") : original[key]!)
+            }
+            if let cap { writer.add(key: "gemma3.final_logit_softcapping", .float32(cap)) }
+            for tensor in original.tensors {
+                writer.add(tensor: tensor.name, type: tensor.type, dimensions: tensor.dimensions,
+                           data: Array(original.data(for: tensor)))
+            }
+            let ones = [Float](repeating: 1, count: 32).withUnsafeBytes { Array($0) }
+            for layer in 0..<2 {
+                for norm in ["attn_q_norm", "attn_k_norm"] {
+                    writer.add(tensor: "blk.\(layer).\(norm).weight", type: .f32, dimensions: [32], data: ones)
+                }
+            }
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("gemma3-cap-\(UUID()).gguf").path
+            try writer.write(to: path)
+            return path
+        }
+        let plainPath = try gemma3(cap: nil), cappedPath = try gemma3(cap: 5)
+        defer {
+            try? FileManager.default.removeItem(atPath: plainPath)
+            try? FileManager.default.removeItem(atPath: cappedPath)
+        }
+        let plain = try TransformerModel.load(try GGUFFile(path: plainPath), threads: 1)
+        let capped = try TransformerModel.load(try GGUFFile(path: cappedPath), threads: 1)
+        #expect(plain.recipe.finalLogitSoftCap == nil && capped.recipe.finalLogitSoftCap == 5)
+        let tokens: [Int32] = [7, 70, 170]
+        let raw = try plain.forward(tokens, cache: try plain.makeCache(capacity: 8), logits: .all)
+        let bent = try capped.forward(tokens, cache: try capped.makeCache(capacity: 8), logits: .all)
+        #expect(raw.contains { abs($0) > 6 })
+        for (r, b) in zip(raw, bent) { #expect(abs(b - 5 * tanh(r / 5)) < 1e-5) }
+    }
+
     @Test func missingPostNormIsAnErrorNamingTheTensor() throws {
         let path = try rewrittenFixture("tiny-gemma2", dropping: ["blk.1.post_ffw_norm.weight"])
         defer { try? FileManager.default.removeItem(atPath: path) }
