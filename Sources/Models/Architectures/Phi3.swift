@@ -5,7 +5,8 @@ import GGUF
 /// first half of `ffn_up`, NeoX RoPE, and LongRoPE: per-dimension frequency divisors
 /// `rope_factors_short.weight`, and `rope_factors_long.weight` for contexts longer than
 /// `rope.scaling.original_context_length`, with every rotation scaled by
-/// `rope.scaling.attn_factor`. An `output.bias` is added to the logits.
+/// `rope.scaling.attn_factor`. An `output.bias` is added to the logits, as llama.cpp's phi3
+/// graph does (its current loader does not bind one, so no fixture has it; a test checks the sum).
 ///
 /// `attention.sliding_window` is read but not applied: llama.cpp disables phi3's sliding window
 /// (its converters do not record which layers use it), and Hearth follows its results.
