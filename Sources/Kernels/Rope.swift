@@ -1,4 +1,4 @@
-// Rotary position embedding (RoPE), as ggml_rope_ext without YaRN: dimension pair i of a head
+// Rotary position embedding (RoPE), as ggml_rope_ext without YaRN's ramp: dimension pair i of a head
 // is rotated by the angle position * freqScale * base^(-2i/dimensions) / factor[i].
 //
 // The angles are computed the way ggml computes them (theta_i = position * s^i accumulated by
@@ -35,6 +35,9 @@ public struct RotaryEmbedding: Sendable {
     public let scale: Float
     /// Per-pair divisors of the frequency (`rope_freqs.weight`), or empty.
     public let frequencyFactors: [Float]
+    /// Multiplies every cosine and sine (ggml's `attn_factor`, e.g. phi3's LongRoPE
+    /// `rope.scaling.attn_factor`): the rotated dimensions come out scaled by it. 1 for none.
+    public let magnitude: Float
     /// base^(-2 / dimensions): the ratio between the angles of consecutive pairs.
     let thetaScale: Float
 
@@ -43,8 +46,10 @@ public struct RotaryEmbedding: Sendable {
     ///   - base: frequency base (`rope.freq_base`), positive.
     ///   - scale: frequency scale (1 / the linear `rope.scaling.factor`), positive.
     ///   - frequencyFactors: nil, or `dimensions / 2` positive divisors.
+    ///   - magnitude: multiplies the cosines and sines, positive (1: a pure rotation).
     public init(
-        dimensions: Int, base: Float, scale: Float = 1, style: Style, frequencyFactors: [Float]? = nil
+        dimensions: Int, base: Float, scale: Float = 1, style: Style, frequencyFactors: [Float]? = nil,
+        magnitude: Float = 1
     ) throws(KernelError) {
         guard dimensions > 0, dimensions % 2 == 0 else {
             throw .invalidParameter("rope: dimension count \(dimensions) must be positive and even")
@@ -58,7 +63,11 @@ public struct RotaryEmbedding: Sendable {
         guard factors.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw .invalidParameter("rope: frequency factors must be positive and finite")
         }
+        guard magnitude > 0, magnitude.isFinite else {
+            throw .invalidParameter("rope: magnitude \(magnitude) must be positive and finite")
+        }
         self.dimensions = dimensions
+        self.magnitude = magnitude
         self.style = style
         self.base = base
         self.scale = scale
@@ -77,8 +86,9 @@ public struct RotaryEmbedding: Sendable {
             var theta = Float(position)
             for pair in 0..<pairs {
                 let angle = angleOfPair(pair, theta)
-                cosines[pair] = cosf(angle)
-                sines[pair] = sinf(angle)
+                // ggml's `cosf(theta) * mscale`: times 1 is exact, so no factor costs nothing.
+                cosines[pair] = cosf(angle) * magnitude
+                sines[pair] = sinf(angle) * magnitude
                 theta *= thetaScale
             }
             for head in 0..<headCount {
@@ -136,8 +146,9 @@ public struct RotaryEmbedding: Sendable {
                     ? (head * headDimension + 2 * pair, head * headDimension + 2 * pair + 1)
                     : (head * headDimension + pair, head * headDimension + pair + dimensions / 2)
                 let x0 = x[i0], x1 = x[i1]
-                x[i0] = fmaf(x0, cosf(angle), -(x1 * sinf(angle)))
-                x[i1] = fmaf(x0, sinf(angle), x1 * cosf(angle))
+                let cosine = cosf(angle) * magnitude, sine = sinf(angle) * magnitude
+                x[i0] = fmaf(x0, cosine, -(x1 * sine))
+                x[i1] = fmaf(x0, sine, x1 * cosine)
             }
         }
     }

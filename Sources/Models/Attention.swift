@@ -14,6 +14,7 @@ extension TransformerModel {
     ///   the query quantised to Q8_0 and dotted with the Q8_0 keys (`Q8_0.dot`), each value row
     ///   dequantised to floats and accumulated in Float32 with one fused multiply-add per
     ///   element, and the output rotated back.
+    /// With an attention soft cap (gemma2) each score is capped right after scaling, as ggml does.
     /// Rounding where the reference rounds keeps greedy decoding in step with it; it also needs
     /// no score buffer, whatever the context length.
     ///
@@ -55,6 +56,14 @@ extension TransformerModel {
                 }
             }
         }
+    }
+
+    /// What multiplies each query · key, and the soft cap applied after it: with a cap, ggml's
+    /// flash attention divides the scale by the cap and then takes cap · tanh(score), in that
+    /// order, so the scores round as llama.cpp's do.
+    private func scoreScaleAndCap() -> (scale: Float, cap: Float?) {
+        guard let cap = recipe.attentionLogitSoftCap else { return (recipe.attentionScale, nil) }
+        return (recipe.attentionScale / cap, cap)
     }
 
     /// Rows of one sequence, and positions, that an attention task takes at a time.
@@ -107,7 +116,7 @@ extension TransformerModel {
     private func attendHalf(_ task: AttentionTask, layer: Int, cache: KVCache, rows: RowMap, window: Int?,
                             scratch: AttentionScratch) {
         let headDimension = hyperparameters.headDimension
-        let scale = recipe.attentionScale
+        let (scale, softCap) = scoreScaleAndCap()
         let kvHead = task.firstHead / (hyperparameters.headCount / hyperparameters.headCountKV)
         let keys = UnsafePointer((cache.keys[layer] + kvHead * cache.keyHeadBytes).assumingMemoryBound(to: UInt16.self))
         let values = UnsafePointer((cache.values[layer] + kvHead * cache.valueHeadBytes).assumingMemoryBound(to: UInt16.self))
@@ -124,7 +133,8 @@ extension TransformerModel {
                 let query = scratch.queries + s * headDimension, accumulator = scratch.accumulators + s * headDimension
                 var maximum = scratch.maxima[s], sum = scratch.sums[s]
                 for j in from...to {
-                    let score = halfDot(query, keys + j * keyStride, count: headDimension) * scale
+                    var score = halfDot(query, keys + j * keyStride, count: headDimension) * scale
+                    if let softCap { score = softCap * tanhf(score) }
                     var rescale: Float = 1
                     var weight: Float = 1
                     if score > maximum {
@@ -151,7 +161,7 @@ extension TransformerModel {
     private func attendQ8(_ task: AttentionTask, layer: Int, cache: KVCache, rows: RowMap, window: Int?,
                           scratch: AttentionScratch) {
         let headDimension = hyperparameters.headDimension
-        let scale = recipe.attentionScale
+        let (scale, softCap) = scoreScaleAndCap()
         let kvHead = task.firstHead / (hyperparameters.headCount / hyperparameters.headCountKV)
         let keys = UnsafeRawPointer(cache.keys[layer] + kvHead * cache.keyHeadBytes)
         let values = UnsafeRawPointer(cache.values[layer] + kvHead * cache.valueHeadBytes)
@@ -182,7 +192,8 @@ extension TransformerModel {
                 let accumulator = scratch.accumulators + s * headDimension
                 var maximum = scratch.maxima[s], sum = scratch.sums[s]
                 for j in from...to {
-                    let score = Q8_0.dot(keys + j * keyStride, query, count: headDimension) * scale
+                    var score = Q8_0.dot(keys + j * keyStride, query, count: headDimension) * scale
+                    if let softCap { score = softCap * tanhf(score) }
                     var rescale: Float = 1
                     var weight: Float = 1
                     if score > maximum {

@@ -31,6 +31,12 @@ public struct Hyperparameters: Sendable, Equatable {
     public var ropeFrequencyBase: Float
     /// 1 / `rope.scaling.factor` for linear scaling; 1 when absent.
     public var ropeFrequencyScale: Float
+    /// `rope.scaling.attn_factor` (1 when absent): multiplies RoPE's cosines and sines, so the
+    /// rotated part of every query and key (phi3's LongRoPE writes √(1 + ln s / ln n_orig)).
+    public var ropeAttentionFactor: Float
+    /// `rope.scaling.original_context_length` (the context length when absent): contexts longer
+    /// than this use the long RoPE frequency factors where a model has two sets (phi3).
+    public var ropeOriginalContextLength: Int
     /// Sliding-window attention span in tokens, when the architecture has local layers.
     public var slidingWindow: Int?
     /// Which layers use the sliding window (all false without one).
@@ -44,6 +50,8 @@ public struct Hyperparameters: Sendable, Equatable {
     /// Hidden width of one expert (`expert_feed_forward_length`; llama.cpp's default when absent
     /// is feed_forward_length / expert_used_count).
     public var expertFeedForwardLength: Int
+    /// RoPE frequency scale of the sliding-window layers: 1 (gemma3), or the global one (gemma2).
+    public var ropeFrequencyScaleSliding: Float
 
     /// Query dimensions of all heads together.
     public var queryLength: Int { headCount * headDimension }
@@ -132,10 +140,17 @@ public struct Hyperparameters: Sendable, Equatable {
             throw ModelError.invalidKey(prefix + "rope.scaling.factor", "must be ≥ 0, got \(factor)")
         }
         ropeFrequencyScale = factor == 0 ? 1 : 1 / factor
+        ropeAttentionFactor = try optionalFloat("rope.scaling.attn_factor") ?? 1
+        guard ropeAttentionFactor > 0 else {
+            throw ModelError.invalidKey(prefix + "rope.scaling.attn_factor", "must be > 0, got \(ropeAttentionFactor)")
+        }
+        ropeOriginalContextLength = try optionalInt("rope.scaling.original_context_length") ?? contextLength
+        try Self.check(prefix + "rope.scaling.original_context_length", ropeOriginalContextLength, in: 1...16_777_216)
 
         slidingWindow = nil
         slidingLayers = Array(repeating: false, count: blockCount)
         ropeFrequencyBaseSliding = 10000
+        ropeFrequencyScaleSliding = 1
 
         expertCount = try optionalInt("expert_count") ?? 0
         expertsUsed = try optionalInt("expert_used_count") ?? 0

@@ -22,6 +22,12 @@ public struct TransformerRecipe: Sendable {
     /// none. The same factor on the score instead rounds differently once a scaled query is a
     /// binary16 subnormal.
     public var queryScale: Float? = nil
+    /// Attention logit soft-capping (gemma2's `attn_logit_softcapping`): each score becomes
+    /// cap · tanh(score / cap) before the softmax; nil for none.
+    public var attentionLogitSoftCap: Float? = nil
+    /// Final logit soft-capping (`final_logit_softcapping`): each logit becomes
+    /// cap · tanh(logit / cap); nil for none.
+    public var finalLogitSoftCap: Float? = nil
 }
 
 /// One layer's weights. Optional parts are present only for architectures that have them.
@@ -64,22 +70,28 @@ public struct TransformerWeights: Sendable {
     var output: Linear
     /// Llama 3 style per-dimension RoPE frequency divisors (`rope_freqs.weight`), length ropeDimensions/2.
     var ropeFrequencyFactors: [Float]?
+    /// Divisors used instead of `ropeFrequencyFactors` by caches longer than
+    /// `rope.scaling.original_context_length` (phi3's LongRoPE `rope_factors_long.weight`).
+    var ropeFrequencyFactorsLong: [Float]? = nil
 }
 
 extension TensorBinder {
     /// Binds the tensors every llama-family decoder has, with the optional extras when present.
     /// Architectures call this and then check for what is required of them; every layer's
     /// feed-forward is a dense gated MLP.
-    func standardWeights(_ hp: Hyperparameters) throws -> TransformerWeights {
-        try standardWeights(hp) { .dense(try denseFeedForward(layer: $0, hp)) }
+    /// `fusedGateUp`: the layers have no `ffn_gate` and their `ffn_up` holds the gate rows and then
+    /// the up rows (phi3).
+    func standardWeights(_ hp: Hyperparameters, fusedGateUp: Bool = false) throws -> TransformerWeights {
+        try standardWeights(hp) { .dense(try denseFeedForward(layer: $0, hp, fusedGateUp: fusedGateUp)) }
     }
 
-    /// The gated MLP of layer `index` (`ffn_gate`, `ffn_up`, `ffn_down`).
-    func denseFeedForward(layer index: Int, _ hp: Hyperparameters) throws -> DenseFeedForward {
+    /// The gated MLP of layer `index` (`ffn_gate`, `ffn_up`, `ffn_down`; gate and up fused in
+    /// `ffn_up` with `fusedGateUp`).
+    func denseFeedForward(layer index: Int, _ hp: Hyperparameters, fusedGateUp: Bool = false) throws -> DenseFeedForward {
         let p = "blk.\(index)."
+        let gateUp = try feedForwardProjections(p, hp, fused: fusedGateUp)
         return DenseFeedForward(
-            gate: try linear(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: hp.embeddingLength),
-            up: try linear(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: hp.embeddingLength),
+            gate: gateUp.gate, up: gateUp.up,
             down: try linear(p + "ffn_down.weight", rows: hp.embeddingLength, columns: hp.feedForwardLength))
     }
 
@@ -93,12 +105,11 @@ extension TensorBinder {
         var layers: [LayerWeights] = []
         for index in 0..<hp.blockCount {
             let p = "blk.\(index)."
+            let qkv = try attentionProjections(p, hp)
             layers.append(
                 LayerWeights(
                     attentionNorm: try vector(p + "attn_norm.weight", length: embedding),
-                    query: try linear(p + "attn_q.weight", rows: hp.queryLength, columns: embedding, bias: p + "attn_q.bias"),
-                    key: try linear(p + "attn_k.weight", rows: hp.keyLength, columns: embedding, bias: p + "attn_k.bias"),
-                    value: try linear(p + "attn_v.weight", rows: hp.valueLength, columns: embedding, bias: p + "attn_v.bias"),
+                    query: qkv.query, key: qkv.key, value: qkv.value,
                     output: try linear(p + "attn_output.weight", rows: embedding, columns: hp.queryLength),
                     queryNorm: try optionalVector(p + "attn_q_norm.weight", length: hp.headDimension),
                     keyNorm: try optionalVector(p + "attn_k_norm.weight", length: hp.headDimension),
@@ -112,5 +123,57 @@ extension TensorBinder {
             tokenEmbedding: tokenEmbedding, layers: layers,
             outputNorm: try vector("output_norm.weight", length: embedding), output: output,
             ropeFrequencyFactors: try optionalVector("rope_freqs.weight", length: hp.ropeDimensions / 2))
+    }
+}
+
+extension TensorBinder {
+    /// Q, K and V: three tensors, or row ranges of one `attn_qkv` (rows Q, then K, then V; its
+    /// optional bias split the same way). Output rows are independent, so a view of the fused
+    /// matrix gives the fused product's rows exactly.
+    func attentionProjections(_ p: String, _ hp: Hyperparameters) throws -> (query: Linear, key: Linear, value: Linear) {
+        let embedding = hp.embeddingLength
+        guard has(p + "attn_qkv.weight") else {
+            return (try linear(p + "attn_q.weight", rows: hp.queryLength, columns: embedding, bias: p + "attn_q.bias"),
+                    try linear(p + "attn_k.weight", rows: hp.keyLength, columns: embedding, bias: p + "attn_k.bias"),
+                    try linear(p + "attn_v.weight", rows: hp.valueLength, columns: embedding, bias: p + "attn_v.bias"))
+        }
+        let parts = try rowViews(p + "attn_qkv.weight", rows: [hp.queryLength, hp.keyLength, hp.valueLength],
+                                 columns: embedding, bias: p + "attn_qkv.bias")
+        return (parts[0], parts[1], parts[2])
+    }
+
+    /// Gate and up: two tensors, or (`fused`) the halves of one `ffn_up` of twice the rows, the
+    /// gate first — ggml's `swiglu` of a fused up takes silu of the first half.
+    func feedForwardProjections(_ p: String, _ hp: Hyperparameters, fused: Bool) throws -> (gate: Linear, up: Linear) {
+        let (rows, embedding) = (hp.feedForwardLength, hp.embeddingLength)
+        guard fused else {
+            return (try linear(p + "ffn_gate.weight", rows: rows, columns: embedding),
+                    try linear(p + "ffn_up.weight", rows: rows, columns: embedding))
+        }
+        if has(p + "ffn_gate.weight") {
+            throw ModelError.unsupported(p + "ffn_gate.weight", "this architecture fuses the gate into ffn_up")
+        }
+        let parts = try rowViews(p + "ffn_up.weight", rows: [rows, rows], columns: embedding)
+        return (parts[0], parts[1])
+    }
+
+    /// Consecutive row ranges of one matrix, `rows` long each, as separate projections.
+    func rowViews(_ name: String, rows: [Int], columns: Int, bias biasName: String? = nil) throws -> [Linear] {
+        let whole = try linear(name, rows: rows.reduce(0, +), columns: columns, bias: biasName)
+        var views: [Linear] = []
+        var start = 0
+        for count in rows {
+            let matrix: WeightMatrix
+            do {
+                matrix = try WeightMatrix(
+                    name: name, format: whole.matrix.format, rows: count, columns: columns,
+                    data: whole.matrix.row(start), byteCount: count * whole.matrix.rowByteCount)
+            } catch {
+                throw ModelError.tensorType(name, "rows \(start)..<\(start + count): \(error)")
+            }
+            views.append(Linear(matrix: matrix, bias: whole.bias.map { Array($0[start..<start + count]) }))
+            start += count
+        }
+        return views
     }
 }

@@ -43,21 +43,41 @@ public final class TransformerModel: @unchecked Sendable {
         self.pool = ThreadPool(threads: threads)
         self.buffers = ForwardBuffers(hyperparameters)
         let style: RotaryEmbedding.Style = hyperparameters.ropeStyle == .normal ? .normal : .neox
+        let magnitude = hyperparameters.ropeAttentionFactor
         do {
             globalRope = try RotaryEmbedding(
                 dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBase,
-                scale: hyperparameters.ropeFrequencyScale, style: style, frequencyFactors: weights.ropeFrequencyFactors)
+                scale: hyperparameters.ropeFrequencyScale, style: style, frequencyFactors: weights.ropeFrequencyFactors,
+                magnitude: magnitude)
             slidingRope = try RotaryEmbedding(
                 dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBaseSliding,
-                style: style)
+                scale: hyperparameters.ropeFrequencyScaleSliding, style: style, magnitude: magnitude)
+            if let factors = weights.ropeFrequencyFactorsLong {
+                longRope = try RotaryEmbedding(
+                    dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBase,
+                    scale: hyperparameters.ropeFrequencyScale, style: style, frequencyFactors: factors, magnitude: magnitude)
+            } else {
+                longRope = nil
+            }
         } catch {
             throw ModelError.invalidKey("\(hyperparameters.architecture).rope", error.description)
         }
     }
 
-    /// RoPE of global layers, and of sliding-window layers (their own base, no scaling).
+    /// RoPE of global layers, and of sliding-window layers (their own base and scale).
     let globalRope: RotaryEmbedding
     let slidingRope: RotaryEmbedding
+    /// RoPE of global layers for long contexts, when the model has long frequency factors.
+    let longRope: RotaryEmbedding?
+
+    /// The global layers' RoPE for a sequence in `cache`: llama.cpp picks the long factors when
+    /// its per-sequence context, which it rounds up to a multiple of 256, exceeds
+    /// `rope.scaling.original_context_length`; a cache's capacity is that context here.
+    func globalRope(for cache: KVCache) -> RotaryEmbedding {
+        guard let longRope else { return globalRope }
+        let context = (cache.capacity + 255) / 256 * 256
+        return context > hyperparameters.ropeOriginalContextLength ? longRope : globalRope
+    }
 
     /// How the caches this model makes store keys and values; set before the first cache is made.
     public var cacheType: KVCacheType = .f16
@@ -154,6 +174,11 @@ public final class TransformerModel: @unchecked Sendable {
             weights.output.apply(
                 b.normed, batch: logitRows.count, into: out.baseAddress!, scratch: b.arena, pool: pool, order: productOrder)
         }
+        if let cap = recipe.finalLogitSoftCap {
+            // ggml's scale(1/cap), tanh, scale(cap), in that order.
+            let inverse = 1 / cap
+            for i in logits.indices { logits[i] = tanhf(logits[i] * inverse) * cap }
+        }
         return logits
     }
 
@@ -202,9 +227,9 @@ public final class TransformerModel: @unchecked Sendable {
         }
 
         let sliding = hp.slidingLayers[layer]
-        let rope = sliding ? slidingRope : globalRope
         for t in 0..<n {
             let position = rows.positions[t]
+            let rope = sliding ? slidingRope : globalRope(for: rows.segments[rows.segmentOfRow[t]].cache)
             rope.apply(to: UnsafeMutableBufferPointer(start: b.query + t * hp.queryLength, count: hp.queryLength),
                        headCount: hp.headCount, headDimension: headDimension, position: position)
             rope.apply(to: UnsafeMutableBufferPointer(start: b.key + t * hp.keyLength, count: hp.keyLength),

@@ -62,6 +62,21 @@ import Testing
         }
     }
 
+    /// gemma2 (key_length 32 where d/heads is 16) and phi3 (fused attn_qkv and gate-up) size as
+    /// the runtime allocates them: every layer caches the whole context (sliding-window layers
+    /// too), with the head size from `attention.key_length` when present. The files are the
+    /// tiny fixtures ModelsTests checks against llama.cpp.
+    @Test(arguments: [("tiny-gemma2", 32, 2), ("tiny-phi3", 32, 1)])
+    func newFamiliesSizeTheirCache(fixture: String, headDimension: Int, kvHeads: Int) throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ModelsTests/Fixtures/\(fixture).gguf").path
+        let file = try GGUFFile(path: path)
+        let shape = try ModelShape(file: file)
+        #expect(shape.layers == 2 && shape.headDimension == headDimension && shape.kvHeads == kvHeads)
+        #expect(shape.kvElementsPerToken == 2 * 2 * kvHeads * headDimension)
+        #expect(shape.parameters == Double(file.tensors.reduce(0) { $0 + $1.elementCount }))
+    }
+
     @Test func referenceShapesInterpolate() {
         for reference in ReferenceShape.table {
             #expect(ReferenceShape.interpolated(billions: reference.billions).layers == reference.layers)

@@ -182,6 +182,32 @@ import Testing
         #expect(abs(w[0] - Float(cos(1.0))) < 1e-6 && abs(w[2] - Float(sin(1.0))) < 1e-6 && w[1] == 0)
     }
 
+    /// A magnitude (ggml's attn_factor) scales the rotated dimensions by it and leaves the rest;
+    /// the fast path and its twin still agree bit for bit.
+    @Test(arguments: [RotaryEmbedding.Style.normal, .neox])
+    func ropeMagnitudeScalesTheRotatedDimensions(style: RotaryEmbedding.Style) throws {
+        let plain = try RotaryEmbedding(dimensions: 24, base: 10_000, style: style, frequencyFactors: (0..<12).map { 1 + Float($0) })
+        let scaled = try RotaryEmbedding(dimensions: 24, base: 10_000, style: style, frequencyFactors: plain.frequencyFactors,
+                                         magnitude: 1.25)
+        let original = randomFloats(2 * 32, seed: 9)
+        var rotated = original, magnified = original, twin = original
+        rotated.withUnsafeMutableBufferPointer { plain.apply(to: $0, headCount: 2, headDimension: 32, position: 13) }
+        magnified.withUnsafeMutableBufferPointer { scaled.apply(to: $0, headCount: 2, headDimension: 32, position: 13) }
+        twin.withUnsafeMutableBufferPointer { scaled.applyReference(to: $0, headCount: 2, headDimension: 32, position: 13) }
+        #expect(magnified == twin)
+        for head in 0..<2 {
+            for d in 0..<32 {
+                let i = head * 32 + d
+                if d < 24 {
+                    #expect(abs(magnified[i] - 1.25 * rotated[i]) <= 1e-5 * max(1, abs(rotated[i])))
+                } else {
+                    #expect(magnified[i] == original[i])
+                }
+            }
+        }
+        #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 8, base: 10_000, style: style, magnitude: 0) }
+    }
+
     @Test func ropeRejectsBadParameters() {
         #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 7, base: 10_000, style: .normal) }
         #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 8, base: 0, style: .normal) }

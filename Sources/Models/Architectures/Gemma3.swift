@@ -16,7 +16,7 @@ enum Gemma3: Architecture {
             }
             if span > 0 {
                 hp.slidingWindow = span
-                hp.slidingLayers = try slidingPattern(file, layers: hp.blockCount)
+                hp.slidingLayers = try slidingPattern(file, architecture: name, layers: hp.blockCount, every: 6)
                 if let base = file[prefix + "rope.freq_base_swa"] {
                     guard let value = base.asFloat, value > 0, value.isFinite else {
                         throw ModelError.invalidKey(prefix + "rope.freq_base_swa", "expected a positive number, got \(base)")
@@ -25,10 +25,17 @@ enum Gemma3: Architecture {
                 }
             }
         }
-        if let softcap = file[prefix + "final_logit_softcapping"]?.asFloat, softcap != 0 {
-            throw ModelError.unsupported(prefix + "final_logit_softcapping", "\(softcap)")
-        }
         return hp
+    }
+
+    /// llama.cpp caps the logits when `final_logit_softcapping` is present and non-zero.
+    private static func finalLogitSoftCap(_ file: GGUFFile) throws -> Float? {
+        let key = name + ".final_logit_softcapping"
+        guard let value = file[key] else { return nil }
+        guard let cap = value.asFloat, cap.isFinite, cap >= 0 else {
+            throw ModelError.invalidKey(key, "expected a non-negative number, got \(value)")
+        }
+        return cap == 0 ? nil : Float(cap)
     }
 
     static func load(_ file: GGUFFile, threads: Int) throws -> TransformerModel {
@@ -47,14 +54,16 @@ enum Gemma3: Architecture {
             activation: .geGLU,
             embeddingScale: Float(hp.embeddingLength).squareRoot(),
             attentionScale: 1,
-            queryScale: 1 / Float(queryScaleDimension).squareRoot())
+            queryScale: 1 / Float(queryScaleDimension).squareRoot(),
+            finalLogitSoftCap: try finalLogitSoftCap(file))
         return try TransformerModel(file: file, hyperparameters: hp, recipe: recipe, weights: weights, threads: threads)
     }
 
-    /// Layer i is local unless i % pattern == pattern - 1; an array-valued key lists them.
-    private static func slidingPattern(_ file: GGUFFile, layers: Int) throws -> [Bool] {
-        let key = name + ".attention.sliding_window_pattern"
-        guard let value = file[key] else { return (0..<layers).map { $0 % 6 < 5 } }
+    /// Layer i is local unless i % pattern == pattern - 1, the pattern being
+    /// `attention.sliding_window_pattern` or `every`; an array-valued key lists them (gemma2 too).
+    static func slidingPattern(_ file: GGUFFile, architecture: String, layers: Int, every: Int) throws -> [Bool] {
+        let key = architecture + ".attention.sliding_window_pattern"
+        guard let value = file[key] else { return (0..<layers).map { $0 % every < every - 1 } }
         if let pattern = value.asInt {
             guard pattern >= 0 else { throw ModelError.invalidKey(key, "must be ≥ 0, got \(pattern)") }
             return (0..<layers).map { pattern == 0 || $0 % pattern < pattern - 1 }
