@@ -9,7 +9,7 @@ make-logit-fixtures.sh). Deterministic: fixed seed.
 
 20 experts, 4 used per token: the router's softmax takes one sixteen-lane group and a tail
 (ggml computes them differently). The router (ffn_gate_inp) is F32, as converters write it;
-the experts are F16, or Q8_0 with --q8_0 (tiny-qwen3moe-q8_0.*).
+the other matrices are F16, or all Q8_0 with --q8_0 (tiny-qwen3moe-q8_0.*).
 
 --bench writes OUT_DIR/bench-qwen3moe-f16.gguf instead, for speed comparisons (BENCHMARKS.md):
 Qwen3-30B-A3B's proportions scaled down (64 experts, 8 per token, 8 layers of width 1024,
@@ -84,6 +84,13 @@ def matrix(rows, cols, scale=None):
     scale = scale or 1.0 / np.sqrt(cols)
     return (rng.standard_normal((rows, cols)) * scale).astype(np.float16)
 
+def add_matrix(name, values):
+    """F16, or Q8_0 with --q8_0 (every matrix but the router: the whole file in one 8-bit format)."""
+    if q8:
+        writer.add_tensor(name, quantize(values.astype(np.float32), T.Q8_0), raw_dtype=T.Q8_0)
+    else:
+        writer.add_tensor(name, values)
+
 def norm(n):
     return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
 
@@ -94,18 +101,18 @@ def expert_stack(rows, cols):
         return quantize(values.reshape(experts * rows, cols), T.Q8_0).reshape(experts, rows, -1), T.Q8_0
     return values.astype(np.float16), None
 
-writer.add_tensor("token_embd.weight", matrix(vocab, embd, 1.0))
+add_matrix("token_embd.weight", matrix(vocab, embd, 1.0))
 writer.add_tensor("output_norm.weight", norm(embd))
-writer.add_tensor("output.weight", matrix(vocab, embd))
+add_matrix("output.weight", matrix(vocab, embd))
 for i in range(layers):
     p = f"blk.{i}."
     writer.add_tensor(p + "attn_norm.weight", norm(embd))
-    writer.add_tensor(p + "attn_q.weight", matrix(heads * head_dim, embd))
-    writer.add_tensor(p + "attn_k.weight", matrix(kv_heads * head_dim, embd))
-    writer.add_tensor(p + "attn_v.weight", matrix(kv_heads * head_dim, embd))
+    add_matrix(p + "attn_q.weight", matrix(heads * head_dim, embd))
+    add_matrix(p + "attn_k.weight", matrix(kv_heads * head_dim, embd))
+    add_matrix(p + "attn_v.weight", matrix(kv_heads * head_dim, embd))
     writer.add_tensor(p + "attn_q_norm.weight", norm(head_dim))
     writer.add_tensor(p + "attn_k_norm.weight", norm(head_dim))
-    writer.add_tensor(p + "attn_output.weight", matrix(embd, heads * head_dim))
+    add_matrix(p + "attn_output.weight", matrix(embd, heads * head_dim))
     writer.add_tensor(p + "ffn_norm.weight", norm(embd))
     # A router with logits of spread ~2, so the softmax is neither flat nor one-hot.
     writer.add_tensor(p + "ffn_gate_inp.weight", (rng.standard_normal((experts, embd)) * 2 / np.sqrt(embd)).astype(np.float32))
