@@ -22,7 +22,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODEL < texts\n", argv[0]);
         return 2;
     }
-    llama_log_set(quiet, NULL);
+    if (!getenv("DUMP_VERBOSE")) llama_log_set(quiet, NULL);
     llama_backend_init();
     struct llama_model_params mp = llama_model_default_params();
     struct llama_model *model = llama_model_load_from_file(argv[1], mp);
