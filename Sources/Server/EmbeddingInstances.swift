@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import GGUF
 import HTTPTypes
+import Ledger
 import Store
 
 /// An embedding model (BERT, nomic-bert) in memory: no slots and no KV caches, one pass per input.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Engine
+import Engine
 
 /// all-MiniLM-L6-v2 (BERT, mean pooling) converted by scripts/convert-bert-to-gguf.py against
 /// llama.cpp's vectors for the same file (Fixtures/all-minilm-embeddings.json, written by
