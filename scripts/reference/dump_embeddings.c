@@ -46,6 +46,10 @@ int main(int argc, char **argv) {
         cp.n_threads = 2;
         cp.n_threads_batch = 2;
         cp.embeddings = true;
+        // DUMP_FLASH_ATTN=0 turns flash attention off (by default llama.cpp's CPU backend runs it,
+        // with keys and values rounded to binary16).
+        const char *flash = getenv("DUMP_FLASH_ATTN");
+        if (flash && strcmp(flash, "0") == 0) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
         struct llama_context *ctx = llama_init_from_model(model, cp);
         if (!ctx) { fprintf(stderr, "cannot make a context\n"); return 1; }
         struct llama_batch batch = llama_batch_init(n, 0, 1);
