@@ -79,6 +79,9 @@ extension Vocabulary {
             fimSeparatorTokenID: try id("tokenizer.ggml.fim_sep_token_id"),
             addBOS: try flag("tokenizer.ggml.add_bos_token"), addEOS: try flag("tokenizer.ggml.add_eos_token"),
             addSpacePrefix: try flag("tokenizer.ggml.add_space_prefix"),
+            separatorTokenID: try id("tokenizer.ggml.seperator_token_id"),
+            lowercase: try flag("tokenizer.ggml.normalizer.lowercase"),
+            stripAccents: try flag("tokenizer.ggml.normalizer.strip_accents"),
             modelName: file["general.name"]?.asString)
     }
 }

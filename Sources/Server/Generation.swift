@@ -298,6 +298,10 @@ extension HearthServer {
     func embeddings(model: String, inputs: [EmbeddingInput], keepAlive: Duration?? = nil, truncate: Bool = false,
                     contextLength: Int? = nil) async throws -> (vectors: [[Float]], tokens: Int) {
         let started = ContinuousClock.now
+        if let encoder = try await models.acquireEmbeddingModel(model, keepAlive: keepAlive) {
+            defer { encoder.usage.end() }
+            return try await encoderEmbeddings(encoder, inputs: inputs, truncate: truncate, started: started)
+        }
         let instance = try await models.acquire(model, keepAlive: keepAlive, contextLength: contextLength)
         defer { instance.usage.end() }
         let computing = ContinuousClock.now

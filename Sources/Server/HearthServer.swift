@@ -74,6 +74,10 @@ public final class HearthServer: Sendable {
         -> some ApplicationProtocol
     {
         for name in configuration.preload {
+            if let embedding = try await models.acquireEmbeddingModel(name) {
+                embedding.usage.end()
+                continue
+            }
             _ = try await models.acquire(name)
             await models.instances[name]?.usage.end()
         }

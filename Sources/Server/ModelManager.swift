@@ -87,6 +87,9 @@ actor ModelManager {
     private nonisolated let published = PublishedInstances()
     /// A model was unloaded since the last ``takeUnloaded()``.
     private var unloadedSinceAsked = false
+    /// Embedding models (encoders) in memory, and which files are encoders (EmbeddingInstances.swift).
+    var embeddingInstances: [String: EmbeddingInstance] = [:]
+    var embeddingModelFiles: [String: Bool] = [:]
     let logger: Logger
 
     init(store: ModelStore, configuration: ServerConfiguration) {
@@ -135,6 +138,7 @@ actor ModelManager {
     /// dropped, or a prompt too long for it refused).
     func acquire(_ requested: String, keepAlive: Duration?? = nil, contextLength: Int? = nil) throws(APIError) -> ModelInstance {
         let installed = try installedModel(requested)
+        try refuseGeneration(on: installed, requested: requested)
         let keep = keepAlive ?? configuration.keepAlive
         // Rounded up to a multiple of 4096: apps that size num_ctx from their prompt (aider sends
         // 1.25 × the prompt + 8192) would otherwise reload the model on almost every request.
@@ -256,6 +260,7 @@ actor ModelManager {
     /// Unloads models idle past their keep-alive (or every idle one with `force`).
     func unloadIdle(force: Bool = false) {
         let now = ContinuousClock.now
+        unloadIdleEmbeddingModels(force: force, now: now)
         for (name, instance) in instances where force ? instance.usage.isIdle : instance.usage.isExpired(at: now) {
             instances[name] = nil
             instance.scheduler.shutdown()

@@ -8,6 +8,8 @@ struct SpecialTokens: Sendable {
     var eom: Int32?
     var unknown: Int32?
     var padding: Int32?
+    /// WordPiece: ends every input ([SEP]).
+    var separator: Int32?
     var endOfGeneration: Set<Int32> = []
     /// Tokens split out of text before tokenization, longest text first.
     var splitOrder: [Int32] = []
@@ -67,12 +69,21 @@ extension SpecialTokens {
             return nil
         }
 
-        let defaultBOS: Int32? = preTokenizer?.hasNoDefaultBOS == true ? nil : (isSentencePiece ? 1 : 11)
+        // llama.cpp's defaults: SentencePiece 1/2/0, byte-level BPE 11/11, WordPiece BERT's
+        // [CLS] 101, no EOS, [UNK] 100, [SEP] 102, [PAD] 0.
+        let isWordPiece = vocabulary.model == .wordPiece
+        let defaultBOS: Int32? =
+            isWordPiece ? 101 : preTokenizer?.hasNoDefaultBOS == true ? nil : (isSentencePiece ? 1 : 11)
         bos = fromFile(vocabulary.bosTokenID, key: "tokenizer.ggml.bos_token_id", default: defaultBOS)
-        eos = fromFile(vocabulary.eosTokenID, key: "tokenizer.ggml.eos_token_id", default: isSentencePiece ? 2 : 11)
+        eos = fromFile(
+            vocabulary.eosTokenID, key: "tokenizer.ggml.eos_token_id", default: isWordPiece ? nil : isSentencePiece ? 2 : 11)
         unknown = fromFile(
-            vocabulary.unknownTokenID, key: "tokenizer.ggml.unknown_token_id", default: isSentencePiece ? 0 : nil)
-        padding = fromFile(vocabulary.paddingTokenID, key: "tokenizer.ggml.padding_token_id", default: nil)
+            vocabulary.unknownTokenID, key: "tokenizer.ggml.unknown_token_id",
+            default: isSentencePiece ? 0 : isWordPiece ? 100 : nil)
+        padding = fromFile(
+            vocabulary.paddingTokenID, key: "tokenizer.ggml.padding_token_id", default: isWordPiece ? 0 : nil)
+        separator = fromFile(
+            vocabulary.separatorTokenID, key: "tokenizer.ggml.seperator_token_id", default: isWordPiece ? 102 : nil)
         let eotFromFile = fromFile(vocabulary.eotTokenID, key: "tokenizer.ggml.eot_token_id", default: nil)
         let eomFromFile = fromFile(vocabulary.eomTokenID, key: "tokenizer.ggml.eom_token_id", default: nil)
         let fimPadFromFile = fromFile(vocabulary.fimPadTokenID, key: "tokenizer.ggml.fim_pad_token_id", default: nil)

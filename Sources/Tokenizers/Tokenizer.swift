@@ -31,6 +31,10 @@ public final class Tokenizer: Sendable {
     let cleansSpaces: Bool
     /// Oddities found in the vocabulary that did not prevent loading (out-of-range ids, …).
     public let warnings: [String]
+    /// WordPiece: lowercasing and accent stripping.
+    private let wordPieceNormalization: WordPieceNormalization
+    /// WordPiece: the longest token text in bytes (llama.cpp's `max_token_len`), the match window.
+    private let longestToken: Int
 
     /// Checks `vocabulary` and prepares the lookup tables.
     ///
@@ -40,7 +44,17 @@ public final class Tokenizer: Sendable {
         var store = try VocabularyStore(vocabulary)
         model = vocabulary.model
         let preTokenizer: PreTokenizer?
+        let lowercase = vocabulary.lowercase ?? true
+        wordPieceNormalization = WordPieceNormalization(
+            lowercase: lowercase, stripAccents: vocabulary.stripAccents ?? lowercase)
         switch vocabulary.model {
+        case .wordPiece:
+            // llama.cpp adds [CLS] … [SEP] to every WordPiece input whatever add_bos_token and
+            // add_eos_token say (the separator is appended in `encode`, not as an EOS).
+            preTokenizer = nil
+            addsBOS = true
+            addsSpacePrefix = false
+            cleansSpaces = false
         case .sentencePiece:
             preTokenizer = nil
             addsBOS = vocabulary.addBOS ?? true
@@ -57,7 +71,7 @@ public final class Tokenizer: Sendable {
             cleansSpaces = pre.cleanSpaces
         }
         self.preTokenizer = preTokenizer
-        addsEOS = vocabulary.addEOS ?? false
+        addsEOS = vocabulary.model == .wordPiece ? false : vocabulary.addEOS ?? false
 
         let special = SpecialTokens(resolving: vocabulary, store: &store, preTokenizer: preTokenizer)
         if vocabulary.model == .sentencePiece, let unknown = special.unknown {
@@ -65,6 +79,9 @@ public final class Tokenizer: Sendable {
         }
         if addsBOS && special.bos == nil { store.warn("add_bos_token is set but there is no BOS token") }
         if addsEOS && special.eos == nil { store.warn("add_eos_token is set but there is no EOS token") }
+        if vocabulary.model == .wordPiece && special.separator == nil {
+            store.warn("the WordPiece vocabulary has no separator token ([SEP]); inputs end without it")
+        }
         self.special = special
         self.splitter = SpecialTokenSplitter(order: special.splitOrder, store: store)
 
@@ -78,6 +95,7 @@ public final class Tokenizer: Sendable {
         self.pieceBytes = pieceBytes
         self.pieceOffsets = pieceOffsets
         self.warnings = store.warnings
+        self.longestToken = (0..<Int32(store.tokenCount)).reduce(0) { max($0, store.text(of: $1).count) }
         self.store = store
     }
 
@@ -156,6 +174,18 @@ public final class Tokenizer: Sendable {
                     followsSpecial = false
                 }
             }
+        case .wordPiece:
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id):
+                    output.append(id)
+                case .text(let range):
+                    encodeWordPiece(
+                        UnsafeBufferPointer(rebasing: text[range]), store: store, normalization: wordPieceNormalization,
+                        longestToken: longestToken, unknown: special.unknown, into: &output)
+                }
+            }
+            if addSpecial, let separator = special.separator { output.append(separator) }
         case .bytePairEncoding:
             guard let preTokenizer else { break }
             for fragment in fragments {
@@ -201,7 +231,10 @@ public final class Tokenizer: Sendable {
         for (index, id) in ids.enumerated() {
             var piece = pieceSlice(id, renderSpecial: renderSpecial)
             // Strip the one leading space the SentencePiece prefix added, from the first token only.
-            if index == 0 && addsSpacePrefix && piece.first == 0x20 { piece = piece.dropFirst() }
+            // WordPiece's phantom space likewise starts the first word.
+            if (index == 0 && addsSpacePrefix || bytes.isEmpty && model == .wordPiece) && piece.first == 0x20 {
+                piece = piece.dropFirst()
+            }
             bytes.append(contentsOf: piece)
         }
         if cleansSpaces { Self.cleanUpTokenizationSpaces(&bytes) }
@@ -218,7 +251,7 @@ public final class Tokenizer: Sendable {
             output.append(contentsOf: text)
         } else if attributes.contains(.normal) {
             switch model {
-            case .sentencePiece:
+            case .sentencePiece, .wordPiece:
                 appendUnescapingSpaces(text, to: &output)
             case .bytePairEncoding:
                 appendByteLevelDecoded(text, to: &output)

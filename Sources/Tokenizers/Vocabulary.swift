@@ -4,6 +4,9 @@ public enum TokenizerModel: String, Sendable, CaseIterable {
     case sentencePiece = "llama"
     /// Byte-level BPE over GPT-2's byte↔unicode map (`"gpt2"`): GPT-2, Llama 3, Qwen, SmolLM …
     case bytePairEncoding = "gpt2"
+    /// BERT's WordPiece (`"bert"`), vocabulary in llama.cpp's phantom-space form: all-MiniLM,
+    /// nomic-embed-text, bge …
+    case wordPiece = "bert"
 }
 
 /// A token's type as GGUF stores it in `tokenizer.ggml.token_type` (llama.cpp's `llama_token_type`).
@@ -62,6 +65,12 @@ public struct Vocabulary: Sendable {
     /// `tokenizer.ggml.add_space_prefix` (SentencePiece: prepend a space to text that starts a prompt
     /// or follows a special token).
     public var addSpacePrefix: Bool?
+    /// `tokenizer.ggml.seperator_token_id` (sic): WordPiece ends every input with it ([SEP]).
+    public var separatorTokenID: Int32?
+    /// `tokenizer.ggml.normalizer.lowercase` (WordPiece; llama.cpp's default: true).
+    public var lowercase: Bool?
+    /// `tokenizer.ggml.normalizer.strip_accents` (WordPiece; default: the lowercase flag).
+    public var stripAccents: Bool?
     /// `general.name`: llama.cpp keys a few per-model token attributes off it (Phi-3 strips the
     /// whitespace that follows its special tokens).
     public var modelName: String?
@@ -85,8 +94,14 @@ public struct Vocabulary: Sendable {
         addBOS: Bool? = nil,
         addEOS: Bool? = nil,
         addSpacePrefix: Bool? = nil,
+        separatorTokenID: Int32? = nil,
+        lowercase: Bool? = nil,
+        stripAccents: Bool? = nil,
         modelName: String? = nil
     ) {
+        self.separatorTokenID = separatorTokenID
+        self.lowercase = lowercase
+        self.stripAccents = stripAccents
         self.model = model
         self.tokens = tokens
         self.scores = scores
