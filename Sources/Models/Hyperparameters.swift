@@ -34,6 +34,9 @@ public struct Hyperparameters: Sendable, Equatable {
     /// `rope.scaling.attn_factor` (1 when absent): multiplies RoPE's cosines and sines, so the
     /// rotated part of every query and key (phi3's LongRoPE writes √(1 + ln s / ln n_orig)).
     public var ropeAttentionFactor: Float
+    /// `rope.scaling.type` is yarn: angles mix interpolation and extrapolation by frequency, over
+    /// `ropeOriginalContextLength` (see `RotaryEmbedding.YaRN`).
+    public var ropeUsesYaRN: Bool
     /// `rope.scaling.original_context_length` (the context length when absent): contexts longer
     /// than this use the long RoPE frequency factors where a model has two sets (phi3).
     public var ropeOriginalContextLength: Int
@@ -130,16 +133,17 @@ public struct Hyperparameters: Sendable, Equatable {
         guard ropeFrequencyBase > 0 else {
             throw ModelError.invalidKey(prefix + "rope.freq_base", "must be > 0, got \(ropeFrequencyBase)")
         }
-        if let scalingType = file[prefix + "rope.scaling.type"]?.asString,
-            !["none", "linear"].contains(scalingType)
-        {
-            throw ModelError.unsupported(prefix + "rope.scaling.type", "'\(scalingType)' (supported: none, linear)")
+        let scalingType = file[prefix + "rope.scaling.type"]?.asString ?? "linear"
+        guard ["none", "linear", "yarn"].contains(scalingType) else {
+            throw ModelError.unsupported(prefix + "rope.scaling.type", "'\(scalingType)' (supported: none, linear, yarn)")
         }
+        ropeUsesYaRN = scalingType == "yarn"
         let factor = try optionalFloat("rope.scaling.factor") ?? optionalFloat("rope.scale_linear") ?? 0
         guard factor >= 0 else {
             throw ModelError.invalidKey(prefix + "rope.scaling.factor", "must be ≥ 0, got \(factor)")
         }
-        ropeFrequencyScale = factor == 0 ? 1 : 1 / factor
+        // llama.cpp never scales when the type is none, whatever the factor.
+        ropeFrequencyScale = factor == 0 || scalingType == "none" ? 1 : 1 / factor
         ropeAttentionFactor = try optionalFloat("rope.scaling.attn_factor") ?? 1
         guard ropeAttentionFactor > 0 else {
             throw ModelError.invalidKey(prefix + "rope.scaling.attn_factor", "must be > 0, got \(ropeAttentionFactor)")

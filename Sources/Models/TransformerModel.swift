@@ -43,15 +43,26 @@ public final class TransformerModel: @unchecked Sendable {
         self.pool = ThreadPool(threads: threads)
         self.buffers = ForwardBuffers(hyperparameters)
         let style: RotaryEmbedding.Style = hyperparameters.ropeStyle == .normal ? .normal : .neox
-        let magnitude = hyperparameters.ropeAttentionFactor
+        var magnitude = hyperparameters.ropeAttentionFactor
+        // YaRN applies to every rotation of the model (llama.cpp's context-wide `ext_factor`), each
+        // with its own base; its attention factor is set from the global scale.
+        func yarn(base: Float) -> RotaryEmbedding.YaRN? {
+            guard hyperparameters.ropeUsesYaRN else { return nil }
+            return RotaryEmbedding.YaRN(dimensions: hyperparameters.ropeDimensions,
+                                        originalContext: hyperparameters.ropeOriginalContextLength, base: base)
+        }
+        if hyperparameters.ropeUsesYaRN {
+            magnitude = RotaryEmbedding.YaRN.attentionFactor(scale: hyperparameters.ropeFrequencyScale) * hyperparameters.ropeAttentionFactor
+        }
         do {
             globalRope = try RotaryEmbedding(
                 dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBase,
                 scale: hyperparameters.ropeFrequencyScale, style: style, frequencyFactors: weights.ropeFrequencyFactors,
-                magnitude: magnitude)
+                magnitude: magnitude, yarn: yarn(base: hyperparameters.ropeFrequencyBase))
             slidingRope = try RotaryEmbedding(
                 dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBaseSliding,
-                scale: hyperparameters.ropeFrequencyScaleSliding, style: style, magnitude: magnitude)
+                scale: hyperparameters.ropeFrequencyScaleSliding, style: style, magnitude: magnitude,
+                yarn: yarn(base: hyperparameters.ropeFrequencyBaseSliding))
             if let factors = weights.ropeFrequencyFactorsLong {
                 longRope = try RotaryEmbedding(
                     dimensions: hyperparameters.ropeDimensions, base: hyperparameters.ropeFrequencyBase,

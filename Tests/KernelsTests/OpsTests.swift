@@ -208,6 +208,42 @@ import Testing
         #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 8, base: 10_000, style: style, magnitude: 0) }
     }
 
+    /// YaRN: pairs below the ramp keep the unscaled angle, pairs above it the interpolated one,
+    /// pairs on it mix the two, and every rotation grows by 1 + 0.1 ln(1/scale); the fast path and
+    /// its twin agree bit for bit, and both agree with the definition computed in Double.
+    @Test(arguments: [RotaryEmbedding.Style.normal, .neox])
+    func ropeYaRNMixesExtrapolationAndInterpolation(style: RotaryEmbedding.Style) throws {
+        let yarn = RotaryEmbedding.YaRN(dimensions: 64, originalContext: 64, base: 10_000)
+        #expect(yarn.lowPair == 0 && yarn.highPair == 9)  // ggml_rope_yarn_corr_dims for this shape
+        let scale: Float = 0.25
+        let magnitude = RotaryEmbedding.YaRN.attentionFactor(scale: scale)
+        #expect(abs(magnitude - 1) < 1e-6)
+        let rope = try RotaryEmbedding(dimensions: 64, base: 10_000, scale: scale, style: style, magnitude: magnitude, yarn: yarn)
+        let original = randomFloats(2 * 64, seed: 5)
+        for position in [0, 3, 47, 300] {
+            var fast = original, twin = original
+            fast.withUnsafeMutableBufferPointer { rope.apply(to: $0, headCount: 2, headDimension: 64, position: position) }
+            twin.withUnsafeMutableBufferPointer { rope.applyReference(to: $0, headCount: 2, headDimension: 64, position: position) }
+            #expect(fast == twin)
+            let growth = Double(magnitude) * (1 + 0.1 * Foundation.log(4.0))
+            for head in 0..<2 {
+                for pair in 0..<32 {
+                    let unscaled = Double(position) * Foundation.pow(10_000, -2 * Double(pair) / 64)
+                    let ramp = 1 - min(1, max(0, (Double(pair) - 0) / 9))
+                    let angle = unscaled * 0.25 * (1 - ramp) + unscaled * ramp
+                    let (i0, i1) = style == .normal ? (head * 64 + 2 * pair, head * 64 + 2 * pair + 1)
+                                                    : (head * 64 + pair, head * 64 + pair + 32)
+                    let x0 = Double(original[i0]), x1 = Double(original[i1])
+                    let expected0 = growth * (x0 * Foundation.cos(angle) - x1 * Foundation.sin(angle))
+                    let expected1 = growth * (x0 * Foundation.sin(angle) + x1 * Foundation.cos(angle))
+                    let bound = 1e-5 * (1 + Double(position) / 10)
+                    #expect(abs(Double(fast[i0]) - expected0) <= bound && abs(Double(fast[i1]) - expected1) <= bound,
+                            "\(style) position \(position) pair \(pair)")
+                }
+            }
+        }
+    }
+
     @Test func ropeRejectsBadParameters() {
         #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 7, base: 10_000, style: .normal) }
         #expect(throws: KernelError.self) { try RotaryEmbedding(dimensions: 8, base: 0, style: .normal) }

@@ -82,9 +82,9 @@ import Testing
     }
 
     @Test func unsupportedRopeScalingIsAClearError() throws {
-        let path = try rewrittenFixture("tiny-phi3", setting: ["phi3.rope.scaling.type": .string("yarn")])
+        let path = try rewrittenFixture("tiny-phi3", setting: ["phi3.rope.scaling.type": .string("longrope")])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(throws: ModelError.unsupported("phi3.rope.scaling.type", "'yarn' (supported: none, linear)")) {
+        #expect(throws: ModelError.unsupported("phi3.rope.scaling.type", "'longrope' (supported: none, linear, yarn)")) {
             try TransformerModel.load(try GGUFFile(path: path), threads: 1)
         }
     }

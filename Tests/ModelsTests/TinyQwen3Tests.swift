@@ -76,3 +76,42 @@ import Testing
         }
     }
 }
+
+/// YaRN RoPE scaling (`rope.scaling.type` yarn) on a tiny qwen3 whose matrices are all Q8_0
+/// (scripts/reference/make-qwen3-fixture.py --yarn): factor 4 over an original context of 64, so
+/// ten of the 32 pairs of each head sit on the ramp between extrapolated and interpolated angles.
+@Suite struct TinyYaRNTests {
+    @Test func logitsMatchLlamaCpp() throws {
+        let model = try TransformerModel.load(try GGUFFile(path: try tinyFixturePath("tiny-qwen3-yarn")), threads: 2)
+        #expect(model.hyperparameters.ropeUsesYaRN && model.hyperparameters.ropeFrequencyScale == 0.25)
+        let worst = try worstDifference(model, try ReferenceRun(model: "tiny-qwen3-yarn"), capacity: 32)
+        print("tiny-qwen3-yarn: worst top-5 logit difference \(worst)")
+        // Integer sums of 8-bit weights and activations leave only the order of float additions.
+        #expect(worst < 1e-5)
+    }
+
+    /// The same file read as linear scaling (every angle interpolated, no magnitude) is far from
+    /// llama.cpp's logits: the fixture tests YaRN's ramp, not just the scale.
+    @Test func linearScalingWouldDiffer() throws {
+        let path = try rewrittenFixture("tiny-qwen3-yarn", setting: ["qwen3.rope.scaling.type": .string("linear")])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = try TransformerModel.load(try GGUFFile(path: path), threads: 2)
+        #expect(!model.hyperparameters.ropeUsesYaRN)
+        let reference = try ReferenceRun(model: "tiny-qwen3-yarn")
+        let cache = try model.makeCache(capacity: 32)
+        var worst: Double = 0
+        for (index, token) in reference.ids.enumerated() {
+            let logits = try model.forward([token], cache: cache)
+            for pair in reference.positions[index].top { worst = max(worst, abs(Double(logits[Int(pair[0])]) - pair[1])) }
+        }
+        #expect(worst > 0.01)
+    }
+
+    @Test func unknownScalingTypeIsRefused() throws {
+        let path = try rewrittenFixture("tiny-qwen3-yarn", setting: ["qwen3.rope.scaling.type": .string("dynamic")])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: ModelError.unsupported("qwen3.rope.scaling.type", "'dynamic' (supported: none, linear, yarn)")) {
+            try TransformerModel.load(try GGUFFile(path: path), threads: 1)
+        }
+    }
+}

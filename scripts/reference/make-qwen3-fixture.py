@@ -2,25 +2,36 @@
 """Writes a tiny random-weight qwen3 GGUF (no qwen3 model is in the catalog) and llama.cpp's
 logits for it, for Tests/ModelsTests.
 
-Usage: make-qwen3-fixture.py OUT_DIR DUMP_LOGITS_BINARY [--nonlinear4]
+Usage: make-qwen3-fixture.py OUT_DIR DUMP_LOGITS_BINARY [--nonlinear4 | --yarn]
 Produces OUT_DIR/tiny-qwen3.gguf and OUT_DIR/tiny-qwen3.logits.jsonl (same format as
 make-logit-fixtures.sh). Deterministic: fixed seed.
 
 With --nonlinear4: tiny-qwen3-nonlinear4.gguf (and its logits), wider (IQ4_XS takes rows of
 256), with the attention matrices in IQ4_NL, ffn_gate/ffn_up in IQ4_XS and ffn_down in MXFP4:
 random blocks with scales in the range real weights have (gguf-py cannot quantise the IQ types).
+
+With --yarn: tiny-qwen3-yarn.gguf (and its logits), heads of 64 and every matrix in Q8_0, with
+YaRN RoPE scaling (factor 4 over an original context of 64 tokens, base 10000: pairs 0-9 on the
+ramp between extrapolation and interpolation).
 """
 import subprocess
 import sys
 
 import numpy as np
 import gguf
+from gguf.quants import quantize
 
 out_dir, dump_logits = sys.argv[1], sys.argv[2]
 nonlinear4 = sys.argv[3:] == ["--nonlinear4"]
-name = "tiny-qwen3-nonlinear4" if nonlinear4 else "tiny-qwen3"
+yarn = sys.argv[3:] == ["--yarn"]
+name = "tiny-qwen3-nonlinear4" if nonlinear4 else "tiny-qwen3-yarn" if yarn else "tiny-qwen3"
 rng = np.random.default_rng(1234)
-embd, heads, kv_heads, head_dim, ffn, layers = (256, 4, 2, 64, 512, 2) if nonlinear4 else (64, 4, 2, 16, 128, 2)
+if nonlinear4:
+    embd, heads, kv_heads, head_dim, ffn, layers = 256, 4, 2, 64, 512, 2
+elif yarn:
+    embd, heads, kv_heads, head_dim, ffn, layers = 128, 2, 1, 64, 256, 2
+else:
+    embd, heads, kv_heads, head_dim, ffn, layers = 64, 4, 2, 16, 128, 2
 
 # A byte-level BPE vocabulary: the 256 GPT-2 byte characters plus a few merges.
 def bytes_to_unicode():
@@ -53,7 +64,13 @@ writer.add_head_count_kv(kv_heads)
 writer.add_key_length(head_dim)
 writer.add_value_length(head_dim)
 writer.add_layer_norm_rms_eps(1e-6)
-writer.add_rope_freq_base(1000000.0)
+if yarn:
+    writer.add_rope_freq_base(10000.0)
+    writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+    writer.add_rope_scaling_factor(4.0)
+    writer.add_rope_scaling_orig_ctx_len(64)
+else:
+    writer.add_rope_freq_base(1000000.0)
 writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
 writer.add_tokenizer_model("gpt2")
 writer.add_tokenizer_pre("qwen2")
@@ -89,12 +106,20 @@ def random_blocks(rows, cols, qtype):
 def weight(name, rows, cols, qtype):
     if nonlinear4:
         writer.add_tensor(name, random_blocks(rows, cols, qtype), raw_dtype=qtype)
+    elif yarn:
+        writer.add_tensor(name, quantize(matrix(rows, cols).astype(np.float32), T.Q8_0), raw_dtype=T.Q8_0)
     else:
         writer.add_tensor(name, matrix(rows, cols))
 
-writer.add_tensor("token_embd.weight", matrix(vocab, embd, 1.0))
+def table(name, values):
+    if yarn:
+        writer.add_tensor(name, quantize(values.astype(np.float32), T.Q8_0), raw_dtype=T.Q8_0)
+    else:
+        writer.add_tensor(name, values)
+
+table("token_embd.weight", matrix(vocab, embd, 1.0))
 writer.add_tensor("output_norm.weight", norm(embd))
-writer.add_tensor("output.weight", matrix(vocab, embd))
+table("output.weight", matrix(vocab, embd))
 for i in range(layers):
     p = f"blk.{i}."
     writer.add_tensor(p + "attn_norm.weight", norm(embd))
