@@ -284,6 +284,9 @@ actor ModelManager {
 
     var loaded: [ModelInstance] { instances.values.sorted { $0.name < $1.name } }
 
+    /// The embedding models in memory, by name.
+    var loadedEmbeddingModels: [EmbeddingInstance] { embeddingInstances.values.sorted { $0.name < $1.name } }
+
     /// The loaded models, without waiting for a load in progress (see `published`).
     nonisolated var loadedNow: [ModelInstance] { published.get() }
 }

@@ -42,6 +42,17 @@ extension HearthServer {
                 if let draft = instance.draft { entry["draft"] = .string(draft) }
                 entries.append(.object(entry))
             }
+            // Embedding models are listed as Ollama lists them: no cache beyond the weights.
+            for instance in await models.loadedEmbeddingModels {
+                let installed = try? await models.installedModel(instance.name)
+                entries.append(.object([
+                    "name": .string(Self.listedName(instance.name)), "model": .string(Self.listedName(instance.name)),
+                    "size": .int(Int(instance.fileSize)), "digest": .string(installed?.sha256 ?? ""),
+                    "details": Self.details(path: instance.model.file.path),
+                    "expires_at": .string(instance.usage.expiry.map(Self.timestamp) ?? "9999-12-31T23:59:59Z"),
+                    "size_vram": 0, "context_length": .int(instance.model.contextLength),
+                ]))
+            }
             return Reply.json(.object(["models": .array(entries)]))
         }
         router.post("/api/copy") { [self] request, _ in try await ollamaCopy(try await json(request)) }

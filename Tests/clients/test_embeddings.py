@@ -149,6 +149,15 @@ class EmbeddingModelTests(unittest.TestCase):
     def test_show_lists_the_embedding_capability(self):
         self.assertEqual(list(self.ollama.show(NAME).capabilities), ["embedding"])
 
+    def test_ps_lists_a_loaded_embedding_model(self):
+        self.ollama.embed(model=NAME, input="warm up")
+        running = {model.model: model for model in self.ollama.ps().models}
+        listed = NAME + ":latest"
+        self.assertIn(listed, running)
+        self.assertEqual(running[listed].details.family, "bert")
+        self.assertEqual(running[listed].context_length, 512)
+        self.assertGreater(running[listed].size, 10_000_000)
+
     def test_long_input_is_truncated_or_refused(self):
         long = "word " * 600
         answer = self.ollama.embed(model=NAME, input=long)
