@@ -122,7 +122,7 @@ extension TransformerModel {
         let embedding = hyperparameters.embeddingLength
         let scratch = b.experts
         scratch.reserve(batch: n, experts: experts, embedding: embedding)
-        let count = experts.expertCount, used = experts.expertsUsed, hidden = experts.hiddenLength
+        let count = experts.expertCount, used = experts.expertsUsed
         experts.router.apply(b.normed, batch: n, into: scratch.routerLogits, scratch: b.arena, pool: pool,
                              order: productOrder, rowOrders: orders)
         var rowsOfExpert = [[(row: Int, slot: Int)]](repeating: [], count: count)
@@ -131,7 +131,32 @@ extension TransformerModel {
                        chosen: scratch.chosen + row * used, weights: scratch.weights + row * used)
             for slot in 0..<used { rowsOfExpert[scratch.chosen[row * used + slot]].append((row, slot)) }
         }
-        for expert in 0..<count where !rowsOfExpert[expert].isEmpty {
+        if n <= Self.fewRows {
+            runExpertsTogether(experts, rowsOfExpert: rowsOfExpert, scratch: scratch)
+        } else {
+            runExpertsInTurn(experts, rowsOfExpert: rowsOfExpert, scratch: scratch)
+        }
+        // ggml adds the weighted expert outputs one view after another: ((e0 + e1) + e2) + …
+        for row in 0..<n {
+            let out = b.projected + row * embedding
+            out.update(from: scratch.outputs + row * used * embedding, count: embedding)
+            for slot in 1..<max(used, 1) {
+                let term = scratch.outputs + (row * used + slot) * embedding
+                for d in 0..<embedding { out[d] = out[d] + term[d] }
+            }
+        }
+    }
+
+    /// Batches of up to this many rows run all their experts' products in one parallel pass per
+    /// projection (decode: a few rows, each expert's matrices too small to split well alone).
+    static let fewRows = 4
+
+    /// Each chosen expert's MLP in turn, its rows together, each product split between threads.
+    private func runExpertsInTurn(_ experts: MixtureOfExperts, rowsOfExpert: [[(row: Int, slot: Int)]], scratch: ExpertScratch) {
+        let b = buffers
+        let embedding = hyperparameters.embeddingLength
+        let used = experts.expertsUsed, hidden = experts.hiddenLength
+        for expert in 0..<experts.expertCount where !rowsOfExpert[expert].isEmpty {
             let members = rowsOfExpert[expert]
             for (index, member) in members.enumerated() {
                 (scratch.gathered + index * embedding).update(from: b.normed + member.row * embedding, count: embedding)
@@ -151,13 +176,85 @@ extension TransformerModel {
                 for d in 0..<embedding { target[d] = source[d] * weight }
             }
         }
-        // ggml adds the weighted expert outputs one view after another: ((e0 + e1) + e2) + …
-        for row in 0..<n {
-            let out = b.projected + row * embedding
-            out.update(from: scratch.outputs + row * used * embedding, count: embedding)
-            for slot in 1..<max(used, 1) {
-                let term = scratch.outputs + (row * used + slot) * embedding
-                for d in 0..<embedding { out[d] = out[d] + term[d] }
+    }
+
+    /// Every chosen expert's MLP at once: one parallel pass over all their gate and up rows, one
+    /// over all their down rows. Each output row is the same dot as in `runExpertsInTurn`.
+    private func runExpertsTogether(_ experts: MixtureOfExperts, rowsOfExpert: [[(row: Int, slot: Int)]], scratch: ExpertScratch) {
+        let b = buffers
+        let embedding = hyperparameters.embeddingLength
+        let used = experts.expertsUsed, hidden = experts.hiddenLength
+        let active = (0..<experts.expertCount).filter { !rowsOfExpert[$0].isEmpty }
+        // Per active expert: its rows' inputs quantised, its gate/up outputs, its down input and output.
+        let inputs = active.map { expert in
+            let members = rowsOfExpert[expert]
+            let floats = [Float](unsafeUninitializedCapacity: members.count * embedding) { buffer, count in
+                for (index, member) in members.enumerated() {
+                    (buffer.baseAddress! + index * embedding).update(from: b.normed + member.row * embedding, count: embedding)
+                }
+                count = members.count * embedding
+            }
+            // Widths were checked when the expert was bound.
+            let quantised = try! QuantizedActivations(format: experts.gates[expert].matrix.format.activationFormat,
+                                                      columns: embedding, capacity: members.count)
+            floats.withUnsafeBufferPointer { quantised.quantize($0, rows: members.count) }
+            return quantised
+        }
+        let gates = active.map { rowsOfExpert[$0].count * hidden }.map { UnsafeMutablePointer<Float>.allocate(capacity: $0) }
+        let ups = active.map { rowsOfExpert[$0].count * hidden }.map { UnsafeMutablePointer<Float>.allocate(capacity: $0) }
+        let downs = active.map { rowsOfExpert[$0].count * embedding }.map { UnsafeMutablePointer<Float>.allocate(capacity: $0) }
+        defer { for pointer in gates + ups + downs { pointer.deallocate() } }
+
+        // Gate and up: tasks of `block` weight rows of one expert's matrix.
+        let block = 64
+        struct Task { let index: Int; let matrix: WeightMatrix; let first: Int; let count: Int; let output: UnsafeMutablePointer<Float>; let width: Int }
+        func tasks(_ matrices: [WeightMatrix], outputs: [UnsafeMutablePointer<Float>], width: Int) -> [Task] {
+            var list: [Task] = []
+            for (index, matrix) in matrices.enumerated() {
+                for first in stride(from: 0, to: matrix.rows, by: block) {
+                    list.append(Task(index: index, matrix: matrix, first: first, count: min(block, matrix.rows - first),
+                                     output: outputs[index], width: width))
+                }
+            }
+            return list
+        }
+        let order = productOrder
+        func run(_ list: [Task], activations: [QuantizedActivations]) {
+            pool.parallelFor(list.count) { range in
+                for task in list[range] {
+                    let rowsIn = activations[task.index].rows
+                    // Shapes were checked when the expert was bound, so the view is valid.
+                    let view = try! WeightMatrix(name: task.matrix.name, format: task.matrix.format, rows: task.count,
+                                                 columns: task.matrix.columns, data: task.matrix.row(task.first),
+                                                 byteCount: task.count * task.matrix.rowByteCount)
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: rowsIn * task.count) { part in
+                        view.multiply(activations[task.index], into: part, pool: nil, order: order)
+                        for row in 0..<rowsIn {
+                            (task.output + row * task.width + task.first).update(from: part.baseAddress! + row * task.count, count: task.count)
+                        }
+                    }
+                }
+            }
+        }
+        run(tasks(active.map { experts.gates[$0].matrix }, outputs: gates, width: hidden)
+            + tasks(active.map { experts.ups[$0].matrix }, outputs: ups, width: hidden), activations: inputs + inputs)
+        let hiddenInputs = active.enumerated().map { index, expert in
+            let m = rowsOfExpert[expert].count
+            swiglu(gate: UnsafeBufferPointer(start: gates[index], count: m * hidden),
+                   up: UnsafeBufferPointer(start: ups[index], count: m * hidden),
+                   into: UnsafeMutableBufferPointer(start: gates[index], count: m * hidden))
+            let quantised = try! QuantizedActivations(format: experts.downs[expert].matrix.format.activationFormat,
+                                                      columns: hidden, capacity: m)
+            quantised.quantize(UnsafeBufferPointer(start: gates[index], count: m * hidden), rows: m)
+            return quantised
+        }
+        run(tasks(active.map { experts.downs[$0].matrix }, outputs: downs, width: embedding), activations: hiddenInputs)
+        for (index, expert) in active.enumerated() {
+            for (position, member) in rowsOfExpert[expert].enumerated() {
+                let weight = scratch.weights[member.row * used + member.slot]
+                let source = downs[index] + position * embedding
+                let target = scratch.outputs + (member.row * used + member.slot) * embedding
+                for d in 0..<embedding { target[d] = source[d] * weight }
             }
         }
     }

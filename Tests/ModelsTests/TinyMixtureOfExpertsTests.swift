@@ -71,6 +71,20 @@ import Testing
         #expect(together[1] == alone)
     }
 
+    /// A few rows run every expert's products in one parallel pass, more rows each expert in
+    /// turn: the two give the same bits.
+    @Test func fewRowsAndManyRowsGiveTheSameBits() throws {
+        let model = try load("tiny-qwen3moe-q8_0")
+        let reference = try ReferenceRun(model: "tiny-qwen3moe-q8_0")
+        let first = Array(reference.ids.prefix(4)), second = Array(reference.ids.suffix(4))
+        let alone = try model.forward(second, cache: try model.makeCache(capacity: 16))
+        let together = try model.forward([
+            SequenceInput(tokens: first, cache: try model.makeCache(capacity: 16), wantsLogits: false),
+            SequenceInput(tokens: second, cache: try model.makeCache(capacity: 16), wantsLogits: true),
+        ])
+        #expect(together[1] == alone)
+    }
+
     @Test func missingExpertTensorIsAnErrorNamingIt() throws {
         try expectLoadFailure(without: "blk.1.ffn_down_exps.weight", throws: .missingTensor("blk.1.ffn_down_exps.weight"))
         try expectLoadFailure(without: "blk.0.ffn_gate_inp.weight", throws: .missingTensor("blk.0.ffn_gate_inp.weight"))
