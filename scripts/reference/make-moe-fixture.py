@@ -22,6 +22,8 @@ import numpy as np
 import gguf
 from gguf.quants import quantize
 
+from tiny_fixture_common import add_vocabulary
+
 out_dir = sys.argv[1]
 bench = sys.argv[2:] == ["--bench"]
 dump_logits = None if bench else sys.argv[2]
@@ -35,25 +37,6 @@ else:
     embd, heads, kv_heads, head_dim, layers = 64, 4, 2, 16, 2
     experts, used, expert_ffn = 20, 4, 32
 T = gguf.GGMLQuantizationType
-
-# A byte-level BPE vocabulary: the 256 GPT-2 byte characters plus a few merges.
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for _, c in sorted(zip(bs, cs))]
-
-tokens = bytes_to_unicode()
-merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a"]
-for merge in merges:
-    tokens.append(merge.replace(" ", ""))
-tokens += ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-vocab = len(tokens)
 
 writer = gguf.GGUFWriter(f"{out_dir}/{name}.gguf", "qwen3moe")
 writer.add_name("tiny random qwen3moe for tests")
@@ -71,14 +54,7 @@ writer.add_value_length(head_dim)
 writer.add_layer_norm_rms_eps(1e-6)
 writer.add_rope_freq_base(1000000.0)
 writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0 if q8 else gguf.LlamaFileType.MOSTLY_F16)
-writer.add_tokenizer_model("gpt2")
-writer.add_tokenizer_pre("qwen2")
-writer.add_token_list(tokens)
-writer.add_token_types([1] * (vocab - 3) + [3, 3, 3])
-writer.add_token_merges(merges)
-writer.add_bos_token_id(vocab - 3)
-writer.add_eos_token_id(vocab - 1)
-writer.add_add_bos_token(False)
+vocab = add_vocabulary(writer)
 
 def matrix(rows, cols, scale=None):
     scale = scale or 1.0 / np.sqrt(cols)
