@@ -118,11 +118,7 @@ extension HearthServer {
             thread.start()
         }
         let (vectors, tokens) = try outcome.get()
-        let end = ContinuousClock.now
-        await ActiveGeneration.record(LedgerEntry(kind: .embedding, route: RequestRoute.current, model: instance.name, promptTokens: tokens,
-                                                  completionTokens: 0, promptSeconds: ActiveGeneration.seconds(end - computing),
-                                                  totalSeconds: ActiveGeneration.seconds(end - started)),
-                                      ledger: ledger, metrics: metrics)
+        await recordEmbedding(model: instance.name, tokens: tokens, started: started, computing: computing)
         return (vectors, tokens)
     }
 }

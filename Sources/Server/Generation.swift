@@ -340,12 +340,18 @@ extension HearthServer {
             thread.start()
         }
         let (vectors, tokens) = try outcome.get()
+        await recordEmbedding(model: instance.name, tokens: tokens, started: started, computing: computing)
+        return (vectors, tokens)
+    }
+
+    /// Records an answered embedding request (chat model's mean hidden state or an encoder's
+    /// pooling alike) in the ledger and the metrics.
+    func recordEmbedding(model: String, tokens: Int, started: ContinuousClock.Instant, computing: ContinuousClock.Instant) async {
         let end = ContinuousClock.now
-        await ActiveGeneration.record(LedgerEntry(kind: .embedding, route: RequestRoute.current, model: instance.name, promptTokens: tokens,
+        await ActiveGeneration.record(LedgerEntry(kind: .embedding, route: RequestRoute.current, model: model, promptTokens: tokens,
                                                   completionTokens: 0, promptSeconds: ActiveGeneration.seconds(end - computing),
                                                   totalSeconds: ActiveGeneration.seconds(end - started)),
                                       ledger: ledger, metrics: metrics)
-        return (vectors, tokens)
     }
 }
 
