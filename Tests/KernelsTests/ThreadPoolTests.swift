@@ -89,12 +89,15 @@ import Darwin
         let caller = pthread_self()
         let lateChunks = Atomic(0)
         for _ in 0..<3 {
+            let before = lateChunks.load(ordering: .relaxed)
             pool.parallelFor(8) { _ in
                 if pthread_equal(pthread_self(), caller) != 0 {
-                    usleep(200)
+                    // Hold the caller until the worker has a chunk of this operation (on a busy
+                    // machine the worker may wake after the caller could have done all eight).
+                    for _ in 0..<20_000 where lateChunks.load(ordering: .acquiring) == before { usleep(100) }
                 } else {
-                    lateChunks.wrappingAdd(1, ordering: .relaxed)
-                    usleep(20_000)
+                    lateChunks.wrappingAdd(1, ordering: .releasing)
+                    usleep(100_000)
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import Kernels
 import Models
 import Testing
 
@@ -86,8 +87,13 @@ import Testing
         #expect(model.hyperparameters.ropeUsesYaRN && model.hyperparameters.ropeFrequencyScale == 0.25)
         let worst = try worstDifference(model, try ReferenceRun(model: "tiny-qwen3-yarn"), capacity: 32)
         print("tiny-qwen3-yarn: worst top-5 logit difference \(worst)")
-        // Integer sums of 8-bit weights and activations leave only the order of float additions.
-        #expect(worst < 1e-5)
+        // Logits have a standard deviation of about 1. Integer sums of 8-bit weights and
+        // activations leave only the order of float additions: none where the products round as
+        // llama.cpp's x86 build does (AVX-512 VNNI builds, measured 4.9e-7); elsewhere the other
+        // order can flip an activation's 8-bit rounding, which this random model amplifies
+        // (measured 0.021 on an AVX2 build).
+        #expect(worst < 0.05)
+        if productsRoundAsLlamaCppX86 { #expect(worst < 1e-5) }
     }
 
     /// The same file read as linear scaling (every angle interpolated, no magnitude) is far from
@@ -104,7 +110,9 @@ import Testing
             let logits = try model.forward([token], cache: cache)
             for pair in reference.positions[index].top { worst = max(worst, abs(Double(logits[Int(pair[0])]) - pair[1])) }
         }
-        #expect(worst > 0.01)
+        print("tiny-qwen3-yarn read as linear: worst top-5 logit difference \(worst)")
+        // Measured 0.76: far outside the 0.05 that rounding leaves on any build.
+        #expect(worst > 0.2)
     }
 
     @Test func unknownScalingTypeIsRefused() throws {
