@@ -144,6 +144,43 @@ import Testing
         }
     }
 
+    /// Off the llama.cpp x86 order, a 32-value format's row dot is four float accumulators (block
+    /// k into accumulator k mod 4, the remainder into the first, summed as (s0 + s1) + (s2 + s3))
+    /// of each block's exact sum times d_w · d_a (plus m_w · s_a for Q4_1): the AVX2 build rounds
+    /// four blocks side by side in one vector, and must give these very bits.
+    @Test(.enabled(if: !productsRoundAsLlamaCppX86, "VNNI builds round in llama.cpp's x86 order (LlamaCppOrderTests)"),
+          arguments: ["Q8_0", "Q4_1", "Q5_0"], [1, 3, 4, 5, 7, 18, 35])
+    func blockDotsRoundInFourAccumulators(_ name: String, blocks: Int) throws {
+        let format = try #require(weightFormats.first { $0.name == name })
+        let columns = 32 * blocks
+        for trial in 0..<4 {
+            let seed = UInt64(trial &* 131 &+ blocks)
+            let weights = randomWeights(format, rows: 1, columns: columns, seed: seed)
+            let activations = quantized(randomFloats(columns, seed: seed &+ 1), as: format.activationFormat)
+            let (fast, expected) = weights.withUnsafeBytes { wBuffer in
+                activations.withUnsafeBytes { aBuffer in
+                    let w = wBuffer.baseAddress!, a = aBuffer.baseAddress!
+                    func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+                        halfToFloat(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+                    }
+                    func block(_ k: Int) -> Float {
+                        let wb = w + k * format.bytesPerBlock, ab = a + k * format.activationFormat.bytesPerBlock
+                        switch name {
+                        case "Q8_0": return Float(Q8_0.blockSumReference(wb, ab)) * (half(wb, 0) * half(ab, 0))
+                        case "Q5_0": return Float(Q5_0.blockSumReference(wb, ab)) * (half(wb, 0) * half(ab, 0))
+                        default: return Float(Q4_1.blockSumReference(wb, ab)) * (half(wb, 0) * half(ab, 0)) + half(wb, 2) * half(ab, 2)
+                        }
+                    }
+                    var totals: [Float] = [0, 0, 0, 0]
+                    for k in 0..<(blocks / 4 * 4) { totals[k % 4] += block(k) }
+                    for k in (blocks / 4 * 4)..<blocks { totals[0] += block(k) }
+                    return (format.dot(w, a, count: columns), (totals[0] + totals[1]) + (totals[2] + totals[3]))
+                }
+            }
+            #expect(fast.bitPattern == expected.bitPattern, "\(name), \(blocks) blocks, trial \(trial): \(fast) vs \(expected)")
+        }
+    }
+
     @Test(.enabled(if: kernelsUseAVX2, "the AVX2 forms are built only by release builds on AVX2 CPUs"),
           arguments: ["Q5_0", "Q8_0", "Q4_1", "Q4_K", "Q4_K minimums", "Q6_K"])
     func blockSumEqualsItsTwin(_ name: String) {

@@ -211,22 +211,65 @@ protocol AVX2LaneBlocks: QuantFormat, BlockDotKernel {
     static func blockLanes(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i
     /// The block's product from its exact sum, as `blockDot` rounds it.
     static func roundBlock(sum: Int32, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float
+    /// `roundBlock` of four consecutive blocks (weights from `w`, activations from `a`) in the
+    /// lanes of one vector, each lane the same float operations as `roundBlock`.
+    static func roundBlocks(sums: SIMD4<Int32>, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> SIMD4<Float>
+}
+
+/// The f16 fields at `offset` of four blocks `stride` bytes apart, converted (`vcvtph2ps`).
+@inline(__always)
+private func halves4(_ base: UnsafeRawPointer, offset: Int, stride: Int) -> SIMD4<Float> {
+    let bits = SIMD4<UInt16>(
+        base.loadUnaligned(fromByteOffset: offset, as: UInt16.self),
+        base.loadUnaligned(fromByteOffset: stride &+ offset, as: UInt16.self),
+        base.loadUnaligned(fromByteOffset: 2 &* stride &+ offset, as: UInt16.self),
+        base.loadUnaligned(fromByteOffset: 3 &* stride &+ offset, as: UInt16.self))
+    let vector = _mm_set_epi64x(0, unsafeBitCast(bits, to: Int64.self))
+    return unsafeBitCast(_mm_cvtph_ps(vector), to: SIMD4<Float>.self)
+}
+
+/// Both f16 fields of four blocks `stride` bytes apart whose first four bytes are two halves
+/// (Q4_1's d and m, Q8_1's d and s): one 32-bit load per block, one `vcvtph2ps` for all eight.
+@inline(__always)
+private func halfPairs4(_ base: UnsafeRawPointer, stride: Int) -> (first: SIMD4<Float>, second: SIMD4<Float>) {
+    let words = SIMD4<UInt32>(
+        base.loadUnaligned(as: UInt32.self), base.loadUnaligned(fromByteOffset: stride, as: UInt32.self),
+        base.loadUnaligned(fromByteOffset: 2 &* stride, as: UInt32.self),
+        base.loadUnaligned(fromByteOffset: 3 &* stride, as: UInt32.self))
+    let values = unsafeBitCast(_mm256_cvtph_ps(unsafeBitCast(words, to: __m128i.self)), to: SIMD8<Float>.self)
+    return (values.evenHalf, values.oddHalf)
 }
 
 extension Q8_0: AVX2LaneBlocks {
     @inline(__always)
     static func blockLanes(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i { avx2SignedByteLanes(w + 2, a + 2) }
+
+    @inline(__always)
+    static func roundBlocks(sums: SIMD4<Int32>, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> SIMD4<Float> {
+        SIMD4<Float>(sums) * (halves4(w, offset: 0, stride: bytesPerBlock) * halves4(a, offset: 0, stride: Activation.bytesPerBlock))
+    }
 }
 
 extension Q4_1: AVX2LaneBlocks {
     @inline(__always)
     static func blockLanes(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i { avx2NibbleLanes(w + 4, a + 4) }
+
+    @inline(__always)
+    static func roundBlocks(sums: SIMD4<Int32>, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> SIMD4<Float> {
+        let (d, m) = halfPairs4(w, stride: bytesPerBlock), (da, s) = halfPairs4(a, stride: Activation.bytesPerBlock)
+        return SIMD4<Float>(sums) * (d * da) + m * s
+    }
 }
 
 extension Q5_0: AVX2LaneBlocks {
     @inline(__always)
     static func blockLanes(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i {
         avx2FiveBitLanes(qh: w.uint32(at: 2), qs: w + 6, activations: a + 2)
+    }
+
+    @inline(__always)
+    static func roundBlocks(sums: SIMD4<Int32>, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> SIMD4<Float> {
+        SIMD4<Float>(sums) * (halves4(w, offset: 0, stride: bytesPerBlock) * halves4(a, offset: 0, stride: Activation.bytesPerBlock))
     }
 }
 
@@ -247,7 +290,8 @@ func avx2SumBlocks<K: AVX2LaneBlocks>(
     _ kernel: K.Type, _ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int
 ) -> Float {
     let weightBytes = K.bytesPerBlock, activationBytes = K.Activation.bytesPerBlock
-    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    // Lane k holds accumulator k: four blocks' products are rounded side by side.
+    var totals = SIMD4<Float>()
     var block = 0
     while block &+ 4 <= blocks {
         let w0 = weights + block &* weightBytes, a0 = activations + block &* activationBytes
@@ -255,16 +299,14 @@ func avx2SumBlocks<K: AVX2LaneBlocks>(
         let w2 = w1 + weightBytes, a2 = a1 + activationBytes
         let w3 = w2 + weightBytes, a3 = a2 + activationBytes
         let sums = avx2Sum4(K.blockLanes(w0, a0), K.blockLanes(w1, a1), K.blockLanes(w2, a2), K.blockLanes(w3, a3))
-        s0 += K.roundBlock(sum: sums[0], w0, a0)
-        s1 += K.roundBlock(sum: sums[1], w1, a1)
-        s2 += K.roundBlock(sum: sums[2], w2, a2)
-        s3 += K.roundBlock(sum: sums[3], w3, a3)
+        totals += K.roundBlocks(sums: sums, w0, a0)
         block &+= 4
     }
+    var s0 = totals[0]
     while block < blocks {
         s0 += K.blockDot(weights, activations, block: block)
         block &+= 1
     }
-    return (s0 + s1) + (s2 + s3)
+    return (s0 + totals[1]) + (totals[2] + totals[3])
 }
 #endif
