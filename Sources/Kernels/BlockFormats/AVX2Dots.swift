@@ -216,16 +216,12 @@ protocol AVX2LaneBlocks: QuantFormat, BlockDotKernel {
     static func roundBlocks(sums: SIMD4<Int32>, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> SIMD4<Float>
 }
 
-/// The f16 fields at `offset` of four blocks `stride` bytes apart, converted (`vcvtph2ps`).
+/// The f16 field at the start of four blocks `stride` bytes apart (Q8_0's, Q5_0's d), converted:
+/// each block's first four bytes in one 32-bit load, all eight halves by one `vcvtph2ps`, the
+/// even ones kept (gathering 16-bit fields took a general-purpose load and insert each).
 @inline(__always)
-private func halves4(_ base: UnsafeRawPointer, offset: Int, stride: Int) -> SIMD4<Float> {
-    let bits = SIMD4<UInt16>(
-        base.loadUnaligned(fromByteOffset: offset, as: UInt16.self),
-        base.loadUnaligned(fromByteOffset: stride &+ offset, as: UInt16.self),
-        base.loadUnaligned(fromByteOffset: 2 &* stride &+ offset, as: UInt16.self),
-        base.loadUnaligned(fromByteOffset: 3 &* stride &+ offset, as: UInt16.self))
-    let vector = _mm_set_epi64x(0, unsafeBitCast(bits, to: Int64.self))
-    return unsafeBitCast(_mm_cvtph_ps(vector), to: SIMD4<Float>.self)
+private func leadingHalves4(_ base: UnsafeRawPointer, stride: Int) -> SIMD4<Float> {
+    halfPairs4(base, stride: stride).first
 }
 
 /// Both f16 fields of four blocks `stride` bytes apart whose first four bytes are two halves
@@ -246,7 +242,7 @@ extension Q8_0: AVX2LaneBlocks {
 
     @inline(__always)
     static func roundBlocks(sums: SIMD4<Int32>, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> SIMD4<Float> {
-        SIMD4<Float>(sums) * (halves4(w, offset: 0, stride: bytesPerBlock) * halves4(a, offset: 0, stride: Activation.bytesPerBlock))
+        SIMD4<Float>(sums) * (leadingHalves4(w, stride: bytesPerBlock) * leadingHalves4(a, stride: Activation.bytesPerBlock))
     }
 }
 
@@ -269,7 +265,7 @@ extension Q5_0: AVX2LaneBlocks {
 
     @inline(__always)
     static func roundBlocks(sums: SIMD4<Int32>, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> SIMD4<Float> {
-        SIMD4<Float>(sums) * (halves4(w, offset: 0, stride: bytesPerBlock) * halves4(a, offset: 0, stride: Activation.bytesPerBlock))
+        SIMD4<Float>(sums) * (leadingHalves4(w, stride: bytesPerBlock) * leadingHalves4(a, stride: Activation.bytesPerBlock))
     }
 }
 
