@@ -3,14 +3,17 @@
 
 llama.cpp's convert_hf_to_gguf.py needs torch and transformers; this script needs only numpy,
 `safetensors` (its numpy API) and `gguf` (pinned in Tests/requirements-fixtures.txt), and writes
-the same file for a `BertModel` directory (sentence-transformers/all-MiniLM-L6-v2 and its kind):
+the same file for a `BertModel` directory (sentence-transformers/all-MiniLM-L6-v2 and its kind)
+or a `BertForSequenceClassification` one (a cross-encoder reranker such as ms-marco-MiniLM):
 
   * the same tensor names (token_embd, position_embd, token_types, token_embd_norm,
-    blk.N.attn_q/k/v, attn_output, attn_output_norm, ffn_up, ffn_down, layer_output_norm),
+    blk.N.attn_q/k/v, attn_output, attn_output_norm, ffn_up, ffn_down, layer_output_norm; a
+    classifier's cls / cls.output),
     with llama.cpp's types: norms, biases, position_embd and token_types in f32; the other
     matrices in f16 (or q8_0 with --outtype q8_0);
   * the same metadata: bert.* hyperparameters, bert.attention.causal = false,
-    bert.pooling_type from the sentence-transformers Pooling module, tokenizer.ggml.model =
+    bert.pooling_type from the sentence-transformers Pooling module, a classifier's
+    bert.classifier.output_labels (from id2label), tokenizer.ggml.model =
     "bert" with the vocabulary in llama.cpp's "phantom space" form (a word-initial piece is
     "\u2581" + piece, a "##" continuation loses its "##", special tokens stay as they are),
     token types (the tokenizer's added special tokens are CONTROL), the special token ids and
@@ -61,7 +64,22 @@ EMBEDDING_TENSORS = {
 SKIPPED = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")
 
 
+# A cross-encoder's (reranker's) classification head, as llama.cpp names it: BERT's single
+# projection (BertForSequenceClassification; its pooler is dropped, as llama.cpp's converter
+# drops it) or RoBERTa's dense + tanh + projection.
+CLASSIFIER_TENSORS = {
+    "classifier.weight": "cls.output.weight",
+    "classifier.bias": "cls.output.bias",
+    "classifier.dense.weight": "cls.weight",
+    "classifier.dense.bias": "cls.bias",
+    "classifier.out_proj.weight": "cls.output.weight",
+    "classifier.out_proj.bias": "cls.output.bias",
+}
+
+
 def gguf_name(hf_name: str) -> str | None:
+    if hf_name in CLASSIFIER_TENSORS:
+        return CLASSIFIER_TENSORS[hf_name]
     name = hf_name[5:] if hf_name.startswith("bert.") else hf_name
     if name.endswith(".gamma"):
         name = name[:-6] + ".weight"
@@ -219,6 +237,11 @@ def main() -> int:
     writer.add_causal_attention(False)
     if (pooling := pooling_type(args.model_dir)) is not None:
         writer.add_pooling_type(pooling)
+    # A classifier's labels, one per output (llama.cpp drops the two dummy labels AutoConfig adds).
+    if labels := config.get("id2label"):
+        names = [name for _, name in sorted(labels.items(), key=lambda item: int(item[0]))]
+        if not (len(names) == 2 and names[0] == "LABEL_0"):
+            writer.add_array(f"{arch}.classifier.output_labels", names)
 
     vocab_size = config["vocab_size"]
     tokens, types, pre = vocabulary(args.model_dir, vocab_size)

@@ -66,5 +66,66 @@ public final class EmbeddingModel: Sendable {
     }
 }
 
+extension EmbeddingModel {
+    /// Whether the model is a reranker (a cross-encoder with a classification head).
+    public var ranks: Bool { encoder.ranks }
+    /// Whether the model makes embeddings (a file whose pooling is `rank` only scores pairs).
+    public var embeds: Bool { pooling != .rank }
+
+    /// The relevance of `document` to `query`, as llama-server's `/v1/rerank` scores it: the
+    /// pair tokenized by ``pairTokens(query:document:)``, through the encoder and its
+    /// classification head (the raw score, no sigmoid). `truncate` shortens a pair longer than
+    /// the context by cutting the document's end (its closing special token kept); otherwise
+    /// such a pair is refused. `documentTokenLimit` keeps at most that many of the document's
+    /// tokens (Cohere's `max_tokens_per_doc`).
+    public func relevance(query: String, document: String, truncate: Bool = true,
+                          documentTokenLimit: Int? = nil) throws -> (score: Float, tokenCount: Int) {
+        var (tokens, documentTokens) = pairTokens(query: query, document: document)
+        if let documentTokenLimit, var range = documentTokens, range.count > documentTokenLimit {
+            tokens.removeSubrange(range.lowerBound + documentTokenLimit..<range.upperBound)
+            range = range.lowerBound..<range.lowerBound + documentTokenLimit
+            documentTokens = range
+        }
+        let limit = contextLength
+        if tokens.count > limit {
+            guard truncate, let range = documentTokens else {
+                throw EngineError.promptTooLong(tokens: tokens.count, context: limit)
+            }
+            let excess = tokens.count - limit
+            guard excess < range.count else {
+                throw EngineError.invalidOption("query", "\(tokens.count - range.count) tokens with the pair's special tokens, too long to pair with any document in a context of \(limit) tokens")
+            }
+            tokens.removeSubrange(range.upperBound - excess..<range.upperBound)
+        }
+        guard !tokens.isEmpty else { throw EngineError.emptyPrompt }
+        return (try encoder.relevance(of: tokens), tokens.count)
+    }
+
+    /// The query and document as one input, as llama-server's `format_prompt_rerank` builds it:
+    /// the model's `tokenizer.chat_template.rerank` with `{query}` and `{document}` replaced,
+    /// tokenized with special tokens parsed; without one, `[BOS] query [EOS] [SEP] document [EOS]`,
+    /// each special token where the vocabulary asks for it (EOS falls back to the separator).
+    /// Also the document's token range, where the input has one to shorten.
+    public func pairTokens(query: String, document: String) -> (tokens: [Int32], document: Range<Int>?) {
+        if let template = file["tokenizer.chat_template.rerank"]?.asString {
+            let prompt = template.replacingOccurrences(of: "{query}", with: query)
+                .replacingOccurrences(of: "{document}", with: document)
+            return (tokenizer.encode(prompt, addSpecial: false, parseSpecial: true), nil)
+        }
+        let flags = tokenizer.pairSpecials
+        let end = tokenizer.eosTokenID ?? tokenizer.separatorTokenID
+        var tokens: [Int32] = []
+        if flags.bos, let bos = tokenizer.bosTokenID { tokens.append(bos) }
+        tokens += tokenizer.encode(query, addSpecial: false, parseSpecial: false)
+        if flags.eos, let end { tokens.append(end) }
+        if flags.separator, let separator = tokenizer.separatorTokenID { tokens.append(separator) }
+        let start = tokens.count
+        tokens += tokenizer.encode(document, addSpecial: false, parseSpecial: false)
+        let range = start..<tokens.count
+        if flags.eos, let end { tokens.append(end) }
+        return (tokens, range)
+    }
+}
+
 /// How an embedding model pools its token states (`Models.PoolingType`), for the targets above.
 public typealias PoolingType = Models.PoolingType

@@ -31,6 +31,14 @@ public final class LoadedModel: Sendable {
         self.customization = customization
         try KernelCheck.requireSupportedCPU()
         file = try GGUFFile(path: path)
+        if EncoderModel.isEncoder(file) {
+            // An encoder has no language-model head: say what it is for, not which decoders exist.
+            let architecture = file["general.architecture"]?.asString ?? "encoder"
+            let ranks = file.tensor(named: "cls.output.weight") != nil || file.tensor(named: "cls.weight") != nil
+            throw EngineError.invalidOption(
+                "model", "a '\(architecture)' file is an encoder: it makes embeddings (/v1/embeddings, /api/embed)"
+                    + (ranks ? " and scores query–document pairs (/v1/rerank)" : "") + " with `hearth serve`, and generates no text")
+        }
         model = try TransformerModel.load(file, threads: threads, adapters: adapters)
         model.productOrder = productOrder
         if let reason = cacheType.unsupportedReason(model.hyperparameters) {

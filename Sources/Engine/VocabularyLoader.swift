@@ -78,6 +78,7 @@ extension Vocabulary {
             fimRepoTokenID: try id("tokenizer.ggml.fim_rep_token_id"),
             fimSeparatorTokenID: try id("tokenizer.ggml.fim_sep_token_id"),
             addBOS: try flag("tokenizer.ggml.add_bos_token"), addEOS: try flag("tokenizer.ggml.add_eos_token"),
+            addSeparator: try flag("tokenizer.ggml.add_sep_token"),
             addSpacePrefix: try flag("tokenizer.ggml.add_space_prefix"),
             separatorTokenID: try id("tokenizer.ggml.seperator_token_id"),
             lowercase: try flag("tokenizer.ggml.normalizer.lowercase"),

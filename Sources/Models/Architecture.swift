@@ -12,7 +12,7 @@ protocol Architecture {
 }
 
 /// Architectures Hearth can run, by `general.architecture`.
-let architectures: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3MoE.self, Gemma2.self, Gemma3.self, Phi3.self]
+let architectures: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3MoE.self, GptOss.self, Gemma2.self, Gemma3.self, Phi3.self]
 
 extension Hyperparameters {
     /// The hyperparameters of a model file, read as loading it would read them (the

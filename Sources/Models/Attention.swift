@@ -98,13 +98,27 @@ extension TransformerModel {
     }
 
     /// Divides each state's accumulator by its sum into the attention output, rotated back
-    /// in spans of `rotation` when the values were stored rotated.
-    private func finishStates(_ task: AttentionTask, scratch: AttentionScratch, rotation: Int? = nil) {
+    /// in spans of `rotation` when the values were stored rotated. With `sinks` (gpt-oss), each
+    /// head's sink logit first joins the softmax as a position with no value, as ggml adds it
+    /// after the last position: a new maximum rescales the accumulator (in Float), and
+    /// `S = S·ms + vs` (one fused multiply-add, as GCC contracts it).
+    private func finishStates(_ task: AttentionTask, scratch: AttentionScratch, rotation: Int? = nil, sinks: [Float]? = nil) {
         let hp = hyperparameters
         for s in 0..<task.rowCount * task.headCount {
             let t = task.firstRow + s / task.headCount, h = task.firstHead + s % task.headCount
-            let inverse = 1 / scratch.sums[s]
             let accumulator = scratch.accumulators + s * hp.headDimension
+            if let sinks {
+                let sink = sinks[h], maximum = scratch.maxima[s]
+                var rescale: Float = 1, weight: Float = 1
+                if sink > maximum {
+                    rescale = expf(maximum - sink)
+                    for d in 0..<hp.headDimension { accumulator[d] *= rescale }
+                } else {
+                    weight = expf(sink - maximum)
+                }
+                scratch.sums[s] = weight.addingProduct(scratch.sums[s], rescale)
+            }
+            let inverse = 1 / scratch.sums[s]
             let out = buffers.attention + (t * hp.headCount + h) * hp.headDimension
             for d in 0..<hp.headDimension { out[d] = accumulator[d] * inverse }
             if let rotation {
@@ -155,7 +169,7 @@ extension TransformerModel {
             }
             blockStart = blockEnd
         }
-        finishStates(task, scratch: scratch)
+        finishStates(task, scratch: scratch, sinks: weights.layers[layer].attentionSinks)
     }
 
     private func attendQ8(_ task: AttentionTask, layer: Int, cache: KVCache, rows: RowMap, window: Int?,
@@ -212,7 +226,8 @@ extension TransformerModel {
             }
             blockStart = blockEnd
         }
-        finishStates(task, scratch: scratch, rotation: cache.type.valueRotation(valueDimension: hyperparameters.valueDimension))
+        finishStates(task, scratch: scratch, rotation: cache.type.valueRotation(valueDimension: hyperparameters.valueDimension),
+                     sinks: weights.layers[layer].attentionSinks)
     }
 }
 

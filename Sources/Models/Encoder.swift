@@ -26,8 +26,11 @@ public struct EncoderHyperparameters: Sendable, Equatable {
     /// Positions it was trained for; inputs are at most this long.
     public let contextLength: Int
     public let layerNormEpsilon: Float
+    /// `rank`: the file is a reranker's, and makes no embeddings (``EncoderModel/relevance(of:)``).
     public let pooling: PoolingType
     public let vocabularySize: Int
+    /// Outputs of a classification head (`{arch}.classifier.output_labels`); the first is the score.
+    public let classifierOutputCount: Int
     public var headDimension: Int { embeddingLength / headCount }
 
     init(file: GGUFFile, architecture: String) throws {
@@ -63,8 +66,8 @@ public struct EncoderHyperparameters: Sendable, Equatable {
             guard let raw = value.asInt, let pooling = PoolingType(rawValue: raw) else {
                 throw ModelError.invalidKey(prefix + "pooling_type", "expected 0…4, got \(value)")
             }
-            guard pooling != .none, pooling != .rank else {
-                throw ModelError.unsupported(prefix + "pooling_type", "\(raw) (Hearth pools with mean, cls or last)")
+            guard pooling != .none else {
+                throw ModelError.unsupported(prefix + "pooling_type", "\(raw) (Hearth pools with mean, cls, last or rank)")
             }
             self.pooling = pooling
         } else {
@@ -72,6 +75,16 @@ public struct EncoderHyperparameters: Sendable, Equatable {
         }
         guard let tokens = file["tokenizer.ggml.tokens"]?.asArray else { throw ModelError.missingKey("tokenizer.ggml.tokens") }
         vocabularySize = tokens.count
+        // A classification head has one output per label (llama.cpp's n_cls_out, default 1).
+        let labelsKey = prefix + "classifier.output_labels"
+        if let value = file[labelsKey] {
+            guard let labels = value.asArray, (1...65536).contains(labels.count) else {
+                throw ModelError.invalidKey(labelsKey, "expected a list of 1…65536 label names, got \(value)")
+            }
+            classifierOutputCount = labels.count
+        } else {
+            classifierOutputCount = 1
+        }
     }
 }
 
@@ -122,6 +135,8 @@ struct EncoderWeights: Sendable {
     let tokenTypes: Linear?
     let embeddingNorm: LayerNormWeights
     let layers: [EncoderLayerWeights]
+    /// A reranker's head (`cls`, `cls.output`); nil for an embedding model.
+    var classifier: ClassificationHead? = nil
 }
 
 /// An encoder architecture: binds its weights; the shared forward pass is ``EncoderModel``'s.
@@ -179,12 +194,36 @@ public final class EncoderModel: @unchecked Sendable {
         guard let architecture = encoderArchitectures.first(where: { $0.name == name }) else {
             throw ModelError.unsupportedArchitecture(name, supported: supportedArchitectures)
         }
-        return try architecture.load(file, threads: threads)
+        let model = try architecture.load(file, threads: threads)
+        if model.hyperparameters.pooling == .rank && !model.ranks {
+            throw ModelError.unsupported(name + ".pooling_type", "4 (rank) without a classification head: the file has neither cls.weight nor cls.output.weight")
+        }
+        return model
+    }
+
+    /// Whether the model has a classification head, so it scores query–document pairs.
+    public var ranks: Bool { weights.classifier != nil }
+
+    /// The relevance score of an input that pairs a query with a document (a reranker's):
+    /// the first token's final state through the classification head, its first output (what
+    /// llama-server's `/v1/rerank` returns, no sigmoid).
+    public func relevance(of tokens: [Int32]) throws -> Float {
+        guard let head = weights.classifier else {
+            throw ModelError.unsupported("cls.output.weight", "(missing): the model has no classification head, so it embeds and does not rank")
+        }
+        let hidden = try hiddenStates(tokens)
+        let state = Array(hidden[0..<hyperparameters.embeddingLength])
+        lock.lock()
+        defer { lock.unlock() }
+        return head.scores(of: state, scratch: scratch, pool: pool)[0]
     }
 
     /// The input's sentence embedding: the hidden states pooled as the model says, scaled to unit
     /// length (what llama.cpp's `llama-embedding --embd-normalize 2` and Ollama return).
     public func embedding(of tokens: [Int32]) throws -> [Float] {
+        guard hyperparameters.pooling != .rank else {
+            throw ModelError.unsupported(hyperparameters.architecture + ".pooling_type", "4 (rank: a reranker scores query–document pairs and makes no embeddings)")
+        }
         let hidden = try hiddenStates(tokens)
         let width = hyperparameters.embeddingLength
         var pooled = [Float](repeating: 0, count: width)

@@ -9,8 +9,10 @@ import Kernels
 /// GGUF dimensions `[columns, rows, experts]`), so an expert's matrix is a plain view into the
 /// mapped file.
 public struct MixtureOfExperts: Sendable {
-    /// `ffn_gate_inp`: one row of router logits per expert.
+    /// `ffn_gate_inp`: one row of router logits per expert (and `ffn_gate_inp.bias`, gpt-oss).
     let router: Linear
+    /// Each expert's projections, with its row of `ffn_{gate,up,down}_exps.bias` when the file
+    /// has them (gpt-oss).
     let gates: [Linear]
     let ups: [Linear]
     let downs: [Linear]
@@ -19,17 +21,55 @@ public struct MixtureOfExperts: Sendable {
     let normalizesWeights: Bool
     /// Multiplies the weights after normalising (`expert_weights_scale`); nil for none.
     let weightsScale: Float?
+    var selection: ExpertSelection = .softmaxThenBest
+    var activation: ExpertActivation = .swiGLU
 
     var expertCount: Int { router.rows }
     var hiddenLength: Int { gates[0].rows }
+}
+
+/// How the router's logits choose and weight the experts (llama.cpp's gating functions).
+public enum ExpertSelection: Sendable {
+    /// Softmax over every expert, the most probable chosen, weighted by their probabilities
+    /// (qwen3moe, Mixtral: `LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX`).
+    case softmaxThenBest
+    /// The highest logits chosen, weighted by a softmax over the chosen logits alone
+    /// (gpt-oss: `LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX_WEIGHT`).
+    case bestThenSoftmax
+}
+
+/// The activation between an expert's gate and up projections.
+public enum ExpertActivation: Sendable {
+    /// silu(gate) · up.
+    case swiGLU
+    /// gpt-oss's clamped SwiGLU (ggml's `swiglu_oai`): with g = min(gate, limit) and
+    /// u = clamp(up, -limit, limit), g · σ(alpha · g) · (u + 1).
+    case clampedSwiGLU(alpha: Float, limit: Float)
+
+    /// Activates `count` gate values in place with their up values.
+    func apply(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        switch self {
+        case .swiGLU:
+            swiglu(gate: UnsafeBufferPointer(start: gate, count: count), up: UnsafeBufferPointer(start: up, count: count),
+                   into: UnsafeMutableBufferPointer(start: gate, count: count))
+        case .clampedSwiGLU(let alpha, let limit):
+            for k in 0..<count {
+                let x = min(gate[k], limit)
+                let y = min(max(up[k], -limit), limit)
+                let glu = x / (1 + expf(alpha * -x))
+                gate[k] = glu * (y + 1)
+            }
+        }
+    }
 }
 
 extension TensorBinder {
     /// The experts of layer `index` (`ffn_gate_inp`, `ffn_{gate,up,down}_exps`).
     /// `hiddenLength`: one expert's hidden width (`expert_feed_forward_length` unless the
     /// architecture says otherwise).
+    /// `biases`: the router and the experts have biases (`ffn_gate_inp.bias`, `ffn_*_exps.bias`).
     func mixtureOfExperts(layer index: Int, _ hp: Hyperparameters, hiddenLength: Int? = nil,
-                          normalizesWeights: Bool = true) throws -> MixtureOfExperts {
+                          normalizesWeights: Bool = true, biases: Bool = false) throws -> MixtureOfExperts {
         let p = "blk.\(index)."
         let embedding = hp.embeddingLength, hidden = hiddenLength ?? hp.expertFeedForwardLength, count = hp.expertCount
         var scale: Float?
@@ -40,16 +80,24 @@ extension TensorBinder {
             }
             if double != 0 && double != 1 { scale = Float(double) }
         }
+        func bias(_ name: String) -> String? { biases ? p + name + ".bias" : nil }
+        if biases {
+            for name in ["ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"] where !has(p + name + ".bias") {
+                throw ModelError.missingTensor(p + name + ".bias")
+            }
+        }
         return MixtureOfExperts(
-            router: try linear(p + "ffn_gate_inp.weight", rows: count, columns: embedding),
-            gates: try experts(p + "ffn_gate_exps.weight", count: count, rows: hidden, columns: embedding),
-            ups: try experts(p + "ffn_up_exps.weight", count: count, rows: hidden, columns: embedding),
-            downs: try experts(p + "ffn_down_exps.weight", count: count, rows: embedding, columns: hidden),
+            router: try linear(p + "ffn_gate_inp.weight", rows: count, columns: embedding, bias: bias("ffn_gate_inp")),
+            gates: try experts(p + "ffn_gate_exps.weight", count: count, rows: hidden, columns: embedding, bias: bias("ffn_gate_exps")),
+            ups: try experts(p + "ffn_up_exps.weight", count: count, rows: hidden, columns: embedding, bias: bias("ffn_up_exps")),
+            downs: try experts(p + "ffn_down_exps.weight", count: count, rows: embedding, columns: hidden, bias: bias("ffn_down_exps")),
             expertsUsed: hp.expertsUsed, normalizesWeights: normalizesWeights, weightsScale: scale)
     }
 
-    /// `count` matrices of `rows × columns` stacked in one tensor of dimensions `[columns, rows, count]`.
-    func experts(_ name: String, count: Int, rows: Int, columns: Int) throws -> [Linear] {
+    /// `count` matrices of `rows × columns` stacked in one tensor of dimensions `[columns, rows, count]`;
+    /// `biasName`: their biases, one row of `rows` per expert (dimensions `[rows, count]`).
+    func experts(_ name: String, count: Int, rows: Int, columns: Int, bias biasName: String? = nil) throws -> [Linear] {
+        let biases = try biasName.map { try vectors($0, length: rows, count: count) }
         guard let info = file.tensor(named: name) else { throw ModelError.missingTensor(name) }
         guard info.dimensions == [columns, rows, count] else {
             throw ModelError.tensorShape(name, expected: [columns, rows, count], found: info.dimensions)
@@ -62,9 +110,31 @@ extension TensorBinder {
                 let matrix = try WeightMatrix(
                     name: "\(name)[\(expert)]", ggmlType: info.type.rawValue, rows: rows, columns: columns,
                     data: base + expert * bytesPerExpert, byteCount: bytesPerExpert)
-                return Linear(matrix: matrix, bias: nil)
+                return Linear(matrix: matrix, bias: biases?[expert])
             } catch {
                 throw ModelError.tensorType(name, "\(info.type.name): \(error)")
+            }
+        }
+    }
+}
+
+extension TensorBinder {
+    /// `count` vectors of `length` values stacked in one tensor of dimensions `[length, count]`,
+    /// converted to Float once at load.
+    func vectors(_ name: String, length: Int, count: Int) throws -> [[Float]] {
+        guard let info = file.tensor(named: name) else { throw ModelError.missingTensor(name) }
+        guard info.dimensions == [length, count] else {
+            throw ModelError.tensorShape(name, expected: [length, count], found: info.dimensions)
+        }
+        guard let format = blockFormat(ggmlType: info.type.rawValue), let rowBytes = format.rowByteCount(columns: length),
+            rowBytes * count == info.byteCount
+        else { throw ModelError.tensorType(name, info.type.name) }
+        let data = file.data(for: info)
+        guard let base = data.baseAddress else { throw ModelError.missingTensor(name) }
+        return (0..<count).map { row in
+            [Float](unsafeUninitializedCapacity: length) { buffer, initialized in
+                format.dequantize(row: base + row * rowBytes, count: length, into: buffer.baseAddress!)
+                initialized = length
             }
         }
     }
@@ -164,9 +234,7 @@ extension TransformerModel {
             let m = members.count
             experts.gates[expert].apply(scratch.gathered, batch: m, into: scratch.gate, scratch: b.arena, pool: pool, order: productOrder)
             experts.ups[expert].apply(scratch.gathered, batch: m, into: scratch.up, scratch: b.arena, pool: pool, order: productOrder)
-            swiglu(gate: UnsafeBufferPointer(start: scratch.gate, count: m * hidden),
-                   up: UnsafeBufferPointer(start: scratch.up, count: m * hidden),
-                   into: UnsafeMutableBufferPointer(start: scratch.gate, count: m * hidden))
+            experts.activation.apply(gate: scratch.gate, up: scratch.up, count: m * hidden)
             experts.downs[expert].apply(scratch.gate, batch: m, into: scratch.expertOutput, scratch: b.arena, pool: pool,
                                         order: productOrder)
             for (index, member) in members.enumerated() {
@@ -238,17 +306,27 @@ extension TransformerModel {
         }
         run(tasks(active.map { experts.gates[$0].matrix }, outputs: gates, width: hidden)
             + tasks(active.map { experts.ups[$0].matrix }, outputs: ups, width: hidden), activations: inputs + inputs)
+        // The products ran on the bare matrices: each expert's bias, added as `Linear.apply` adds it.
+        func addBias(_ bias: [Float]?, to output: UnsafeMutablePointer<Float>, rows m: Int, width: Int) {
+            guard let bias else { return }
+            for row in 0..<m {
+                for d in 0..<width { output[row * width + d] += bias[d] }
+            }
+        }
         let hiddenInputs = active.enumerated().map { index, expert in
             let m = rowsOfExpert[expert].count
-            swiglu(gate: UnsafeBufferPointer(start: gates[index], count: m * hidden),
-                   up: UnsafeBufferPointer(start: ups[index], count: m * hidden),
-                   into: UnsafeMutableBufferPointer(start: gates[index], count: m * hidden))
+            addBias(experts.gates[expert].bias, to: gates[index], rows: m, width: hidden)
+            addBias(experts.ups[expert].bias, to: ups[index], rows: m, width: hidden)
+            experts.activation.apply(gate: gates[index], up: ups[index], count: m * hidden)
             let quantised = try! QuantizedActivations(format: experts.downs[expert].matrix.format.activationFormat,
                                                       columns: hidden, capacity: m)
             quantised.quantize(UnsafeBufferPointer(start: gates[index], count: m * hidden), rows: m)
             return quantised
         }
         run(tasks(active.map { experts.downs[$0].matrix }, outputs: downs, width: embedding), activations: hiddenInputs)
+        for (index, expert) in active.enumerated() {
+            addBias(experts.downs[expert].bias, to: downs[index], rows: rowsOfExpert[expert].count, width: embedding)
+        }
         for (index, expert) in active.enumerated() {
             for (position, member) in rowsOfExpert[expert].enumerated() {
                 let weight = scratch.weights[member.row * used + member.slot]
@@ -259,44 +337,20 @@ extension TransformerModel {
         }
     }
 
-    /// One row's routing: softmax over the router logits as ggml computes it (sum in Double),
-    /// the `expertsUsed` most probable experts (ties to the lower index), their probabilities
-    /// normalised and scaled.
+    /// One row's routing: the `expertsUsed` experts the router's logits choose (ties to the
+    /// lower index) and their weights, as `experts.selection` says — a softmax over all
+    /// experts then the most probable, their probabilities normalised and scaled (qwen3moe); or
+    /// the highest logits, weighted by a softmax over them alone (gpt-oss).
     static func route(_ logits: UnsafeMutablePointer<Float>, count: Int, experts: MixtureOfExperts,
                       chosen: UnsafeMutablePointer<Int>, weights: UnsafeMutablePointer<Float>) {
-        var maximum = -Float.infinity
-        for e in 0..<count { maximum = max(maximum, logits[e]) }
-        // ggml_vec_soft_max_f32 on AVX-512: sixteen lanes at a time through its vector e^x,
-        // each group summed in Float by the register's halving reduction, the rest through expf.
-        var sum: Double = 0
-        var start = 0
-        while start + 16 <= count {
-            var lanes = [Float](repeating: 0, count: 16)
-            for lane in 0..<16 {
-                lanes[lane] = ggmlExp(logits[start + lane] - maximum)
-                logits[start + lane] = lanes[lane]
-            }
-            var width = 8
-            while width >= 1 {
-                for lane in 0..<width { lanes[lane] = lanes[lane] + lanes[lane + width] }
-                width /= 2
-            }
-            sum += Double(lanes[0])
-            start += 16
-        }
-        for e in start..<count {
-            let value = expf(logits[e] - maximum)
-            logits[e] = value
-            sum += Double(value)
-        }
-        let inverse = Float(1 / sum)
-        for e in 0..<count { logits[e] *= inverse }
+        if case .softmaxThenBest = experts.selection { ggmlSoftmax(logits, count: count) }
         let used = experts.expertsUsed
         let order = (0..<count).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
         for slot in 0..<used {
             chosen[slot] = order[slot]
             weights[slot] = logits[order[slot]]
         }
+        if case .bestThenSoftmax = experts.selection { ggmlSoftmax(weights, count: used) }
         if experts.normalizesWeights {
             var total: Double = 0
             for slot in 0..<used { total += Double(weights[slot]) }
@@ -307,5 +361,36 @@ extension TransformerModel {
         if let scale = experts.weightsScale {
             for slot in 0..<used { weights[slot] *= scale }
         }
+    }
+
+    /// `ggml_soft_max` of one row in place, as ggml computes it (the sum in Double).
+    static func ggmlSoftmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        var maximum = -Float.infinity
+        for e in 0..<count { maximum = max(maximum, values[e]) }
+        // ggml_vec_soft_max_f32 on AVX-512: sixteen lanes at a time through its vector e^x,
+        // each group summed in Float by the register's halving reduction, the rest through expf.
+        var sum: Double = 0
+        var start = 0
+        while start + 16 <= count {
+            var lanes = [Float](repeating: 0, count: 16)
+            for lane in 0..<16 {
+                lanes[lane] = ggmlExp(values[start + lane] - maximum)
+                values[start + lane] = lanes[lane]
+            }
+            var width = 8
+            while width >= 1 {
+                for lane in 0..<width { lanes[lane] = lanes[lane] + lanes[lane + width] }
+                width /= 2
+            }
+            sum += Double(lanes[0])
+            start += 16
+        }
+        for e in start..<count {
+            let value = expf(values[e] - maximum)
+            values[e] = value
+            sum += Double(value)
+        }
+        let inverse = Float(1 / sum)
+        for e in 0..<count { values[e] *= inverse }
     }
 }

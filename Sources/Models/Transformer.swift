@@ -46,6 +46,9 @@ public struct LayerWeights: Sendable {
     var feedForward: FeedForwardWeights
     /// Norm of the feed-forward output before the residual add (gemma3).
     var postFeedForwardNorm: [Float]?
+    /// One learned logit per query head that joins each softmax's denominator (gpt-oss's
+    /// `attn_sinks`): attention may go to no position at all.
+    var attentionSinks: [Float]? = nil
 }
 
 /// The feed-forward part of a layer: one gated MLP, or a mixture of experts.
@@ -96,7 +99,9 @@ extension TensorBinder {
     }
 
     /// The standard attention, norms and output with each layer's feed-forward from `feedForward`.
-    func standardWeights(_ hp: Hyperparameters, feedForward: (Int) throws -> FeedForwardWeights) throws -> TransformerWeights {
+    /// `feedForwardNorm`: the tensor (in each `blk.N.`) that norms the feed-forward's input.
+    func standardWeights(_ hp: Hyperparameters, feedForwardNorm: String = "ffn_norm.weight",
+                         feedForward: (Int) throws -> FeedForwardWeights) throws -> TransformerWeights {
         let embedding = hp.embeddingLength
         let tokenEmbedding = try linear("token_embd.weight", rows: hp.vocabularySize, columns: embedding)
         let output =
@@ -114,7 +119,7 @@ extension TensorBinder {
                     queryNorm: try optionalVector(p + "attn_q_norm.weight", length: hp.headDimension),
                     keyNorm: try optionalVector(p + "attn_k_norm.weight", length: hp.headDimension),
                     postAttentionNorm: try optionalVector(p + "post_attention_norm.weight", length: embedding),
-                    feedForwardNorm: try vector(p + "ffn_norm.weight", length: embedding),
+                    feedForwardNorm: try vector(p + feedForwardNorm, length: embedding),
                     feedForward: try feedForward(index),
                     postFeedForwardNorm: try optionalVector(p + "post_ffw_norm.weight", length: embedding)
                 ))

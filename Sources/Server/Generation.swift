@@ -300,6 +300,10 @@ extension HearthServer {
         let started = ContinuousClock.now
         if let encoder = try await models.acquireEmbeddingModel(model, keepAlive: keepAlive) {
             defer { encoder.usage.end() }
+            guard encoder.model.embeds else {
+                throw APIError(.badRequest, "'\(model)' is a reranker (its pooling is rank): it scores query–document pairs at /v1/rerank "
+                               + "and makes no embeddings", parameter: "model", code: "model_not_supported")
+            }
             return try await encoderEmbeddings(encoder, inputs: inputs, truncate: truncate, started: started)
         }
         let instance = try await models.acquire(model, keepAlive: keepAlive, contextLength: contextLength)

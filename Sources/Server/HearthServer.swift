@@ -65,6 +65,7 @@ public final class HearthServer: Sendable {
         addResponsesRoutes(to: router)
         addAnthropicRoutes(to: router)
         addBlobRoutes(to: router)
+        addRerankRoutes(to: router)
         router.get("/api/usage") { [self] request, _ in try await usage(request) }
         return router
     }

@@ -42,7 +42,15 @@ extension HearthServer {
             let context = min(contextLength, trained ?? contextLength)
             var capabilities: [JSONValue] = ["completion", "tools"]
             if Self.hasFillInTheMiddleTokens(file) { capabilities.append("insert") }
-            if Self.isEmbeddingModel(file) { capabilities = ["embedding"] }
+            if Self.isEmbeddingModel(file) {
+                // A reranker (a classification head) scores pairs; a file pooled by rank embeds nothing.
+                let architecture = file["general.architecture"]?.asString ?? ""
+                let ranksOnly = file["\(architecture).pooling_type"]?.asInt == PoolingType.rank.rawValue
+                capabilities = ranksOnly ? [] : ["embedding"]
+                if file.tensor(named: "cls.output.weight") != nil || file.tensor(named: "cls.weight") != nil {
+                    capabilities.append("rerank")
+                }
+            }
             let custom = installed.customization
             // The model's own defaults (context, end-of-turn stops) unless its Modelfile sets them.
             var parameters: [String] = []

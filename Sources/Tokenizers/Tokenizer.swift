@@ -27,6 +27,10 @@ public final class Tokenizer: Sendable {
     public let addsEOS: Bool
     /// SentencePiece: a space is prepended to text at the start or after a special token.
     public let addsSpacePrefix: Bool
+    /// The special tokens a text pair (a reranker's query and document) takes, as the vocabulary
+    /// states them (llama.cpp's `llama_vocab_get_add_bos/eos/sep`, which WordPiece's own
+    /// single-text encoding does not follow).
+    public let pairSpecials: PairSpecials
     /// Decoding removes spaces before `. , ! ?` and some contractions (`clean_up_tokenization_spaces`).
     let cleansSpaces: Bool
     /// Oddities found in the vocabulary that did not prevent loading (out-of-range ids, …).
@@ -72,6 +76,9 @@ public final class Tokenizer: Sendable {
         }
         self.preTokenizer = preTokenizer
         addsEOS = vocabulary.model == .wordPiece ? false : vocabulary.addEOS ?? false
+        pairSpecials = PairSpecials(
+            bos: vocabulary.addBOS ?? addsBOS, eos: vocabulary.addEOS ?? false,
+            separator: vocabulary.addSeparator ?? (vocabulary.model == .wordPiece))
 
         let special = SpecialTokens(resolving: vocabulary, store: &store, preTokenizer: preTokenizer)
         if vocabulary.model == .sentencePiece, let unknown = special.unknown {
@@ -112,6 +119,8 @@ public final class Tokenizer: Sendable {
     /// End of message (`<|eom_id|>`).
     public var eomTokenID: Int32? { special.eom }
     public var unknownTokenID: Int32? { special.unknown }
+    /// Separator (`[SEP]`; WordPiece ends every input with it).
+    public var separatorTokenID: Int32? { special.separator }
     public var paddingTokenID: Int32? { special.padding }
     /// Every token that ends generation (EOS, EOT, EOM and others recognised by text).
     public var endOfGenerationTokenIDs: Set<Int32> { special.endOfGeneration }
@@ -297,4 +306,12 @@ public final class Tokenizer: Sendable {
             }
         }
     }
+}
+
+/// Which special tokens frame a pair of texts: `[BOS] first [EOS] [SEP] second [EOS]`, each where
+/// its flag is set (llama-server's `format_prompt_rerank`).
+public struct PairSpecials: Sendable, Equatable {
+    public let bos: Bool
+    public let eos: Bool
+    public let separator: Bool
 }

@@ -62,6 +62,9 @@ public struct Vocabulary: Sendable {
     public var addBOS: Bool?
     /// `tokenizer.ggml.add_eos_token`.
     public var addEOS: Bool?
+    /// `tokenizer.ggml.add_sep_token`: a separator goes between the two texts of a pair
+    /// (llama.cpp's default: true for WordPiece, false otherwise).
+    public var addSeparator: Bool?
     /// `tokenizer.ggml.add_space_prefix` (SentencePiece: prepend a space to text that starts a prompt
     /// or follows a special token).
     public var addSpacePrefix: Bool?
@@ -93,6 +96,7 @@ public struct Vocabulary: Sendable {
         fimSeparatorTokenID: Int32? = nil,
         addBOS: Bool? = nil,
         addEOS: Bool? = nil,
+        addSeparator: Bool? = nil,
         addSpacePrefix: Bool? = nil,
         separatorTokenID: Int32? = nil,
         lowercase: Bool? = nil,
@@ -119,6 +123,7 @@ public struct Vocabulary: Sendable {
         self.fimSeparatorTokenID = fimSeparatorTokenID
         self.addBOS = addBOS
         self.addEOS = addEOS
+        self.addSeparator = addSeparator
         self.addSpacePrefix = addSpacePrefix
         self.modelName = modelName
     }

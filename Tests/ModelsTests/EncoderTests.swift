@@ -84,8 +84,12 @@ import Testing
         #expect(throws: ModelError.missingTensor("blk.1.ffn_up.weight")) {
             try EncoderModel.load(try rewritten(dropping: "blk.1.ffn_up.weight"), threads: 1)
         }
-        #expect(throws: ModelError.unsupported("bert.pooling_type", "4 (Hearth pools with mean, cls or last)")) {
+        // Rank pooling needs a reranker's classification head, which this embedding model lacks.
+        #expect(throws: ModelError.unsupported("bert.pooling_type", "4 (rank) without a classification head: the file has neither cls.weight nor cls.output.weight")) {
             try EncoderModel.load(try rewritten(metadata: ["bert.pooling_type": .uint32(4)]), threads: 1)
+        }
+        #expect(throws: ModelError.unsupported("bert.pooling_type", "0 (Hearth pools with mean, cls, last or rank)")) {
+            try EncoderModel.load(try rewritten(metadata: ["bert.pooling_type": .uint32(0)]), threads: 1)
         }
         #expect(throws: ModelError.unsupported("bert.attention.causal", "true (only bidirectional encoders are supported)")) {
             try EncoderModel.load(try rewritten(metadata: ["bert.attention.causal": .bool(true)]), threads: 1)

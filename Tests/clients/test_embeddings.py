@@ -41,21 +41,27 @@ def cosine(a, b):
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
-class EmbeddingModelTests(unittest.TestCase):
+class ServedEncoders:
+    """`hearth serve` on a store of its own holding the encoder models of `MODELS` (name: file
+    name in $HEARTH_TEST_HOME/embedding/), each installed with `hearth create NAME -f Modelfile`."""
+
+    MODELS = {NAME: "all-minilm-l6-v2.f16.gguf"}
+
     @classmethod
     def setUpClass(cls):
-        model = hearth_home() / "embedding" / "all-minilm-l6-v2.f16.gguf"
-        if not model.exists():
-            raise AssertionError(f"{model} is missing: run scripts/fetch-embedding-model (scripts/test does)")
         cls.home = Path(tempfile.mkdtemp(prefix="hearth-embed-"))
         cls.addClassCleanup(shutil.rmtree, cls.home, True)
         env = dict(os.environ, HEARTH_HOME=str(cls.home))
-        modelfile = cls.home / "Modelfile"
-        modelfile.write_text(f"FROM {model}\n", encoding="utf-8")
-        created = subprocess.run([str(hearth_bin()), "create", NAME, "-f", str(modelfile)], env=env,
-                                 capture_output=True, text=True, timeout=300)
-        if created.returncode != 0:
-            raise AssertionError(f"hearth create failed ({created.returncode}): {created.stderr}")
+        for name, file in cls.MODELS.items():
+            model = hearth_home() / "embedding" / file
+            if not model.exists():
+                raise AssertionError(f"{model} is missing: run scripts/fetch-embedding-model (scripts/test does)")
+            modelfile = cls.home / "Modelfile"
+            modelfile.write_text(f"FROM {model}\n", encoding="utf-8")
+            created = subprocess.run([str(hearth_bin()), "create", name, "-f", str(modelfile)], env=env,
+                                     capture_output=True, text=True, timeout=300)
+            if created.returncode != 0:
+                raise AssertionError(f"hearth create {name} failed ({created.returncode}): {created.stderr}")
         cls.port = free_port()
         cls.stderr = tempfile.TemporaryFile()
         cls.process = subprocess.Popen([str(hearth_bin()), "serve", "--port", str(cls.port)], env=env,
@@ -84,6 +90,8 @@ class EmbeddingModelTests(unittest.TestCase):
         cls.stderr.close()
         assert code == 0, f"hearth serve exited with {code}"
 
+
+class EmbeddingModelTests(ServedEncoders, unittest.TestCase):
     def assertMatchesLlamaCpp(self, vectors):
         self.assertEqual(len(vectors), len(GOLDEN["sentences"]))
         for vector, golden in zip(vectors, GOLDEN["sentences"]):

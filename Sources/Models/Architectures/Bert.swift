@@ -4,7 +4,8 @@ import Kernels
 /// BERT (`general.architecture = "bert"`: all-MiniLM, bge, e5 …) as llama.cpp's
 /// src/models/bert.cpp builds it: token + token-type (row 0) + absolute position embeddings,
 /// LayerNorm; per layer separate Q/K/V with biases, attention output with bias, LayerNorm, a GELU
-/// feed-forward with biases, LayerNorm.
+/// feed-forward with biases, LayerNorm. A cross-encoder (reranker) adds a classification head
+/// (`cls`, `cls.output`) on the first token's state.
 enum Bert: EncoderArchitecture {
     static let name = "bert"
 
@@ -34,7 +35,8 @@ enum Bert: EncoderArchitecture {
             positionEmbedding: try binder.linear("position_embd.weight", rows: hp.contextLength, columns: width),
             tokenTypes: try tokenTypeEmbedding(binder, file: file, width: width),
             embeddingNorm: try LayerNormWeights(binder, "token_embd_norm", length: width),
-            layers: layers)
+            layers: layers,
+            classifier: try ClassificationHead.bind(binder, width: width, labels: hp.classifierOutputCount))
         return EncoderModel(file: file, hyperparameters: hp, weights: weights, rope: nil, threads: threads)
     }
 
