@@ -81,6 +81,8 @@ public enum FinishReason: String, Sendable, Codable {
 /// Counts and timings of one generation.
 public struct GenerationResult: Sendable {
     public var text = ""
+    /// The model's reasoning, where the server split it from `text` (gpt-oss's analysis channel).
+    public var reasoning = ""
     public var tokens: [Int32] = []
     public var promptTokens = 0
     /// Prompt tokens found already in the cache (not recomputed).

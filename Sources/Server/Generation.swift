@@ -73,13 +73,17 @@ final class ActiveGeneration: Sendable {
     let isReplay: Bool
     /// Set by the scheduler's first event for this request (nil: events are already there).
     let firstEvent: FirstEvent?
+    /// The output is harmony (gpt-oss): `run` hands on only the content channels' text and puts
+    /// the analysis channel's in the result's `reasoning`.
+    let harmony: Bool
     private let released = LockedFlag()
 
     init(instance: ModelInstance, promptTokens: Int, toolParser: ToolCallParser?, events: AsyncStream<SchedulerEvent>,
          ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics, ledger: Ledger?,
          answeredAs: String, decision: String? = nil, recordsUsage: Bool = true, isReplay: Bool = false, route: String = RequestRoute.current,
-         firstEvent: FirstEvent? = nil) {
+         firstEvent: FirstEvent? = nil, harmony: Bool = false) {
         self.firstEvent = firstEvent
+        self.harmony = harmony
         self.ledger = ledger
         self.route = route
         self.answeredAs = answeredAs
@@ -111,12 +115,24 @@ final class ActiveGeneration: Sendable {
         var outcome: Result<GenerationResult, any Error>?
         var clientError: (any Error)?
         var sawFirst = false
+        // A replay's pieces and result were split when they were computed.
+        var channels = harmony && !isReplay ? HarmonyChannels() : nil
+        var reasoning = "", content = ""
         for await event in events {
             switch event {
-            case .piece(let piece):
+            case .piece(var piece):
                 if !sawFirst && !isReplay {
                     sawFirst = true
                     metrics.recordTimeToFirstToken(Self.seconds(ContinuousClock.now - started))
+                }
+                if channels != nil {
+                    let split = channels!.feed(piece.text)
+                    reasoning += split.reasoning
+                    content += split.content
+                    piece.text = split.content
+                    // Reasoning and held markers reach no route as text (token log-probabilities
+                    // still go on).
+                    if piece.text.isEmpty && piece.logprobs.isEmpty { continue }
                 }
                 guard clientError == nil else { continue }
                 do {
@@ -125,7 +141,21 @@ final class ActiveGeneration: Sendable {
                     clientError = error
                     ticket.cancel()
                 }
-            case .finished(let result):
+            case .finished(var result):
+                if channels != nil {
+                    let rest = channels!.finish()
+                    reasoning += rest.reasoning
+                    content += rest.content
+                    if !rest.content.isEmpty, clientError == nil {
+                        do {
+                            try await onPiece(GeneratedPiece(text: rest.content))
+                        } catch {
+                            clientError = error
+                        }
+                    }
+                    result.text = content
+                    result.reasoning = reasoning
+                }
                 outcome = .success(result)
                 if isReplay { continue }
                 metrics.recordGeneration(
@@ -285,7 +315,7 @@ extension HearthServer {
             request.connectionClosed?.whenComplete { _ in ticket.cancel() }
             return ActiveGeneration(instance: instance, promptTokens: prompt.count, toolParser: prepared.toolParser, events: events, ticket: ticket,
                                     started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs ?? request.model,
-                                    decision: decision, recordsUsage: records, firstEvent: firstEvent)
+                                    decision: decision, recordsUsage: records, firstEvent: firstEvent, harmony: prepared.harmony)
         } catch {
             instance.usage.end()
             throw error

@@ -350,6 +350,16 @@ extension HearthServer {
             let head: [(String, JSONValue)] = [("model", .string(model)), ("created_at", .string(Self.timestamp(Date())))]
             var object = JSONObject(head + content(text, calls))
             object["done"] = .bool(result != nil)
+            // Ollama's `thinking` (in the message for chat, beside the response for generate):
+            // a reasoning model's thoughts the server split from its answer (gpt-oss).
+            if let result, !result.reasoning.isEmpty {
+                if case .object(var message)? = object["message"] {
+                    message["thinking"] = .string(result.reasoning)
+                    object["message"] = .object(message)
+                } else {
+                    object["thinking"] = .string(result.reasoning)
+                }
+            }
             if let result {
                 let nanoseconds = { (seconds: Double) in JSONValue.int(Int(seconds * 1e9)) }
                 object["done_reason"] = .string(result.finishReason == .length ? "length" : "stop")

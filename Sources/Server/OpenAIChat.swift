@@ -109,6 +109,8 @@ extension HearthServer {
             }
         }
         var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !content.isEmpty ? .string(content) : .null]
+        // llama-server's and vLLM's field for a reasoning model's thoughts (gpt-oss's analysis channel).
+        if !result.reasoning.isEmpty { message["reasoning_content"] = .string(result.reasoning) }
         if !calls.isEmpty { message["tool_calls"] = .array(calls.map { Self.openAIToolCall($0) }) }
         message["refusal"] = .null
         let choice: JSONObject = [

@@ -122,9 +122,10 @@ struct ChatPlan: Sendable {
             }
         }
         let tokens = chat.tokens(forRendered: try chat.render(messages, addGenerationPrompt: true, extra: extra))
+        let harmony = HarmonyChannels.applies(toTemplateSource: chat.template.source)
         guard let calling else {
             let constraint = responseGrammar.map { GenerationConstraint(grammar: $0) }
-            return PreparedPrompt(tokens: tokens, constraint: constraint, toolParser: nil)
+            return PreparedPrompt(tokens: tokens, constraint: constraint, toolParser: nil, harmony: harmony)
         }
         let toolConstraint: ToolConstraint?
         do {
@@ -144,7 +145,7 @@ struct ChatPlan: Sendable {
         }
         return PreparedPrompt(
             tokens: tokens, constraint: toolConstraint.map { GenerationConstraint(grammar: $0.grammar, triggers: $0.triggers) },
-            toolParser: format.makeParser(tools: calling.tools))
+            toolParser: format.makeParser(tools: calling.tools), harmony: harmony)
     }
 
     /// The prompt within `budget` tokens: the whole conversation when it fits, else the system
@@ -232,6 +233,9 @@ struct PreparedPrompt: Sendable {
     var tokens: [Int32]
     var constraint: GenerationConstraint?
     var toolParser: ToolCallParser?
+    /// The chat template writes OpenAI's harmony (gpt-oss): the output's channels are split
+    /// into reasoning and content before anything reads it (`HarmonyChannels`).
+    var harmony = false
 }
 
 /// Reading `tools`, `tool_choice` and tool calls out of requests (OpenAI's and Ollama's shapes).

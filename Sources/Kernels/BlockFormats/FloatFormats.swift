@@ -13,8 +13,15 @@ func wideSum(_ count: Int, _ product: (Int) -> Float) -> Float {
             for lane in 0..<32 { lanes[lane] += product(base &+ lane) }
             base &+= 32
         }
-        var total: Float = 0
-        for lane in 0..<32 { total += lanes[lane] }
+        // The lanes folded in halves (16 + 16, 8 + 8, …, as a vector reduction runs), not added
+        // one after another: for rows a few hundred wide (an encoder's), a chain of 32 dependent
+        // adds per dot outweighed the vector products themselves.
+        var width = 16
+        while width >= 1 {
+            for lane in 0..<width { lanes[lane] += lanes[lane &+ width] }
+            width >>= 1
+        }
+        var total = lanes[0]
         while base < count {
             total += product(base)
             base &+= 1
