@@ -13,10 +13,11 @@ extension HearthServer {
         try fields.rejectUnknown(
             known: ["model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
                     "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "logit_bias", "stream", "stream_options", "n",
-                    "response_format", "tools", "tool_choice", "parallel_tool_calls", "modalities"],
+                    "response_format", "tools", "tool_choice", "parallel_tool_calls", "modalities", "reasoning_effort"],
             unsupported: Self.unsupportedOpenAIFields, ignored: Self.ignoredOpenAIFields)
         try Self.checkModalities(fields)
         let model = try fields.requiredString("model")
+        let reasoningEffort = try Self.reasoningEffort(fields)
         let turns = try Self.chatTurns(fields.value("messages"))
         let wantsLogprobs = try fields.bool("logprobs") ?? false
         let topLogprobs = try fields.int("top_logprobs", in: 0...20)
@@ -30,7 +31,7 @@ extension HearthServer {
             // Compiled here, so a schema Hearth cannot enforce is refused before a model loads.
             let grammar = try format?.grammar(field: "response_format.json_schema.schema")
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: choice, parallel: parallel),
-                            responseFormat: format, responseGrammar: grammar)
+                            responseFormat: format, responseGrammar: grammar, reasoningEffort: reasoningEffort)
         }
         let requests = (0..<sampling.choices).map { index in
             var request = GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,

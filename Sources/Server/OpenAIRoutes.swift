@@ -119,10 +119,21 @@ extension HearthServer {
 
     /// Fields that never change the output: bookkeeping (`user`, `metadata`, `store`, cache and
     /// safety identifiers), the service tier (there is one: this machine), a predicted output
-    /// (a speed hint), and the reasoning effort (no model served here reasons before answering).
+    /// (a speed hint), and the reasoning effort where no chat template reads it (`/v1/completions`;
+    /// chat passes it to the template, see `reasoningEffort(_:)`).
     static let ignoredOpenAIFields: Set<String> = [
         "user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier", "prediction", "reasoning_effort",
     ]
+
+    /// `reasoning_effort`: one of OpenAI's levels, for the chat template (gpt-oss's writes it
+    /// into its system message).
+    static func reasoningEffort(_ fields: RequestFields) throws(APIError) -> String? {
+        guard let effort = try fields.string("reasoning_effort") else { return nil }
+        guard ["none", "minimal", "low", "medium", "high"].contains(effort) else {
+            throw APIError.invalidField("reasoning_effort", "expected \"none\", \"minimal\", \"low\", \"medium\" or \"high\", got \"\(effort)\"")
+        }
+        return effort
+    }
 
     /// `modalities`: text is all Hearth writes, so only `["text"]` is accepted.
     static func checkModalities(_ fields: RequestFields) throws(APIError) {

@@ -78,6 +78,10 @@ struct ChatPlan: Sendable {
     var responseFormat: ResponseFormat? = nil
     /// The response format's grammar, compiled when the request was read.
     var responseGrammar: Grammar? = nil
+    /// OpenAI's `reasoning_effort` (Ollama's `think` level), given to the chat template as the
+    /// variable `reasoning_effort`: gpt-oss's template writes it into its system message
+    /// (`Reasoning: high`); templates of models that do not reason never read it.
+    var reasoningEffort: String? = nil
 
     /// The conversation as plain chat messages, for the router's remote tier: only a text
     /// conversation without tools or a response format is sent (nil otherwise).
@@ -96,6 +100,7 @@ struct ChatPlan: Sendable {
         let chat = try loaded.chatFormat()
         let format = ToolFormatCache.shared.format(for: chat.template)
         var extra: [String: TemplateValue] = [:]
+        if let reasoningEffort { extra["reasoning_effort"] = .string(reasoningEffort) }
         var turns = self.turns
         let calling = tools?.isActive == true ? tools : nil
         if let calling {

@@ -377,6 +377,13 @@ class OpenAIClientTests(ServerTestCase):
     def test_error_bad_temperature(self):
         self.assertBadRequest("temperature", temperature=-1)
 
+    def test_reasoning_effort_goes_to_the_template(self):
+        # smollm2's template never reads it (gpt-oss's writes it into its system message), so
+        # the greedy answer is the one without it; a level OpenAI doesn't have is refused.
+        plain = self.greedy().choices[0].message.content
+        self.assertEqual(self.greedy(reasoning_effort="low").choices[0].message.content, plain)
+        self.assertBadRequest("reasoning_effort", reasoning_effort="extreme")
+
     def test_error_tool_schema_unenforceable(self):
         # A keyword the grammar cannot enforce is refused, naming where it is, never skipped.
         tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
