@@ -80,6 +80,9 @@ extension HearthServer {
             if !teiShape, try fields.bool("return_text") == true {
                 throw APIError.invalidField("return_text", "is TEI's field, for requests that send 'texts'; with 'documents' use 'return_documents'")
             }
+            if teiShape, try fields.bool("return_documents") == true {
+                throw APIError.invalidField("return_documents", "is Jina's and Cohere's field, for requests that send 'documents'; with 'texts' use 'return_text'")
+            }
             maxTokensPerDocument = try fields.int("max_tokens_per_doc", in: 1...1 << 24)
             truncate = try fields.bool("truncate") ?? true
             // Cohere's scores lie in [0, 1]; TEI applies a sigmoid unless `raw_scores`; llama-server's

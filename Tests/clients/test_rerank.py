@@ -110,6 +110,8 @@ class RerankTests(ServedEncoders, unittest.TestCase):
             ({"model": RERANKER, "query": "q", "documents": ["a"], "top_n": 0}, "top_n"),
             ({"model": RERANKER, "query": "q", "documents": ["a"], "relevant_spans": {"max_spans": 2}}, "relevant_spans"),
             ({"model": RERANKER, "query": "q", "documents": ["a"], "temperature": 0.5}, "temperature"),
+            ({"model": RERANKER, "query": "q", "texts": ["a"], "return_documents": True}, "return_documents"),
+            ({"model": RERANKER, "query": "q", "documents": ["a"], "return_text": True}, "return_text"),
         ]
         for body, field in cases:
             status, answer = self.post("/v1/rerank", body)
