@@ -30,6 +30,8 @@ public final class EmbeddingModel: Sendable {
 
     /// Whether `file` holds an encoder this type runs (an embedding model, not a chat model).
     public static func isEmbeddingModel(_ file: GGUFFile) -> Bool { EncoderModel.isEncoder(file) }
+    /// Whether `file` is a reranker's (a classification head), read without loading the model.
+    public static func isReranker(_ file: GGUFFile) -> Bool { EncoderModel.hasClassificationHead(file) }
 
     /// The longest input, in tokens (the trained positions).
     public var contextLength: Int { encoder.hyperparameters.contextLength }

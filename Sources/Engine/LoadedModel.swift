@@ -34,7 +34,7 @@ public final class LoadedModel: Sendable {
         if EncoderModel.isEncoder(file) {
             // An encoder has no language-model head: say what it is for, not which decoders exist.
             let architecture = file["general.architecture"]?.asString ?? "encoder"
-            let ranks = file.tensor(named: "cls.output.weight") != nil || file.tensor(named: "cls.weight") != nil
+            let ranks = EncoderModel.hasClassificationHead(file)
             throw EngineError.invalidOption(
                 "model", "a '\(architecture)' file is an encoder: it makes embeddings (/v1/embeddings, /api/embed)"
                     + (ranks ? " and scores query–document pairs (/v1/rerank)" : "") + " with `hearth serve`, and generates no text")

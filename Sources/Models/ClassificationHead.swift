@@ -14,6 +14,11 @@ struct ClassificationHead: Sendable {
     /// `cls.output.weight` (`labels × width`) with `cls.output.bias`.
     let output: Linear?
 
+    /// Whether `file` carries a head (either tensor), read from the tensor table only.
+    static func isPresent(in file: GGUFFile) -> Bool {
+        file.tensor(named: "cls.weight") != nil || file.tensor(named: "cls.output.weight") != nil
+    }
+
     /// The head `file` holds, or nil when it has neither tensor (an embedding model).
     static func bind(_ binder: TensorBinder, width: Int, labels: Int) throws -> ClassificationHead? {
         let dense = binder.has("cls.weight")

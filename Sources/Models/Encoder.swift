@@ -204,6 +204,9 @@ public final class EncoderModel: @unchecked Sendable {
     /// Whether the model has a classification head, so it scores query–document pairs.
     public var ranks: Bool { weights.classifier != nil }
 
+    /// Whether `file` holds a reranker's classification head, without loading it.
+    public static func hasClassificationHead(_ file: GGUFFile) -> Bool { ClassificationHead.isPresent(in: file) }
+
     /// The relevance score of an input that pairs a query with a document (a reranker's):
     /// the first token's final state through the classification head, its first output (what
     /// llama-server's `/v1/rerank` returns, no sigmoid).

@@ -82,6 +82,16 @@ extension ModelManager {
     }
 }
 
+/// Runs `work` on a thread of its own (8 MiB of stack) and waits for it without holding one: an
+/// encoder pass over a request's inputs never runs on the event loop or Swift's cooperative threads.
+func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        let thread = Thread { continuation.resume(returning: work()) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
+
 extension HearthServer {
     /// Embeds `inputs` with an embedding model on a worker thread (never the event loop), one
     /// input after another, with the model's own pooling. Token-id inputs are used as given.
@@ -89,33 +99,27 @@ extension HearthServer {
                            started: ContinuousClock.Instant) async throws -> (vectors: [[Float]], tokens: Int) {
         let computing = ContinuousClock.now
         let model = instance.model
-        let outcome: Result<([[Float]], Int), APIError> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                var vectors: [[Float]] = []
-                var tokens = 0
-                for (index, input) in inputs.enumerated() {
-                    let field = inputs.count == 1 ? "input" : "input[\(index)]"
-                    do {
-                        let (vector, count) = switch input {
-                        case .text(let text): try model.embedding(of: text, truncate: truncate)
-                        case .tokens(let ids): try model.embedding(ofTokens: ids, truncate: truncate)
-                        }
-                        vectors.append(vector)
-                        tokens += count
-                    } catch EngineError.promptTooLong(let count, let limit) {
-                        continuation.resume(returning: .failure(APIError(
-                            .badRequest, "\(field) is \(count) tokens, more than the context of \(limit) tokens",
-                            parameter: field, code: "context_length_exceeded")))
-                        return
-                    } catch {
-                        continuation.resume(returning: .failure(APIError.invalidField(field, "cannot embed it: \(error)")))
-                        return
+        let outcome: Result<([[Float]], Int), APIError> = await onOwnThread {
+            var vectors: [[Float]] = []
+            var tokens = 0
+            for (index, input) in inputs.enumerated() {
+                let field = inputs.count == 1 ? "input" : "input[\(index)]"
+                do {
+                    let (vector, count) = switch input {
+                    case .text(let text): try model.embedding(of: text, truncate: truncate)
+                    case .tokens(let ids): try model.embedding(ofTokens: ids, truncate: truncate)
                     }
+                    vectors.append(vector)
+                    tokens += count
+                } catch EngineError.promptTooLong(let count, let limit) {
+                    return .failure(APIError(
+                        .badRequest, "\(field) is \(count) tokens, more than the context of \(limit) tokens",
+                        parameter: field, code: "context_length_exceeded"))
+                } catch {
+                    return .failure(APIError.invalidField(field, "cannot embed it: \(error)"))
                 }
-                continuation.resume(returning: .success((vectors, tokens)))
             }
-            thread.stackSize = 8 << 20
-            thread.start()
+            return .success((vectors, tokens))
         }
         let (vectors, tokens) = try outcome.get()
         await recordEmbedding(model: instance.name, tokens: tokens, started: started, computing: computing)

@@ -47,9 +47,7 @@ extension HearthServer {
                 let architecture = file["general.architecture"]?.asString ?? ""
                 let ranksOnly = file["\(architecture).pooling_type"]?.asInt == PoolingType.rank.rawValue
                 capabilities = ranksOnly ? [] : ["embedding"]
-                if file.tensor(named: "cls.output.weight") != nil || file.tensor(named: "cls.weight") != nil {
-                    capabilities.append("rerank")
-                }
+                if EmbeddingModel.isReranker(file) { capabilities.append("rerank") }
             }
             let custom = installed.customization
             // The model's own defaults (context, end-of-turn stops) unless its Modelfile sets them.

@@ -26,7 +26,7 @@ extension HearthServer {
     }
 
     /// A rerank request, validated.
-    struct RerankRequest {
+    struct RerankRequest: Sendable {
         var model: String
         var query: String
         var documents: [String]
@@ -110,35 +110,28 @@ extension HearthServer {
         let computing = ContinuousClock.now
         let model = instance.model
         let field = request.teiShape ? "texts" : "documents"
-        let outcome: Result<([Float], Int), APIError> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                var scores: [Float] = []
-                var tokens = 0
-                for (index, document) in request.documents.enumerated() {
-                    do {
-                        let (score, count) = try model.relevance(
-                            query: request.query, document: document, truncate: request.truncate,
-                            documentTokenLimit: request.maxTokensPerDocument)
-                        scores.append(score)
-                        tokens += count
-                    } catch EngineError.promptTooLong(let count, let limit) {
-                        continuation.resume(returning: .failure(APIError(
-                            .badRequest, "the query and \(field)[\(index)] are \(count) tokens, more than the model's context of \(limit) tokens "
-                                + "(leave 'truncate' unset to shorten the document)",
-                            parameter: "\(field)[\(index)]", code: "context_length_exceeded")))
-                        return
-                    } catch EngineError.invalidOption(let name, let reason) {
-                        continuation.resume(returning: .failure(APIError.invalidField(name, reason)))
-                        return
-                    } catch {
-                        continuation.resume(returning: .failure(APIError.invalidField("\(field)[\(index)]", "cannot score it: \(error)")))
-                        return
-                    }
+        let outcome: Result<([Float], Int), APIError> = await onOwnThread {
+            var scores: [Float] = []
+            var tokens = 0
+            for (index, document) in request.documents.enumerated() {
+                do {
+                    let (score, count) = try model.relevance(
+                        query: request.query, document: document, truncate: request.truncate,
+                        documentTokenLimit: request.maxTokensPerDocument)
+                    scores.append(score)
+                    tokens += count
+                } catch EngineError.promptTooLong(let count, let limit) {
+                    return .failure(APIError(
+                        .badRequest, "the query and \(field)[\(index)] are \(count) tokens, more than the model's context of \(limit) tokens "
+                            + "(leave 'truncate' unset to shorten the document)",
+                        parameter: "\(field)[\(index)]", code: "context_length_exceeded"))
+                } catch EngineError.invalidOption(let name, let reason) {
+                    return .failure(APIError.invalidField(name, reason))
+                } catch {
+                    return .failure(APIError.invalidField("\(field)[\(index)]", "cannot score it: \(error)"))
                 }
-                continuation.resume(returning: .success((scores, tokens)))
             }
-            thread.stackSize = 8 << 20
-            thread.start()
+            return .success((scores, tokens))
         }
         let (scores, tokens) = try outcome.get()
         await recordEmbedding(model: instance.name, tokens: tokens, started: started, computing: computing)

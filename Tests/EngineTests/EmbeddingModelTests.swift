@@ -27,13 +27,7 @@ import Engine
 
     /// The converted model scripts/test writes: `$HEARTH_TEST_HOME/embedding/all-minilm-l6-v2.NAME.gguf`.
     static func modelPath(_ type: String) throws -> String {
-        let home = ProcessInfo.processInfo.environment["HEARTH_TEST_HOME"] ?? NSHomeDirectory() + "/.cache/hearth-test"
-        let path = "\(home)/embedding/all-minilm-l6-v2.\(type).gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-            Issue.record("\(path) not found; run scripts/fetch-embedding-model (scripts/test does)")
-            throw CancellationError()
-        }
-        return path
+        try embeddingFixturePath("all-minilm-l6-v2.\(type).gguf")
     }
 
     static func cosine(_ a: [Float], _ b: [Float]) -> Double {
@@ -100,4 +94,16 @@ import Engine
         let ids = model.tokenizer.encode("The cat sits on the mat.")
         #expect(try model.embedding(ofTokens: ids).vector == (try model.embedding(of: "The cat sits on the mat.").vector))
     }
+}
+
+/// A file scripts/fetch-embedding-model writes into `$HEARTH_TEST_HOME/embedding/` (scripts/test
+/// runs it); a missing one is a recorded issue naming the script.
+func embeddingFixturePath(_ name: String) throws -> String {
+    let home = ProcessInfo.processInfo.environment["HEARTH_TEST_HOME"] ?? NSHomeDirectory() + "/.cache/hearth-test"
+    let path = "\(home)/embedding/\(name)"
+    guard FileManager.default.fileExists(atPath: path) else {
+        Issue.record("\(path) not found; run scripts/fetch-embedding-model (scripts/test does)")
+        throw CancellationError()
+    }
+    return path
 }

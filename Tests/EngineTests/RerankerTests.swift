@@ -27,15 +27,7 @@ import Engine
         return (object?["sha256"] as? String ?? "", pairs)
     }
 
-    static func modelPath() throws -> String {
-        let home = ProcessInfo.processInfo.environment["HEARTH_TEST_HOME"] ?? NSHomeDirectory() + "/.cache/hearth-test"
-        let path = "\(home)/embedding/minilm-reranker.f16.gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-            Issue.record("\(path) not found; run scripts/fetch-embedding-model (scripts/test does)")
-            throw CancellationError()
-        }
-        return path
-    }
+    static func modelPath() throws -> String { try embeddingFixturePath("minilm-reranker.f16.gguf") }
 
     @Test func matchesLlamaServerScores() throws {
         let path = try Self.modelPath()
