@@ -167,8 +167,16 @@ public struct ModelStore: Sendable {
             throw StoreError(.notInstalled, "model '\(name)' is not installed")
         }
         // File first: if we die between the two, a manifest without a file is ignored by list().
-        if hasFile, unlink(file.path) != 0 { throw StoreError.posix("delete", file.path) }
-        if hasManifest, unlink(manifest.path) != 0, errno != ENOENT { throw StoreError.posix("delete", manifest.path) }
+        // A delete racing this one may remove either entry first (ENOENT); whichever removed
+        // nothing reports the model as not installed.
+        var removed = false
+        if hasFile {
+            if unlink(file.path) == 0 { removed = true } else if errno != ENOENT { throw StoreError.posix("delete", file.path) }
+        }
+        if hasManifest {
+            if unlink(manifest.path) == 0 { removed = true } else if errno != ENOENT { throw StoreError.posix("delete", manifest.path) }
+        }
+        guard removed else { throw StoreError(.notInstalled, "model '\(name)' is not installed") }
         try Durability.syncDirectory(modelsDirectory)
     }
 
@@ -185,7 +193,11 @@ public struct ModelStore: Sendable {
         guard !Self.entryExists(target) else {
             throw StoreError(.alreadyExists, "model '\(destination)' is already installed; delete it first")
         }
-        if link(original.path, target.path) != 0 { throw StoreError.posix("link", target.path) }
+        if link(original.path, target.path) != 0 {
+            // Another copy to the same name can land between the check above and the link.
+            if errno == EEXIST { throw StoreError(.alreadyExists, "model '\(destination)' is already installed; delete it first") }
+            throw StoreError.posix("link", target.path)
+        }
         do {
             try writeManifest(Manifest(name: destination, sha256: original.sha256, size: original.size,
                                        source: "copy of \(source)", installed: Date(), customization: original.customization))

@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -116,6 +117,37 @@ struct LocalImportTests {
         try test.store.remove("base:1")
         #expect(try test.store.list().map(\.name) == ["mine"])
         #expect(try test.store.installedModel(named: "mine")?.size == Int64(Fixture.small.count))
+    }
+
+    @Test func copiesAndDeletesRacingOnOneNameNeverFailWithAnIOError() async throws {
+        let test = try TestStore()
+        let small = try test.directory.file("small.gguf", Fixture.small)
+        _ = try await test.store.pull(small.path, name: "base:1") { _ in }
+        for round in 0..<20 {
+            let outcomes = Mutex<[String]>([])
+            let store = test.store
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                let outcome: String
+                do { try store.copy("base:1", to: "race\(round)"); outcome = "copied" }
+                catch let error as StoreError where error.code == .alreadyExists { outcome = "exists" }
+                catch { outcome = "failed: \(error)" }
+                outcomes.withLock { $0.append(outcome) }
+            }
+            let all = outcomes.withLock { $0 }
+            #expect(all.filter { $0 == "copied" }.count == 1, "round \(round): \(all)")
+            #expect(all.allSatisfy { $0 == "copied" || $0 == "exists" }, "round \(round): \(all)")
+            let deletions = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                let outcome: String
+                do { try store.remove("race\(round)"); outcome = "removed" }
+                catch let error as StoreError where error.code == .notInstalled { outcome = "absent" }
+                catch { outcome = "failed: \(error)" }
+                deletions.withLock { $0.append(outcome) }
+            }
+            let removals = deletions.withLock { $0 }
+            #expect(removals.allSatisfy { $0 == "removed" || $0 == "absent" } && removals.contains("removed"), "round \(round): \(removals)")
+            #expect(try store.installedModel(named: "race\(round)") == nil)
+        }
     }
 
     @Test func aModelFileWithoutManifestIsListedWithItsRealHash() async throws {
