@@ -186,7 +186,7 @@ enum AnthropicRequest {
         }
         guard lastRole == "assistant" else { return (turns, nil) }
         switch turns.last {
-        case .plain("assistant", let text, _)?:
+        case .plain("assistant", let text, _, _)?:
             turns.removeLast()
             return (turns, text)
         case .toolCalls?:
@@ -280,7 +280,7 @@ enum AnthropicRequest {
 
     /// Appends `turn`, joining it to the turn before when both are plain text of the same role.
     static func appendMerging(_ turn: ChatTurn, to turns: inout [ChatTurn]) {
-        if case .plain(let role, let text, nil) = turn, case .plain(role, let previous, nil)? = turns.last, role != "system" {
+        if case .plain(let role, let text, nil, _) = turn, case .plain(role, let previous, nil, _)? = turns.last, role != "system" {
             turns[turns.count - 1] = .plain(role: role, content: previous.isEmpty ? text : text.isEmpty ? previous : previous + "\n\n" + text,
                                             name: nil)
         } else {
@@ -473,8 +473,9 @@ enum AnthropicRequest {
         return .schema(schema)
     }
 
-    /// `thinking`: Hearth serves no reasoning models, so every setting is checked and answered
-    /// without thinking, as other Anthropic-compatible servers answer it.
+    /// `thinking`: every setting is checked and answered without thinking blocks, as other
+    /// Anthropic-compatible servers answer it (a reasoning model's thoughts are split from its
+    /// answer and not sent on this route).
     static func checkThinking(_ value: JSONValue?) throws(APIError) {
         guard let value else { return }
         let fields = try RequestFields(value, path: "thinking.")

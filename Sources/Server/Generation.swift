@@ -73,17 +73,17 @@ final class ActiveGeneration: Sendable {
     let isReplay: Bool
     /// Set by the scheduler's first event for this request (nil: events are already there).
     let firstEvent: FirstEvent?
-    /// The output is harmony (gpt-oss): `run` hands on only the content channels' text and puts
-    /// the analysis channel's in the result's `reasoning`.
-    let harmony: Bool
+    /// How the model writes its reasoning (harmony, `<think>` blocks; nil: it does not): `run`
+    /// hands on only the answer's text as pieces, and the reasoning apart.
+    let reasoningSyntax: ReasoningSyntax?
     private let released = LockedFlag()
 
     init(instance: ModelInstance, promptTokens: Int, toolParser: ToolCallParser?, events: AsyncStream<SchedulerEvent>,
          ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics, ledger: Ledger?,
          answeredAs: String, decision: String? = nil, recordsUsage: Bool = true, isReplay: Bool = false, route: String = RequestRoute.current,
-         firstEvent: FirstEvent? = nil, harmony: Bool = false) {
+         firstEvent: FirstEvent? = nil, reasoningSyntax: ReasoningSyntax? = nil) {
         self.firstEvent = firstEvent
-        self.harmony = harmony
+        self.reasoningSyntax = reasoningSyntax
         self.ledger = ledger
         self.route = route
         self.answeredAs = answeredAs
@@ -108,15 +108,17 @@ final class ActiveGeneration: Sendable {
         await firstEvent?.wait()
     }
 
-    /// Consumes the events, calling `onPiece` for each piece of text (throwing there — a client
-    /// gone — cancels the generation, which frees its slot before the next step), and returns
-    /// the result.
-    func run(onPiece: (GeneratedPiece) async throws -> Void) async throws -> GenerationResult {
+    /// Consumes the events, calling `onPiece` for each piece of the answer's text and
+    /// `onReasoning` for each piece of the reasoning split from it (throwing in
+    /// either — a client gone — cancels the generation, which frees its slot before the next
+    /// step), and returns the result, its reasoning apart.
+    func run(onReasoning: (String) async throws -> Void = { _ in },
+             onPiece: (GeneratedPiece) async throws -> Void) async throws -> GenerationResult {
         var outcome: Result<GenerationResult, any Error>?
         var clientError: (any Error)?
         var sawFirst = false
         // A replay's pieces and result were split when they were computed.
-        var channels = harmony && !isReplay ? HarmonyChannels() : nil
+        var channels = isReplay ? nil : reasoningSyntax?.makeSplitter()
         var reasoning = "", content = ""
         for await event in events {
             switch event {
@@ -130,8 +132,16 @@ final class ActiveGeneration: Sendable {
                     reasoning += split.reasoning
                     content += split.content
                     piece.text = split.content
-                    // Reasoning and held markers reach no route as text (token log-probabilities
-                    // still go on).
+                    if !split.reasoning.isEmpty, clientError == nil {
+                        do {
+                            try await onReasoning(split.reasoning)
+                        } catch {
+                            clientError = error
+                            ticket.cancel()
+                        }
+                    }
+                    // Reasoning and held markers never reach a route as answer text (token
+                    // log-probabilities still go on).
                     if piece.text.isEmpty && piece.logprobs.isEmpty { continue }
                 }
                 guard clientError == nil else { continue }
@@ -146,9 +156,10 @@ final class ActiveGeneration: Sendable {
                     let rest = channels!.finish()
                     reasoning += rest.reasoning
                     content += rest.content
-                    if !rest.content.isEmpty, clientError == nil {
+                    if clientError == nil {
                         do {
-                            try await onPiece(GeneratedPiece(text: rest.content))
+                            if !rest.reasoning.isEmpty { try await onReasoning(rest.reasoning) }
+                            if !rest.content.isEmpty { try await onPiece(GeneratedPiece(text: rest.content)) }
                         } catch {
                             clientError = error
                         }
@@ -315,7 +326,7 @@ extension HearthServer {
             request.connectionClosed?.whenComplete { _ in ticket.cancel() }
             return ActiveGeneration(instance: instance, promptTokens: prompt.count, toolParser: prepared.toolParser, events: events, ticket: ticket,
                                     started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs ?? request.model,
-                                    decision: decision, recordsUsage: records, firstEvent: firstEvent, harmony: prepared.harmony)
+                                    decision: decision, recordsUsage: records, firstEvent: firstEvent, reasoningSyntax: prepared.reasoningSyntax)
         } catch {
             instance.usage.end()
             throw error

@@ -5,6 +5,7 @@ import Hummingbird
 import JSON
 import NIOCore
 import Store
+import ToolCalls
 
 /// Ollama's model routes: show, copy, embed (and the legacy embeddings), pull.
 extension HearthServer {
@@ -42,6 +43,8 @@ extension HearthServer {
             let context = min(contextLength, trained ?? contextLength)
             var capabilities: [JSONValue] = ["completion", "tools"]
             if Self.hasFillInTheMiddleTokens(file) { capabilities.append("insert") }
+            let templateSource = installed.customization?.template ?? file["tokenizer.chat_template"]?.asString ?? ""
+            if ReasoningSyntax.reasons(templateSource: templateSource) { capabilities.append("thinking") }
             if Self.isEmbeddingModel(file) {
                 // A reranker (a classification head) scores pairs; a file pooled by rank embeds nothing.
                 let architecture = file["general.architecture"]?.asString ?? ""

@@ -186,13 +186,16 @@ extension HearthServer {
         "logprobs": "use the OpenAI routes for logprobs", "top_logprobs": "use the OpenAI routes for logprobs",
     ]
 
-    /// `think`: false (or absent) is what every model served here does; true asks for a
-    /// reasoning model, refused as Ollama refuses it for a model that cannot think.
-    static func checkThink(_ fields: RequestFields, model: String) throws(APIError) {
+    /// `think`: true or false (whether the model reasons first: Qwen3's `enable_thinking`), or a
+    /// level, "low", "medium" or "high" (gpt-oss's reasoning effort; thinking on). Absent or
+    /// null: the template's default, as Ollama leaves a reasoning model thinking. Whether the
+    /// model can think is known once its template is (`ChatPlan.prepare`).
+    static func think(_ fields: RequestFields) throws(APIError) -> (thinking: Bool?, effort: String?) {
         switch fields.value("think") {
-        case nil, .bool(false)?, .string("")?, .string("none")?: return
-        case .bool(true)?, .string("low")?, .string("medium")?, .string("high")?:
-            throw APIError.invalidField("think", "\"\(model)\" does not support thinking")
+        case nil, .null?: return (nil, nil)
+        case .bool(let flag)?: return (flag, nil)
+        case .string("")?, .string("none")?: return (false, nil)
+        case .string(let level)? where ["low", "medium", "high"].contains(level): return (true, level)
         case let other?:
             throw APIError.invalidField("think", "expected true, false, \"low\", \"medium\" or \"high\", got \(other.serialized)")
         }
@@ -217,7 +220,7 @@ extension HearthServer {
                                          "truncate", "shift"],
                                  unsupported: Self.unsupportedOllamaFields)
         let model = try fields.requiredString("model")
-        try Self.checkThink(fields, model: model)
+        let think = try Self.think(fields)
         let keep = try keepAlive(fields)
         let defaults = await customization(of: model)
         let options = try ollamaOptions(defaults?.options(overriddenBy: fields.value("options")) ?? fields.value("options"))
@@ -243,7 +246,7 @@ extension HearthServer {
             let format = try Self.ollamaFormat(fields.value("format"))
             let grammar = try format?.grammar(field: "format")
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: .auto, parallel: true),
-                            responseFormat: format, responseGrammar: grammar)
+                            responseFormat: format, responseGrammar: grammar, reasoningEffort: think.effort, thinking: think.thinking)
         }
         var request = GenerationRequest(model: model, keepAlive: keep, options: options.generation, maxTokens: options.maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
@@ -273,8 +276,8 @@ extension HearthServer {
         for (index, message) in list.enumerated() {
             let path = "messages[\(index)]"
             let fields = try RequestFields(message, path: path + ".")
-            try fields.rejectUnknown(known: ["role", "content", "tool_calls", "tool_name", "tool_call_id"], unsupported: [
-                "images": "Hearth's models read text only", "thinking": "no reasoning models are served yet",
+            try fields.rejectUnknown(known: ["role", "content", "tool_calls", "tool_name", "tool_call_id", "thinking"], unsupported: [
+                "images": "Hearth's models read text only",
             ])
             let role = try fields.requiredString("role")
             guard ["system", "user", "assistant", "tool"].contains(role) else {
@@ -283,7 +286,7 @@ extension HearthServer {
             let content = try fields.string("content") ?? ""
             turns.append(try ToolFields.turn(role: role, content: content, name: try fields.string("tool_name"),
                                              callID: try fields.string("tool_call_id"), callsValue: fields.value("tool_calls"),
-                                             path: path, after: turns))
+                                             path: path, after: turns, reasoning: ("thinking", try fields.string("thinking"))))
         }
         return turns
     }
@@ -294,7 +297,7 @@ extension HearthServer {
                                          "think", "truncate", "shift"],
                                  unsupported: Self.unsupportedOllamaFields.merging(["tools": "tools need /api/chat"]) { $1 })
         let model = try fields.requiredString("model")
-        try Self.checkThink(fields, model: model)
+        let think = try Self.think(fields)
         let keep = try keepAlive(fields)
         let defaults = await customization(of: model)
         let options = try ollamaOptions(defaults?.options(overriddenBy: fields.value("options")) ?? fields.value("options"))
@@ -324,12 +327,15 @@ extension HearthServer {
                 }
                 return PreparedPrompt(tokens: tokens, constraint: constraint)
             }
-            if raw { return PreparedPrompt(tokens: loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true), constraint: constraint) }
-            var messages: [TemplateValue] = []
-            if let system { messages.append(.object(TemplateObject([("role", .string("system")), ("content", .string(system))]))) }
-            messages.append(.object(TemplateObject([("role", .string("user")), ("content", .string(prompt))])))
-            let format = try loaded.chatFormat()
-            return PreparedPrompt(tokens: format.tokens(forRendered: try format.render(messages, addGenerationPrompt: true)), constraint: constraint)
+            if raw {
+                if think.thinking == true { throw APIError.invalidField("think", "has no meaning with raw: true (no template writes the prompt)") }
+                return PreparedPrompt(tokens: loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true), constraint: constraint)
+            }
+            let turns: [ChatTurn] = (system.map { [.plain(role: "system", content: $0, name: nil)] } ?? [])
+                + [.plain(role: "user", content: prompt, name: nil)]
+            let plan = ChatPlan(turns: turns, tools: nil, responseFormat: nil, responseGrammar: grammar, reasoningEffort: think.effort,
+                                thinking: think.thinking)
+            return try plan.prepare(loaded)
         }
         request.contextLength = options.contextLength
         return try await ollamaRespond(request, stream: stream) { text, _ in [("response", .string(text))] }
@@ -346,18 +352,18 @@ extension HearthServer {
         let active = try await startGeneration(request)
         let model = active.answeredAs
         let started = active.started
-        @Sendable func line(_ text: String, calls: [ToolCall] = [], result: GenerationResult?) -> JSONValue {
+        @Sendable func line(_ text: String, thinking: String = "", calls: [ToolCall] = [], result: GenerationResult?) -> JSONValue {
             let head: [(String, JSONValue)] = [("model", .string(model)), ("created_at", .string(Self.timestamp(Date())))]
             var object = JSONObject(head + content(text, calls))
             object["done"] = .bool(result != nil)
             // Ollama's `thinking` (in the message for chat, beside the response for generate):
-            // a reasoning model's thoughts the server split from its answer (gpt-oss).
-            if let result, !result.reasoning.isEmpty {
+            // a reasoning model's thoughts the server split from its answer.
+            if !thinking.isEmpty {
                 if case .object(var message)? = object["message"] {
-                    message["thinking"] = .string(result.reasoning)
+                    message["thinking"] = .string(thinking)
                     object["message"] = .object(message)
                 } else {
-                    object["thinking"] = .string(result.reasoning)
+                    object["thinking"] = .string(thinking)
                 }
             }
             if let result {
@@ -374,7 +380,7 @@ extension HearthServer {
         }
         if !stream {
             let result = try await active.run { _ in }
-            guard var parser = active.toolParser else { return Reply.json(line(result.text, result: result)) }
+            guard var parser = active.toolParser else { return Reply.json(line(result.text, thinking: result.reasoning, result: result)) }
             _ = parser.feed(result.text)
             _ = parser.finish()
             let calls = parser.calls.filter { !(answerInText?.repeats($0) ?? false) }
@@ -382,9 +388,9 @@ extension HearthServer {
             if let answerInText, calls.isEmpty, !parser.calls.isEmpty, content.isEmpty {
                 // Only repeats of answered calls: the answer is written in text instead.
                 let answer = try await startGeneration(answerInText.request).run { _ in }
-                return Reply.json(line(answer.text, result: answer))
+                return Reply.json(line(answer.text, thinking: answer.reasoning, result: answer))
             }
-            return Reply.json(line(content, calls: calls, result: result))
+            return Reply.json(line(content, thinking: result.reasoning, calls: calls, result: result))
         }
         await active.waitUntilStarted()
         return Reply.stream(contentType: "application/x-ndjson") { send in
@@ -412,7 +418,9 @@ extension HearthServer {
                     }
                 }
             }
-            var result = try await active.run { piece in
+            var result = try await active.run(onReasoning: { thinking in
+                try await send(line("", thinking: thinking, result: nil).serialized + "\n")
+            }) { piece in
                 if let events = parser.feed(piece.text) {
                     try await deliver(events)
                 } else {
@@ -426,7 +434,9 @@ extension HearthServer {
             }
             if let answerInText, !sentCalls, !sentContent, !parser.calls.isEmpty {
                 // Only repeats of answered calls: the answer is written in text instead.
-                result = try await self.startGeneration(answerInText.request).run { piece in
+                result = try await self.startGeneration(answerInText.request).run(onReasoning: { thinking in
+                    try await send(line("", thinking: thinking, result: nil).serialized + "\n")
+                }) { piece in
                     try await send(line(piece.text, result: nil).serialized + "\n")
                 }
             }

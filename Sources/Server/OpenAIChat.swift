@@ -13,11 +13,13 @@ extension HearthServer {
         try fields.rejectUnknown(
             known: ["model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
                     "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "logit_bias", "stream", "stream_options", "n",
-                    "response_format", "tools", "tool_choice", "parallel_tool_calls", "modalities", "reasoning_effort"],
+                    "response_format", "tools", "tool_choice", "parallel_tool_calls", "modalities", "reasoning_effort",
+                    "chat_template_kwargs"],
             unsupported: Self.unsupportedOpenAIFields, ignored: Self.ignoredOpenAIFields)
         try Self.checkModalities(fields)
         let model = try fields.requiredString("model")
         let reasoningEffort = try Self.reasoningEffort(fields)
+        let templateArguments = try Self.templateArguments(fields)
         let turns = try Self.chatTurns(fields.value("messages"))
         let wantsLogprobs = try fields.bool("logprobs") ?? false
         let topLogprobs = try fields.int("top_logprobs", in: 0...20)
@@ -31,7 +33,8 @@ extension HearthServer {
             // Compiled here, so a schema Hearth cannot enforce is refused before a model loads.
             let grammar = try format?.grammar(field: "response_format.json_schema.schema")
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: choice, parallel: parallel),
-                            responseFormat: format, responseGrammar: grammar, reasoningEffort: reasoningEffort)
+                            responseFormat: format, responseGrammar: grammar, reasoningEffort: reasoningEffort,
+                            templateArguments: templateArguments)
         }
         let requests = (0..<sampling.choices).map { index in
             var request = GenerationRequest(model: model, options: sampling.options(forChoice: index), maxTokens: sampling.maxTokens,
@@ -110,7 +113,8 @@ extension HearthServer {
             }
         }
         var message: JSONObject = ["role": "assistant", "content": calls.isEmpty || !content.isEmpty ? .string(content) : .null]
-        // llama-server's and vLLM's field for a reasoning model's thoughts (gpt-oss's analysis channel).
+        // llama-server's and vLLM's field for a reasoning model's thoughts (gpt-oss's analysis
+        // channel, a `<think>` block).
         if !result.reasoning.isEmpty { message["reasoning_content"] = .string(result.reasoning) }
         if !calls.isEmpty { message["tool_calls"] = .array(calls.map { Self.openAIToolCall($0) }) }
         message["refusal"] = .null
@@ -160,7 +164,10 @@ extension HearthServer {
             }
         }
         try await emit(chunk(.object(["role": "assistant", "content": ""]), .null, .null))
-        let firstResult = try await active.run { piece in
+        // llama-server's delta for a reasoning model's thoughts, streamed as they come.
+        let firstResult = try await active.run(onReasoning: { text in
+            try await emit(chunk(.object(["reasoning_content": .string(text)]), .null, .null))
+        }) { piece in
             let logprobs = wantsLogprobs ? Self.chatLogprobs(piece.logprobs) : .null
             if let events = parser.feed(piece.text) {
                 try await deliver(events, logprobs: logprobs)
@@ -177,7 +184,9 @@ extension HearthServer {
         var calledTools = parser.calls.count > repeated.count
         if !repeated.isEmpty && !calledTools && !sentContent {
             // Only repeats of answered calls: the answer is written in text instead.
-            result = try await startGeneration(textRequest).run { piece in
+            result = try await startGeneration(textRequest).run(onReasoning: { text in
+                try await emit(chunk(.object(["reasoning_content": .string(text)]), .null, .null))
+            }) { piece in
                 try await emit(chunk(.object(["content": .string(piece.text)]), .null, .null))
             }
             calledTools = false
@@ -232,7 +241,7 @@ extension HearthServer {
         for (index, message) in messages.enumerated() {
             let path = "messages[\(index)]"
             let fields = try RequestFields(message, path: path + ".")
-            try fields.rejectUnknown(known: ["role", "content", "name", "tool_calls", "tool_call_id", "refusal"], unsupported: [
+            try fields.rejectUnknown(known: ["role", "content", "name", "tool_calls", "tool_call_id", "refusal", "reasoning_content"], unsupported: [
                 "function_call": "the deprecated 'function_call' is not supported; send 'tool_calls'",
                 "audio": "audio is not supported",
             ])
@@ -244,7 +253,8 @@ extension HearthServer {
             let name = try fields.string("name")
             turns.append(try ToolFields.turn(role: role == "developer" ? "system" : role, content: content, name: name,
                                              callID: try fields.string("tool_call_id"), callsValue: fields.value("tool_calls"),
-                                             path: path, after: turns))
+                                             path: path, after: turns,
+                                             reasoning: ("reasoning_content", try fields.string("reasoning_content"))))
         }
         return turns
     }

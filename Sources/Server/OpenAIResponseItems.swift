@@ -209,9 +209,9 @@ enum ResponseFields {
             case .functionCall(let callID, let name, let arguments):
                 let call = ToolCall.fromRequest(id: callID, name: name, arguments: .string(arguments))
                 switch turns.last {
-                case .toolCalls(let content, let calls)?:
+                case .toolCalls(let content, let calls, _)?:
                     turns[turns.count - 1] = .toolCalls(content: content, calls: calls + [call])
-                case .plain("assistant", let content, _)?:
+                case .plain("assistant", let content, _, _)?:
                     turns[turns.count - 1] = .toolCalls(content: content.isEmpty ? nil : content, calls: [call])
                 default:
                     turns.append(.toolCalls(content: nil, calls: [call]))

@@ -6,6 +6,7 @@ import Hummingbird
 import NIOCore
 import Sampling
 import Templates
+import ToolCalls
 
 /// OpenAI's API: `/v1/models`, `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
 extension HearthServer {
@@ -133,6 +134,25 @@ extension HearthServer {
             throw APIError.invalidField("reasoning_effort", "expected \"none\", \"minimal\", \"low\", \"medium\" or \"high\", got \"\(effort)\"")
         }
         return effort
+    }
+
+    /// `chat_template_kwargs` (llama-server's and vLLM's): more variables for the chat template,
+    /// as `{"enable_thinking": false}` turns Qwen3's reasoning off. The variables the request
+    /// itself sets cannot be replaced.
+    static func templateArguments(_ fields: RequestFields) throws(APIError) -> [String: TemplateValue] {
+        guard let value = fields.value("chat_template_kwargs") else { return [:] }
+        guard case .object(let object) = value else {
+            throw APIError.invalidField("chat_template_kwargs", "expected an object of template variables, got \(value.typeName)")
+        }
+        guard object.pairs.count <= 64 else { throw APIError.invalidField("chat_template_kwargs", "at most 64 variables, got \(object.pairs.count)") }
+        var arguments: [String: TemplateValue] = [:]
+        for (key, item) in object.pairs {
+            guard !["messages", "add_generation_prompt", "bos_token", "eos_token", "tools", "documents"].contains(key) else {
+                throw APIError.invalidField("chat_template_kwargs.\(key)", "is set from the request itself, not as a template variable")
+            }
+            arguments[key] = templateValue(item)
+        }
+        return arguments
     }
 
     /// `modalities`: text is all Hearth writes, so only `["text"]` is accepted.

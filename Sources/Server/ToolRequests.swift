@@ -9,10 +9,11 @@ import ToolCalls
 /// A chat message as the APIs send it, before the model's template decides how tool calls and
 /// tool results are written.
 enum ChatTurn: Sendable {
-    /// system, user, or assistant without calls.
-    case plain(role: String, content: String, name: String?)
+    /// system, user, or assistant without calls; `reasoning`: an assistant turn's thoughts, as
+    /// the client sent them back (`reasoning_content`, Ollama's `thinking`).
+    case plain(role: String, content: String, name: String?, reasoning: String? = nil)
     /// An assistant turn that called tools (its text, if any, came first).
-    case toolCalls(content: String?, calls: [ToolCall])
+    case toolCalls(content: String?, calls: [ToolCall], reasoning: String? = nil)
     /// The result of a call.
     case toolResult(content: String, callID: String?, name: String?)
 }
@@ -82,6 +83,12 @@ struct ChatPlan: Sendable {
     /// variable `reasoning_effort`: gpt-oss's template writes it into its system message
     /// (`Reasoning: high`); templates of models that do not reason never read it.
     var reasoningEffort: String? = nil
+    /// Whether the model should reason before it answers (Ollama's `think`), given to the chat
+    /// template as `enable_thinking` (Qwen3's switch); nil: the template's own default.
+    var thinking: Bool? = nil
+    /// Further template variables the request names (llama-server's `chat_template_kwargs`);
+    /// the fields above and the tools win over them.
+    var templateArguments: [String: TemplateValue] = [:]
 
     /// The conversation as plain chat messages, for the router's remote tier: only a text
     /// conversation without tools or a response format is sent (nil otherwise).
@@ -89,7 +96,7 @@ struct ChatPlan: Sendable {
         guard tools?.isActive != true, responseFormat == nil else { return nil }
         var messages: [Remote.ChatMessage] = []
         for turn in turns {
-            guard case .plain(let role, let content, _) = turn else { return nil }
+            guard case .plain(let role, let content, _, _) = turn else { return nil }
             messages.append(Remote.ChatMessage(role: role, content: content))
         }
         return messages
@@ -99,8 +106,9 @@ struct ChatPlan: Sendable {
     func prepare(_ loaded: LoadedModel) throws -> PreparedPrompt {
         let chat = try loaded.chatFormat()
         let format = ToolFormatCache.shared.format(for: chat.template)
-        var extra: [String: TemplateValue] = [:]
+        var extra = templateArguments
         if let reasoningEffort { extra["reasoning_effort"] = .string(reasoningEffort) }
+        if let thinking { extra["enable_thinking"] = .bool(thinking) }
         var turns = self.turns
         let calling = tools?.isActive == true ? tools : nil
         if let calling {
@@ -112,25 +120,32 @@ struct ChatPlan: Sendable {
         }
         let messages = turns.map { turn -> TemplateValue in
             switch turn {
-            case .plain(let role, let content, let name):
+            case .plain(let role, let content, let name, let reasoning):
                 var pairs: [(String, TemplateValue)] = [("role", .string(role)), ("content", .string(content))]
                 if let name { pairs.append(("name", .string(name))) }
-                return .object(TemplateObject(pairs))
-            case .toolCalls(let content, let calls):
-                return format.templateRendersTools
+                return Self.adding(reasoning, to: .object(TemplateObject(pairs)))
+            case .toolCalls(let content, let calls, let reasoning):
+                return Self.adding(reasoning, to: format.templateRendersTools
                     ? format.assistantMessage(content: content, calls: calls)
-                    : format.plainAssistantMessage(content: content, calls: calls)
+                    : format.plainAssistantMessage(content: content, calls: calls))
             case .toolResult(let content, let callID, let name):
                 return format.templateRendersTools
                     ? format.toolResultMessage(content: content, callID: callID, name: name)
                     : format.plainToolResultMessage(content: content, name: name)
             }
         }
-        let tokens = chat.tokens(forRendered: try chat.render(messages, addGenerationPrompt: true, extra: extra))
-        let harmony = HarmonyChannels.applies(toTemplateSource: chat.template.source)
+        let rendered = try chat.render(messages, addGenerationPrompt: true, extra: extra)
+        let tokens = chat.tokens(forRendered: rendered)
+        var syntax = ReasoningSyntax.of(templateSource: chat.template.source, renderedPrompt: rendered)
+        if thinking == true && syntax == nil {
+            // Ollama's answer for a model that cannot think.
+            throw APIError.invalidField("think", "the model does not support thinking (its chat template writes no reasoning)")
+        }
         guard let calling else {
             let constraint = responseGrammar.map { GenerationConstraint(grammar: $0) }
-            return PreparedPrompt(tokens: tokens, constraint: constraint, toolParser: nil, harmony: harmony)
+            // A grammar that holds from the first token writes the answer, not reasoning.
+            if constraint != nil, case .thinkTags = syntax { syntax = .thinkTags(opened: false) }
+            return PreparedPrompt(tokens: tokens, constraint: constraint, toolParser: nil, reasoningSyntax: syntax)
         }
         let toolConstraint: ToolConstraint?
         do {
@@ -148,9 +163,10 @@ struct ChatPlan: Sendable {
         } catch {
             throw APIError.invalidField("tools", "\(error)")
         }
-        return PreparedPrompt(
-            tokens: tokens, constraint: toolConstraint.map { GenerationConstraint(grammar: $0.grammar, triggers: $0.triggers) },
-            toolParser: format.makeParser(tools: calling.tools), harmony: harmony)
+        let constraint = toolConstraint.map { GenerationConstraint(grammar: $0.grammar, triggers: $0.triggers) }
+        if let constraint, constraint.triggers.isEmpty, case .thinkTags = syntax { syntax = .thinkTags(opened: false) }
+        return PreparedPrompt(tokens: tokens, constraint: constraint, toolParser: format.makeParser(tools: calling.tools),
+                              reasoningSyntax: syntax)
     }
 
     /// The prompt within `budget` tokens: the whole conversation when it fits, else the system
@@ -161,11 +177,11 @@ struct ChatPlan: Sendable {
         let whole = try prepare(loaded)
         guard whole.tokens.count > budget else { return whole }
         let systemCount = turns.prefix { turn in
-            if case .plain("system", _, _) = turn { return true }
+            if case .plain("system", _, _, _) = turn { return true }
             return false
         }.count
         let cuts = turns.indices.filter { index in
-            guard index > systemCount, case .plain("user", _, _) = turns[index] else { return false }
+            guard index > systemCount, case .plain("user", _, _, _) = turns[index] else { return false }
             return true
         }
         // Fewer turns dropped is a longer prompt: binary search for the first cut that fits.
@@ -201,7 +217,7 @@ struct ChatPlan: Sendable {
     func repeatsAnsweredCall(_ call: ToolCall) -> Bool {
         guard case .toolResult? = turns.last else { return false }
         for turn in turns.reversed() {
-            if case .toolCalls(_, let calls) = turn {
+            if case .toolCalls(_, let calls, _) = turn {
                 return calls.contains { $0.name == call.name && $0.arguments == call.arguments }
             }
         }
@@ -222,9 +238,19 @@ struct ChatPlan: Sendable {
     }
 
     /// Puts `text` at the end of the system message, or adds a system message holding it.
+    /// An earlier answer's reasoning, under both names templates read: Qwen3's
+    /// `reasoning_content` and gpt-oss's `thinking` (each writes it back only where its model
+    /// expects it, as in the turns of a tool loop).
+    static func adding(_ reasoning: String?, to message: TemplateValue) -> TemplateValue {
+        guard let reasoning, !reasoning.isEmpty, case .object(var fields) = message else { return message }
+        fields["reasoning_content"] = .string(reasoning)
+        fields["thinking"] = .string(reasoning)
+        return .object(fields)
+    }
+
     static func addingSystemText(_ text: String, to turns: [ChatTurn]) -> [ChatTurn] {
         var turns = turns
-        if case .plain("system", let content, let name)? = turns.first {
+        if case .plain("system", let content, let name, _)? = turns.first {
             turns[0] = .plain(role: "system", content: content.isEmpty ? text : content + "\n\n" + text, name: name)
         } else {
             turns.insert(.plain(role: "system", content: text, name: nil), at: 0)
@@ -238,9 +264,9 @@ struct PreparedPrompt: Sendable {
     var tokens: [Int32]
     var constraint: GenerationConstraint?
     var toolParser: ToolCallParser?
-    /// The chat template writes OpenAI's harmony (gpt-oss): the output's channels are split
-    /// into reasoning and content before anything reads it (`HarmonyChannels`).
-    var harmony = false
+    /// How the model writes its reasoning (harmony, `<think>` blocks), split from the answer
+    /// before anything reads it; nil: all output is the answer.
+    var reasoningSyntax: ReasoningSyntax? = nil
 }
 
 /// Reading `tools`, `tool_choice` and tool calls out of requests (OpenAI's and Ollama's shapes).
@@ -349,15 +375,19 @@ enum ToolFields {
     /// One message as a turn: a `tool` message answers a call (named by `name`, or found from
     /// `callID` in the conversation so far), an assistant message may carry calls.
     static func turn(role: String, content: String, name: String?, callID: String?, callsValue: JSONValue?, path: String,
-                     after turns: [ChatTurn]) throws(APIError) -> ChatTurn {
+                     after turns: [ChatTurn], reasoning: (field: String, text: String?)? = nil) throws(APIError) -> ChatTurn {
         let calls = try calls(callsValue, field: path + ".tool_calls")
         if !calls.isEmpty && role != "assistant" {
             throw APIError.invalidField(path + ".tool_calls", "only assistant messages carry tool calls")
         }
+        if let reasoning, !(reasoning.text ?? "").isEmpty, role != "assistant" {
+            throw APIError.invalidField(path + "." + reasoning.field, "only assistant messages carry reasoning")
+        }
         switch role {
         case "tool": return .toolResult(content: content, callID: callID, name: name ?? callName(callID, in: turns))
-        case "assistant" where !calls.isEmpty: return .toolCalls(content: content.isEmpty ? nil : content, calls: calls)
-        default: return .plain(role: role, content: content, name: name)
+        case "assistant" where !calls.isEmpty:
+            return .toolCalls(content: content.isEmpty ? nil : content, calls: calls, reasoning: reasoning?.text)
+        default: return .plain(role: role, content: content, name: name, reasoning: reasoning?.text)
         }
     }
 
@@ -365,7 +395,7 @@ enum ToolFields {
     static func callName(_ callID: String?, in turns: [ChatTurn]) -> String? {
         guard let callID else { return nil }
         for turn in turns.reversed() {
-            if case .toolCalls(_, let calls) = turn, let call = calls.first(where: { $0.id == callID }) { return call.name }
+            if case .toolCalls(_, let calls, _) = turn, let call = calls.first(where: { $0.id == callID }) { return call.name }
         }
         return nil
     }

@@ -108,14 +108,14 @@ public struct HarmonyChannels: Sendable {
     }
 
     /// Feeds generated text (any fragment); returns what can be delivered now.
-    public mutating func feed(_ text: String) -> HarmonyOutput {
+    public mutating func feed(_ text: String) -> ChannelOutput {
         pending += text.utf8
         return process(final: false)
     }
 
     /// End of generation: delivers whatever is held (a cut-off message's text goes to its
     /// channel, a cut-off call is delivered as it stands, a held `<|…` fragment is plain text).
-    public mutating func finish() -> HarmonyOutput {
+    public mutating func finish() -> ChannelOutput {
         var output = process(final: true)
         closeMessage(into: &output)
         state = .outside
@@ -124,8 +124,8 @@ public struct HarmonyChannels: Sendable {
 
     /// Routes `pending` up to the first undecided marker fragment (with `final`, there is none:
     /// the text will not grow, so a fragment is plain text).
-    private mutating func process(final: Bool) -> HarmonyOutput {
-        var output = HarmonyOutput()
+    private mutating func process(final: Bool) -> ChannelOutput {
+        var output = ChannelOutput()
         var textStart = 0
         var index = 0
         while index < pending.count {
@@ -169,7 +169,7 @@ public struct HarmonyChannels: Sendable {
     }
 
     /// Sends text to wherever the current state says it belongs.
-    private mutating func route(_ bytes: ArraySlice<UInt8>, into output: inout HarmonyOutput) {
+    private mutating func route(_ bytes: ArraySlice<UInt8>, into output: inout ChannelOutput) {
         guard !bytes.isEmpty else { return }
         switch state {
         case .outside, .body(.content):
@@ -186,7 +186,7 @@ public struct HarmonyChannels: Sendable {
         }
     }
 
-    private mutating func handle(_ marker: Marker, into output: inout HarmonyOutput) {
+    private mutating func handle(_ marker: Marker, into output: inout ChannelOutput) {
         switch (state, marker) {
         case (.header(var segments), .channel), (.header(var segments), .constrain):
             segments.append(HeaderSegment(opener: marker))
@@ -205,7 +205,7 @@ public struct HarmonyChannels: Sendable {
     }
 
     /// Ends the current message: a call's held body is delivered, rewritten.
-    private mutating func closeMessage(into output: inout HarmonyOutput) {
+    private mutating func closeMessage(into output: inout ChannelOutput) {
         guard case .body(.call(let name)) = state else { return }
         output.content += Self.toolCallBlock(name: name, body: String(decoding: callBody, as: UTF8.self))
         callBody.removeAll()
@@ -253,11 +253,12 @@ public struct HarmonyChannels: Sendable {
     }
 }
 
-/// What `HarmonyChannels` can deliver after a fragment of output.
-public struct HarmonyOutput: Sendable, Equatable {
-    /// Text of `analysis` messages (the model's reasoning).
+/// What a reasoning splitter (`HarmonyChannels`, `ThinkTags`) can deliver after a fragment of
+/// output.
+public struct ChannelOutput: Sendable, Equatable {
+    /// The model's reasoning (harmony's `analysis` messages, the text of a `<think>` block).
     public var reasoning: String
-    /// Text the user sees: `final` messages, commentary preambles, and each function call
+    /// Text the user sees. In harmony: `final` messages, commentary preambles, and each function call
     /// rewritten as `<tool_call>\n{"name": "NAME", "arguments": ARGS}\n</tool_call>` (ARGS: the
     /// message body as the model wrote it when it is a JSON object, otherwise the body as a JSON
     /// string), which `ToolCallParser` recognises as a call.

@@ -123,7 +123,7 @@ public struct ToolCallFormat: Sendable, Equatable {
 }
 
 /// A JSON value as a template variable (key order and integer-ness kept).
-func templateValue(_ value: JSONValue) -> TemplateValue {
+public func templateValue(_ value: JSONValue) -> TemplateValue {
     switch value {
     case .null: .none
     case .bool(let flag): .bool(flag)

@@ -238,12 +238,12 @@ func anthropicEvents(_ text: String) throws -> [(name: String, data: JSONValue)]
             """#)
         let turns = read.plan.turns
         try #require(turns.count == 5, "\(turns)")
-        guard case .plain("system", "Be brief.\nUse tools.", nil) = turns[0] else { Issue.record("\(turns[0])"); return }
-        guard case .plain("user", "Weather in Paris?\n\nAnd be quick.", nil) = turns[1] else { Issue.record("\(turns[1])"); return }
-        guard case .toolCalls("Checking.", let calls) = turns[2] else { Issue.record("\(turns[2])"); return }
+        guard case .plain("system", "Be brief.\nUse tools.", nil, nil) = turns[0] else { Issue.record("\(turns[0])"); return }
+        guard case .plain("user", "Weather in Paris?\n\nAnd be quick.", nil, nil) = turns[1] else { Issue.record("\(turns[1])"); return }
+        guard case .toolCalls("Checking.", let calls, nil) = turns[2] else { Issue.record("\(turns[2])"); return }
         #expect(calls == [ToolCall(id: "toolu_1", name: "get_weather", arguments: ["city": "Paris"])])
         guard case .toolResult("18C", "toolu_1"?, "get_weather"?) = turns[3] else { Issue.record("\(turns[3])"); return }
-        guard case .plain("user", "Thanks", nil) = turns[4] else { Issue.record("\(turns[4])"); return }
+        guard case .plain("user", "Thanks", nil, nil) = turns[4] else { Issue.record("\(turns[4])"); return }
         #expect(read.prefill == "It is", "a final assistant message is continued, not repeated")
         #expect(read.plan.tools?.tools.map(\.name) == ["get_weather"])
         #expect(read.plan.tools?.choice == .auto && read.plan.tools?.parallel == true)
@@ -297,7 +297,7 @@ func anthropicEvents(_ text: String) throws -> [(name: String, data: JSONValue)]
         let plain = "You are helpful. cch=a5145;"
         #expect(AnthropicRequest.steadyBillingHeader(plain) == plain, "only Claude Code's header line is touched")
         let read = try conversation(#"{"system": [{"type": "text", "text": "x-anthropic-billing-header: cch=12345;"}, {"type": "text", "text": "Hi"}], "messages": [{"role": "user", "content": "x"}]}"#)
-        guard case .plain("system", "x-anthropic-billing-header: cch=00000;\nHi", nil)? = read.plan.turns.first else {
+        guard case .plain("system", "x-anthropic-billing-header: cch=00000;\nHi", nil, nil)? = read.plan.turns.first else {
             Issue.record("\(read.plan.turns)")
             return
         }

@@ -20,7 +20,7 @@ import ToolCalls
         #expect(items.count == 1 && items[0].id.hasPrefix("msg_"))
         let turns = try ResponseFields.turns(instructions: "Be brief.", items: items)
         #expect(turns.count == 2)
-        guard case .plain("system", "Be brief.", nil) = turns[0], case .plain("user", "Hello", nil) = turns[1] else {
+        guard case .plain("system", "Be brief.", nil, nil) = turns[0], case .plain("user", "Hello", nil, nil) = turns[1] else {
             Issue.record("\(turns)")
             return
         }
@@ -42,9 +42,9 @@ import ToolCalls
         #expect(list.count == 8)
         let turns = try ResponseFields.turns(instructions: nil, items: list)
         #expect(turns.count == 5, "the reasoning item is skipped; the message and both calls are one assistant turn")
-        guard case .plain("system", "Answer with tools.", _) = turns[0],
-              case .plain("user", "Weather in Paris\nand Rome?", _) = turns[1],
-              case .toolCalls("Let me check."?, let calls) = turns[2],
+        guard case .plain("system", "Answer with tools.", _, _) = turns[0],
+              case .plain("user", "Weather in Paris\nand Rome?", _, _) = turns[1],
+              case .toolCalls("Let me check."?, let calls, _) = turns[2],
               case .toolResult("18 C", "call_b"?, "get_weather"?) = turns[3],
               case .toolResult("21 C", "call_a"?, "get_weather"?) = turns[4]
         else {

@@ -22,22 +22,22 @@ import Testing
     ]
 
     /// Feeds `pieces` one after another, then finishes; returns everything delivered.
-    static func run(_ pieces: [String]) -> (output: HarmonyOutput, deliveries: [HarmonyOutput]) {
+    static func run(_ pieces: [String]) -> (output: ChannelOutput, deliveries: [ChannelOutput]) {
         var splitter = HarmonyChannels()
         var deliveries = pieces.map { splitter.feed($0) }
         deliveries.append(splitter.finish())
-        let total = HarmonyOutput(
+        let total = ChannelOutput(
             reasoning: deliveries.map(\.reasoning).joined(),
             content: deliveries.map(\.content).joined()
         )
         return (total, deliveries)
     }
 
-    static func whole(_ text: String) -> HarmonyOutput { run([text]).output }
+    static func whole(_ text: String) -> ChannelOutput { run([text]).output }
 
     @Test func reasoningThenFinalAnswer() {
         let output = Self.whole(Self.reasoningThenFinal)
-        #expect(output == HarmonyOutput(reasoning: "User asks for the weather. Let me think.", content: "It is sunny in Paris."))
+        #expect(output == ChannelOutput(reasoning: "User asks for the weather. Let me think.", content: "It is sunny in Paris."))
     }
 
     @Test(arguments: [callWithRecipientInChannel, callWithRecipientInRole])
@@ -57,10 +57,10 @@ import Testing
     @Test func callIsHeldUntilItsMessageEnds() {
         var splitter = HarmonyChannels()
         let header = splitter.feed("<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"location\":")
-        #expect(header == HarmonyOutput())
+        #expect(header == ChannelOutput())
         let body = splitter.feed("\"Paris\"}<|call|>")
         #expect(body.content == "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\":\"Paris\"}}\n</tool_call>")
-        #expect(splitter.finish() == HarmonyOutput())
+        #expect(splitter.finish() == ChannelOutput())
     }
 
     @Test func commentaryPreambleIsContent() {
@@ -78,9 +78,9 @@ import Testing
 
     @Test func otherRecipientsAreNamedInFullAndNonObjectBodiesBecomeStrings() {
         let browser = Self.whole("<|channel|>analysis to=browser.search <|constrain|>json<|message|>{\"query\": \"harmony\"}<|call|>")
-        #expect(browser == HarmonyOutput(content: "<tool_call>\n{\"name\": \"browser.search\", \"arguments\": {\"query\": \"harmony\"}}\n</tool_call>"))
+        #expect(browser == ChannelOutput(content: "<tool_call>\n{\"name\": \"browser.search\", \"arguments\": {\"query\": \"harmony\"}}\n</tool_call>"))
         let python = Self.whole("<|start|>assistant to=python<|channel|>analysis<|message|>print(\"hi\")\n")
-        #expect(python == HarmonyOutput(content: "<tool_call>\n{\"name\": \"python\", \"arguments\": \"print(\\\"hi\\\")\\n\"}\n</tool_call>"))
+        #expect(python == ChannelOutput(content: "<tool_call>\n{\"name\": \"python\", \"arguments\": \"print(\\\"hi\\\")\\n\"}\n</tool_call>"))
     }
 
     /// Two pieces cut at every character, and one character (or one Unicode scalar) at a time,
@@ -102,44 +102,44 @@ import Testing
 
     @Test func partialMarkerIsHeldUntilDecided() {
         var splitter = HarmonyChannels()
-        #expect(splitter.feed("Hello <") == HarmonyOutput(content: "Hello "))
-        #expect(splitter.feed("|cha") == HarmonyOutput())
-        #expect(splitter.feed("nnel|>analysis<|mess") == HarmonyOutput())
-        #expect(splitter.feed("age|>Hmm <|e") == HarmonyOutput(reasoning: "Hmm "))
-        #expect(splitter.feed("nd|>") == HarmonyOutput())
+        #expect(splitter.feed("Hello <") == ChannelOutput(content: "Hello "))
+        #expect(splitter.feed("|cha") == ChannelOutput())
+        #expect(splitter.feed("nnel|>analysis<|mess") == ChannelOutput())
+        #expect(splitter.feed("age|>Hmm <|e") == ChannelOutput(reasoning: "Hmm "))
+        #expect(splitter.feed("nd|>") == ChannelOutput())
         // `<|` that turns out to be no marker is text as soon as that is clear.
-        #expect(splitter.feed("a <|b") == HarmonyOutput(content: "a <|b"))
-        #expect(splitter.feed(" <3 <|st") == HarmonyOutput(content: " <3 "))
+        #expect(splitter.feed("a <|b") == ChannelOutput(content: "a <|b"))
+        #expect(splitter.feed(" <3 <|st") == ChannelOutput(content: " <3 "))
         // At the end, a fragment that never became a marker is text.
-        #expect(splitter.finish() == HarmonyOutput(content: "<|st"))
+        #expect(splitter.finish() == ChannelOutput(content: "<|st"))
     }
 
     @Test func unicodeIsDeliveredIntact() {
         let output = Self.whole(Self.unicode)
-        #expect(output == HarmonyOutput(reasoning: "Denke über Köln nach 🤔 — 東京?", content: "Es ist sonnig ☀️ in Köln, 👨‍👩‍👧 mögen das."))
+        #expect(output == ChannelOutput(reasoning: "Denke über Köln nach 🤔 — 東京?", content: "Es ist sonnig ☀️ in Köln, 👨‍👩‍👧 mögen das."))
     }
 
     @Test func textWithoutHeaderIsContent() {
-        #expect(Self.whole("Just an answer, no header.") == HarmonyOutput(content: "Just an answer, no header."))
-        #expect(Self.whole("") == HarmonyOutput())
+        #expect(Self.whole("Just an answer, no header.") == ChannelOutput(content: "Just an answer, no header."))
+        #expect(Self.whole("") == ChannelOutput())
     }
 
     @Test func malformedOutputIsHandled() {
         // Unknown channel: content.
-        #expect(Self.whole("<|channel|>musings<|message|>Hi.") == HarmonyOutput(content: "Hi."))
+        #expect(Self.whole("<|channel|>musings<|message|>Hi.") == ChannelOutput(content: "Hi."))
         // `<|message|>` without a header: dropped, the text stays content.
-        #expect(Self.whole("<|message|>Hi.<|end|>") == HarmonyOutput(content: "Hi."))
+        #expect(Self.whole("<|message|>Hi.<|end|>") == ChannelOutput(content: "Hi."))
         // A header never closed by `<|message|>`: dropped, at an end marker or at the end.
-        #expect(Self.whole("<|channel|>final<|end|>After.") == HarmonyOutput(content: "After."))
-        #expect(Self.whole("<|start|>assistant<|channel|>fin") == HarmonyOutput())
+        #expect(Self.whole("<|channel|>final<|end|>After.") == ChannelOutput(content: "After."))
+        #expect(Self.whole("<|start|>assistant<|channel|>fin") == ChannelOutput())
         // A new channel inside a body ends the message; a stray `to=assistant` names no tool.
         #expect(Self.whole("<|channel|>analysis<|message|>Think.<|channel|>commentary to=assistant<|channel|>final<|message|>Done.")
-            == HarmonyOutput(reasoning: "Think.", content: "Done."))
+            == ChannelOutput(reasoning: "Think.", content: "Done."))
         // A call cut off by the end of generation is delivered as it stands.
         #expect(Self.whole("<|channel|>commentary to=functions.get_weather<|message|>{\"loc")
-            == HarmonyOutput(content: "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": \"{\\\"loc\"}\n</tool_call>"))
+            == ChannelOutput(content: "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": \"{\\\"loc\"}\n</tool_call>"))
         // An empty recipient names no tool.
-        #expect(Self.whole("<|channel|>commentary to=functions.<|message|>Hi") == HarmonyOutput(content: "Hi"))
+        #expect(Self.whole("<|channel|>commentary to=functions.<|message|>Hi") == ChannelOutput(content: "Hi"))
     }
 
     @Test func appliesToHarmonyTemplatesOnly() {
