@@ -54,6 +54,10 @@ extension HearthServer {
                 }
             }
             var content: [JSONValue] = text.isEmpty ? [] : [["type": "text", "text": .string(text)]]
+            if !result.reasoning.isEmpty && !conversation.omitsThinking {
+                // Anthropic signs its own thinking; a local model's carries an empty signature.
+                content.insert(["type": "thinking", "thinking": .string(result.reasoning), "signature": ""], at: 0)
+            }
             content += calls.map { call -> JSONValue in
                 ["type": "tool_use", "id": .string(Self.anthropicToolUseID(call.id)), "name": .string(call.name), "input": call.arguments]
             }
@@ -105,7 +109,9 @@ extension HearthServer {
                 let start = Self.anthropicMessage(id: id, model: answeredModel, content: [], stop: nil, usage: usage)
                 try await emit([Self.serverSentEvent("message_start", ["type": "message_start", "message": start]),
                                 Self.serverSentEvent("ping", ["type": "ping"])])
-                var result = try await active.run { piece in
+                var result = try await active.run(onReasoning: { thinking in
+                    if !conversation.omitsThinking { try await emit(blocks.thinking(thinking)) }
+                }) { piece in
                     if let events = parser.feed(piece.text) {
                         try await deliver(events)
                     } else {
@@ -116,7 +122,9 @@ extension HearthServer {
                 var calledTools = parser.calls.count > repeated.count
                 if !repeated.isEmpty && !calledTools && !sentText {
                     // Only repeats of answered calls: the answer is written in text instead.
-                    result = try await self.startGeneration(textRequest).run { piece in
+                    result = try await self.startGeneration(textRequest).run(onReasoning: { thinking in
+                        if !conversation.omitsThinking { try await emit(blocks.thinking(thinking)) }
+                    }) { piece in
                         try await emit(blocks.text(piece.text))
                     }
                     calledTools = false
@@ -234,11 +242,12 @@ struct AnthropicStop: Equatable {
     }
 }
 
-/// Anthropic's content-block events for a streamed answer: text goes into a text block, each
-/// tool call into a tool_use block whose input arrives as `input_json_delta`s; a block is
-/// opened when its first piece comes and closed when another kind of block begins.
+/// Anthropic's content-block events for a streamed answer: reasoning goes into a thinking block
+/// (`thinking_delta`s, then a `signature_delta` as it closes), text into a text block, each tool
+/// call into a tool_use block whose input arrives as `input_json_delta`s; a block is opened when
+/// its first piece comes and closed when another kind of block begins.
 struct AnthropicBlockStream {
-    private enum Kind { case text, toolUse }
+    private enum Kind { case thinking, text, toolUse }
     private var open: Kind?
     /// Blocks started so far; the open one (if any) is the last.
     private(set) var count = 0
@@ -252,6 +261,18 @@ struct AnthropicBlockStream {
             open = .text
         }
         events.append(delta(["type": "text_delta", "text": .string(text)]))
+        return events
+    }
+
+    mutating func thinking(_ text: String) -> [String] {
+        guard !text.isEmpty else { return [] }
+        var events: [String] = []
+        if open != .thinking {
+            events += close()
+            events.append(start(["type": "thinking", "thinking": "", "signature": ""]))
+            open = .thinking
+        }
+        events.append(delta(["type": "thinking_delta", "thinking": .string(text)]))
         return events
     }
 
@@ -270,9 +291,11 @@ struct AnthropicBlockStream {
 
     /// Closes the open block, if there is one.
     mutating func close() -> [String] {
-        guard open != nil else { return [] }
+        guard let kind = open else { return [] }
         open = nil
-        return [HearthServer.serverSentEvent("content_block_stop", ["type": "content_block_stop", "index": .int(count - 1)])]
+        // Anthropic ends a thinking block with its signature; a local model's is empty.
+        let signature = kind == .thinking ? [delta(["type": "signature_delta", "signature": ""])] : []
+        return signature + [HearthServer.serverSentEvent("content_block_stop", ["type": "content_block_stop", "index": .int(count - 1)])]
     }
 
     private mutating func start(_ block: JSONValue) -> String {

@@ -12,6 +12,8 @@ struct AnthropicConversation: Sendable {
     /// The text of a final assistant message: the answer continues it (Anthropic's "prefill")
     /// and holds only what comes after it.
     var prefill: String?
+    /// `thinking.display: "omitted"`: the answer carries no thinking blocks.
+    var omitsThinking = false
 
     /// The prompt `ChatPlan` renders (generation prompt included), then the prefill's tokens.
     /// Tokenised apart from the rendered text, so a prefill cannot spell special tokens; the
@@ -26,7 +28,7 @@ struct AnthropicConversation: Sendable {
 
     /// The same conversation answered without tools (see `ChatPlan.answeringInText`).
     var answeringInText: AnthropicConversation {
-        AnthropicConversation(plan: plan.answeringInText, prefill: prefill)
+        AnthropicConversation(plan: plan.answeringInText, prefill: prefill, omitsThinking: omitsThinking)
     }
 }
 
@@ -109,7 +111,7 @@ enum AnthropicRequest {
         let format = try outputFormat(fields.value("output_config"))
         // Compiled here, so a schema Hearth cannot enforce is refused before a model loads.
         let grammar = try format?.grammar(field: "output_config.format.schema")
-        try checkThinking(fields.value("thinking"))
+        let thinking = try Self.thinking(fields.value("thinking"))
         try checkCacheControl(fields)
         if let speed = try fields.string("speed"), !["standard", "fast"].contains(speed) {
             throw .invalidField("speed", "expected 'standard' or 'fast', got '\(speed)'")
@@ -120,8 +122,9 @@ enum AnthropicRequest {
             guard case .object = management else { throw .invalidField("context_management", "expected an object, got \(management.typeName)") }
         }
         let request = tools.isEmpty ? nil : ToolRequest(tools: tools, choice: choice, parallel: parallel)
-        return AnthropicConversation(plan: ChatPlan(turns: turns, tools: request, responseFormat: format, responseGrammar: grammar),
-                                     prefill: messages.prefill)
+        return AnthropicConversation(plan: ChatPlan(turns: turns, tools: request, responseFormat: format, responseGrammar: grammar,
+                                                    thinking: thinking.enabled),
+                                     prefill: messages.prefill, omitsThinking: thinking.omitted)
     }
 
     // MARK: messages
@@ -238,9 +241,9 @@ enum AnthropicRequest {
         if !texts.isEmpty { appendMerging(.plain(role: "user", content: texts.joined(separator: "\n"), name: nil), to: &turns) }
     }
 
-    /// An assistant message: text and tool_use blocks. Thinking blocks are dropped: Hearth's
-    /// models write none, and one from another model is not theirs to read (Anthropic also
-    /// leaves earlier turns' thinking out of the prompt).
+    /// An assistant message: text, tool_use and thinking blocks. The thinking goes to the template
+    /// with the turn (templates write it back only where their model expects it, as in a tool
+    /// loop); redacted thinking is another model's, unreadable, and dropped.
     static func appendAssistant(_ fields: RequestFields, path: String, isFinal: Bool, to turns: inout [ChatTurn]) throws(APIError) {
         let content = try requiredContent(fields, path: path, emptyAllowed: isFinal)
         guard case .array(let blocks) = content else {
@@ -249,6 +252,7 @@ enum AnthropicRequest {
         }
         var texts: [String] = []
         var calls: [ToolCall] = []
+        var thoughts: [String] = []
         for (index, block) in blocks.enumerated() {
             let blockPath = "\(path).content[\(index)]"
             let blockFields = try RequestFields(block, path: blockPath + ".")
@@ -259,7 +263,7 @@ enum AnthropicRequest {
                 calls.append(try toolUse(blockFields, path: blockPath))
             case "thinking":
                 try blockFields.rejectUnknown(known: ["type", "thinking", "signature"])
-                _ = try blockFields.requiredString("thinking")
+                thoughts.append(try blockFields.requiredString("thinking"))
                 _ = try blockFields.string("signature")
             case "redacted_thinking":
                 try blockFields.rejectUnknown(known: ["type", "data"])
@@ -271,8 +275,11 @@ enum AnthropicRequest {
             }
         }
         let joined = texts.joined(separator: "\n")
+        let reasoning = thoughts.filter { !$0.isEmpty }.joined(separator: "\n")
         if !calls.isEmpty {
-            turns.append(.toolCalls(content: joined.isEmpty ? nil : joined, calls: calls))
+            turns.append(.toolCalls(content: joined.isEmpty ? nil : joined, calls: calls, reasoning: reasoning.isEmpty ? nil : reasoning))
+        } else if !reasoning.isEmpty && !isFinal {
+            turns.append(.plain(role: "assistant", content: joined, name: nil, reasoning: reasoning))
         } else if !texts.isEmpty || isFinal {
             appendMerging(.plain(role: "assistant", content: joined, name: nil), to: &turns)
         }
@@ -473,28 +480,34 @@ enum AnthropicRequest {
         return .schema(schema)
     }
 
-    /// `thinking`: every setting is checked and answered without thinking blocks, as other
-    /// Anthropic-compatible servers answer it (a reasoning model's thoughts are split from its
-    /// answer and not sent on this route).
-    static func checkThinking(_ value: JSONValue?) throws(APIError) {
-        guard let value else { return }
+    /// `thinking`: `enabled` and `disabled` turn a reasoning model's thinking on and off (its
+    /// template's `enable_thinking`); `adaptive`, `between_tools` or absent leave the template's
+    /// default. A model that cannot think answers without thinking blocks, as other
+    /// Anthropic-compatible servers answer it. `budget_tokens` is checked: the answer's
+    /// `max_tokens` bounds thinking and text together, as Anthropic's does.
+    static func thinking(_ value: JSONValue?) throws(APIError) -> (enabled: Bool?, omitted: Bool) {
+        guard let value else { return (nil, false) }
         let fields = try RequestFields(value, path: "thinking.")
         try fields.rejectUnknown(known: ["type", "budget_tokens", "display"])
         let type = try fields.requiredString("type")
+        var enabled: Bool?
         switch type {
         case "enabled":
             guard try fields.int("budget_tokens", in: 1024...Int(Int32.max)) != nil else {
                 throw .invalidField("thinking.budget_tokens", "is required when thinking is enabled")
             }
+            enabled = true
         case "disabled", "adaptive", "between_tools":
             if fields.value("budget_tokens") != nil {
                 throw .invalidField("thinking.budget_tokens", "only with 'type': 'enabled'")
             }
+            if type == "disabled" { enabled = false }
         default:
             throw .invalidField("thinking.type", "expected 'enabled', 'disabled' or 'adaptive', got '\(type)'")
         }
         if let display = try fields.string("display"), !["summarized", "omitted"].contains(display) {
             throw .invalidField("thinking.display", "expected 'summarized' or 'omitted', got '\(display)'")
         }
+        return (enabled, try fields.string("display") == "omitted")
     }
 }

@@ -246,7 +246,8 @@ extension HearthServer {
             let format = try Self.ollamaFormat(fields.value("format"))
             let grammar = try format?.grammar(field: "format")
             return ChatPlan(turns: turns, tools: tools.isEmpty ? nil : ToolRequest(tools: tools, choice: .auto, parallel: true),
-                            responseFormat: format, responseGrammar: grammar, reasoningEffort: think.effort, thinking: think.thinking)
+                            responseFormat: format, responseGrammar: grammar, reasoningEffort: think.effort, thinking: think.thinking,
+                            requiresReasoning: think.thinking == true)
         }
         var request = GenerationRequest(model: model, keepAlive: keep, options: options.generation, maxTokens: options.maxTokens,
                                         connectionClosed: closed, prepare: plan.prepare)
@@ -334,7 +335,7 @@ extension HearthServer {
             let turns: [ChatTurn] = (system.map { [.plain(role: "system", content: $0, name: nil)] } ?? [])
                 + [.plain(role: "user", content: prompt, name: nil)]
             let plan = ChatPlan(turns: turns, tools: nil, responseFormat: nil, responseGrammar: grammar, reasoningEffort: think.effort,
-                                thinking: think.thinking)
+                                thinking: think.thinking, requiresReasoning: think.thinking == true)
             return try plan.prepare(loaded)
         }
         request.contextLength = options.contextLength

@@ -4,8 +4,9 @@ import JSON
 import ToolCalls
 
 /// One item of a response's conversation as the Responses API lists it: a message, a function
-/// call the model made, or that call's output sent back. Reasoning items are kept (clients send
-/// back what they were given) but never shown to the model: Hearth serves no reasoning models.
+/// call the model made, that call's output sent back, or a reasoning model's thoughts (its
+/// `reasoning_text` content reaches the template with the assistant turn after it; encrypted
+/// reasoning, another service's, is kept but unreadable).
 struct ResponseItem: Sendable {
     enum Kind: Sendable {
         case message(role: String, parts: [ContentPart])
@@ -201,32 +202,56 @@ enum ResponseFields {
     static func turns(instructions: String?, items: [ResponseItem], firstRequestItem: Int = 0) throws(APIError) -> [ChatTurn] {
         var turns: [ChatTurn] = []
         if let instructions { turns.append(.plain(role: "system", content: instructions, name: nil)) }
+        // Thoughts read from reasoning items, for the assistant turn that follows them.
+        var reasoning: String?
         for (index, item) in items.enumerated() {
             switch item.kind {
             case .message(let role, let parts):
                 let text = parts.map(\.text).joined(separator: "\n")
-                turns.append(.plain(role: role == "developer" ? "system" : role, content: text, name: nil))
+                let thoughts = role == "assistant" ? reasoning : nil
+                if role == "assistant" { reasoning = nil }
+                turns.append(.plain(role: role == "developer" ? "system" : role, content: text, name: nil, reasoning: thoughts))
             case .functionCall(let callID, let name, let arguments):
                 let call = ToolCall.fromRequest(id: callID, name: name, arguments: .string(arguments))
                 switch turns.last {
-                case .toolCalls(let content, let calls, _)?:
-                    turns[turns.count - 1] = .toolCalls(content: content, calls: calls + [call])
-                case .plain("assistant", let content, _, _)?:
-                    turns[turns.count - 1] = .toolCalls(content: content.isEmpty ? nil : content, calls: [call])
+                case .toolCalls(let content, let calls, let thoughts)?:
+                    turns[turns.count - 1] = .toolCalls(content: content, calls: calls + [call], reasoning: Self.joined(thoughts, reasoning))
+                case .plain("assistant", let content, _, let thoughts)?:
+                    turns[turns.count - 1] = .toolCalls(content: content.isEmpty ? nil : content, calls: [call],
+                                                        reasoning: Self.joined(thoughts, reasoning))
                 default:
-                    turns.append(.toolCalls(content: nil, calls: [call]))
+                    turns.append(.toolCalls(content: nil, calls: [call], reasoning: reasoning))
                 }
+                reasoning = nil
             case .functionCallOutput(let callID, let output):
                 guard let name = ToolFields.callName(callID, in: turns) else {
                     let field = index >= firstRequestItem ? "input[\(index - firstRequestItem)].call_id" : "previous_response_id"
                     throw .invalidField(field, "no function_call with call_id '\(callID)' comes before this output")
                 }
                 turns.append(.toolResult(content: output, callID: callID, name: name))
-            case .reasoning:
-                continue
+            case .reasoning(let object):
+                reasoning = Self.joined(reasoning, Self.reasoningText(object))
             }
         }
         return turns
+    }
+
+    static func joined(_ first: String?, _ second: String?) -> String? {
+        let parts = [first, second].compactMap { $0 }.filter { !$0.isEmpty }
+        return parts.isEmpty ? nil : parts.joined(separator: "\n")
+    }
+
+    /// The readable thoughts of a reasoning item: its `reasoning_text` content (its summary is a
+    /// digest of the same, and encrypted content is not readable here).
+    static func reasoningText(_ object: JSONObject) -> String? {
+        guard case .array(let parts)? = object["content"] else { return nil }
+        let texts = parts.compactMap { part -> String? in
+            guard case .object(let fields) = part, fields["type"] == .string("reasoning_text"), case .string(let text)? = fields["text"] else {
+                return nil
+            }
+            return text
+        }
+        return texts.isEmpty ? nil : texts.joined(separator: "\n")
     }
 
     // MARK: tools
@@ -419,10 +444,11 @@ enum ResponseFields {
         return logprobs
     }
 
-    /// `reasoning`: `{"effort", "summary"}`, checked and then ignored: no model Hearth serves
-    /// reasons before it answers, so there is nothing to spend effort on or summarise.
-    static func checkReasoning(_ value: JSONValue?) throws(APIError) {
-        guard let value else { return }
+    /// `reasoning`: `{"effort", "summary"}`. The effort goes to the chat template as
+    /// `reasoning_effort` (gpt-oss's writes it into its system message; "xhigh" is gpt-oss's
+    /// "high"); summaries are not written (the thoughts themselves come as `reasoning_text`).
+    static func reasoningEffort(_ value: JSONValue?) throws(APIError) -> String? {
+        guard let value else { return nil }
         let fields = try RequestFields(value, path: "reasoning.")
         try fields.rejectUnknown(known: ["effort", "summary", "generate_summary"])
         if let effort = try fields.string("effort"), !["none", "minimal", "low", "medium", "high", "xhigh"].contains(effort) {
@@ -433,5 +459,7 @@ enum ResponseFields {
                 throw .invalidField("reasoning.\(key)", "expected auto, concise or detailed, got '\(summary)'")
             }
         }
+        let effort = try fields.string("effort")
+        return effort == "xhigh" ? "high" : effort
     }
 }

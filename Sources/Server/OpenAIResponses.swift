@@ -67,7 +67,7 @@ extension HearthServer {
             throw APIError.invalidField("truncation", "expected 'disabled' or 'auto', got '\(truncation)'")
         }
         let metadata = try ResponseFields.metadata(fields.value("metadata"))
-        try ResponseFields.checkReasoning(fields.value("reasoning"))
+        let reasoningEffort = try ResponseFields.reasoningEffort(fields.value("reasoning"))
         let wantsLogprobs = try ResponseFields.includesLogprobs(fields.value("include"))
         let topLogprobs = try fields.int("top_logprobs", in: 0...20) ?? 0
         if topLogprobs > 0 && !wantsLogprobs {
@@ -96,7 +96,7 @@ extension HearthServer {
             let grammar = try format?.grammar(field: "text.format.schema")
             let turns = try ResponseFields.turns(instructions: instructions, items: items, firstRequestItem: firstRequestItem)
             let plan = ChatPlan(turns: turns, tools: offered.isEmpty ? nil : ToolRequest(tools: offered, choice: choice, parallel: parallel),
-                                responseFormat: format, responseGrammar: grammar)
+                                responseFormat: format, responseGrammar: grammar, reasoningEffort: reasoningEffort)
             return ResponsePlan(plan: plan, tools: toolEcho, toolChoice: choiceEcho, parallelToolCalls: parallel, text: textEcho)
         }
         let plan = setup.plan
@@ -107,7 +107,7 @@ extension HearthServer {
             maxOutputTokens: maxOutputTokens, previousResponseID: previousID, metadata: metadata, text: setup.text,
             truncation: truncation, store: store, user: try fields.string("user"),
             safetyIdentifier: try fields.string("safety_identifier"), promptCacheKey: try fields.string("prompt_cache_key"),
-            topLogprobs: topLogprobs)
+            topLogprobs: topLogprobs, reasoningEffort: reasoningEffort)
 
         // `truncation: "auto"` drops the oldest turns as Ollama's chat does (the shared fitting);
         // "disabled" refuses a prompt that does not fit, as OpenAI does.
@@ -200,7 +200,9 @@ extension HearthServer {
                 for step in steps { try await emit(step) }
             }
         }
-        var result = try await active.run { piece in
+        var result = try await active.run(onReasoning: { text in
+            for step in output.reasoning(text) { try await emit(step) }
+        }) { piece in
             if parser != nil {
                 let events = parser!.feed(piece.text)
                 try await deliver(events, logprobs: piece.logprobs)
@@ -212,9 +214,11 @@ extension HearthServer {
             let events = parser!.finish()
             try await deliver(events, logprobs: [])
         }
-        if !repeated.isEmpty && output.items.isEmpty {
+        if !repeated.isEmpty && !output.hasAnswer {
             // Only repeats of answered calls: the answer is written in text instead.
-            result = try await startGeneration(textRequest).run { piece in
+            result = try await startGeneration(textRequest).run(onReasoning: { text in
+                for step in output.reasoning(text) { try await emit(step) }
+            }) { piece in
                 try await deliver([.content(piece.text)], logprobs: piece.logprobs)
             }
         }
@@ -300,6 +304,7 @@ struct ResponseEnvelope: Sendable {
     var safetyIdentifier: String?
     var promptCacheKey: String?
     var topLogprobs: Int
+    var reasoningEffort: String? = nil
 
     /// The response object with `status` ("in_progress", "completed", "incomplete" or "failed").
     func json(status: String, output: [ResponseItem] = [], usage result: GenerationResult? = nil, error: JSONValue = .null) -> JSONValue {
@@ -330,8 +335,7 @@ struct ResponseEnvelope: Sendable {
         object["parallel_tool_calls"] = .bool(parallelToolCalls)
         object["previous_response_id"] = optional(previousResponseID)
         object["prompt_cache_key"] = optional(promptCacheKey)
-        // Accepted and ignored: no model Hearth serves reasons before it answers.
-        object["reasoning"] = .object(["effort": .null, "summary": .null])
+        object["reasoning"] = .object(["effort": optional(reasoningEffort), "summary": .null])
         object["safety_identifier"] = optional(safetyIdentifier)
         object["store"] = .bool(store)
         object["temperature"] = .double(temperature)
@@ -348,8 +352,9 @@ struct ResponseEnvelope: Sendable {
     }
 }
 
-/// A response's output items as they are generated — assistant messages and function calls, in
-/// order — and the stream events that announce each step. One per request, used by one task.
+/// A response's output items as they are generated — reasoning, assistant messages and function
+/// calls, in order — and the stream events that announce each step. One per request, used by one
+/// task.
 final class ResponseOutput {
     let logprobs: Bool
     private(set) var items: [ResponseItem] = []
@@ -360,12 +365,57 @@ final class ResponseOutput {
     private var openLogprobs: [JSONValue] = []
     private var openCall: Int?
     private var openArguments = ""
+    private var openReasoning: Int?
+    private var reasoningText = ""
 
     init(logprobs: Bool) { self.logprobs = logprobs }
 
+    /// A piece of the model's thoughts: a `reasoning` item with `reasoning_text` content, as
+    /// gpt-oss's are listed (`response.reasoning_text.delta` while streaming).
+    func reasoning(_ text: String) -> [JSONObject] {
+        guard !text.isEmpty else { return [] }
+        var events: [JSONObject] = []
+        if openReasoning == nil {
+            events += closeMessage(incomplete: false) + finishCall(incomplete: false)
+            items.append(ResponseItem(id: ResponseItem.makeID("rs"), kind: .reasoning(Self.reasoningObject("")), status: "in_progress"))
+            openReasoning = items.count - 1
+            reasoningText = ""
+            events.append(["type": "response.output_item.added", "output_index": .int(items.count - 1), "item": items[items.count - 1].json])
+        }
+        let index = openReasoning!
+        reasoningText += text
+        events.append(["type": "response.reasoning_text.delta", "item_id": .string(items[index].id), "output_index": .int(index),
+                       "content_index": 0, "delta": .string(text)])
+        return events
+    }
+
+    /// Whether the output holds a message or a call (not only reasoning).
+    var hasAnswer: Bool {
+        items.contains { if case .reasoning = $0.kind { false } else { true } }
+    }
+
+    static func reasoningObject(_ text: String) -> JSONObject {
+        ["type": "reasoning", "summary": [], "content": [.object(["type": "reasoning_text", "text": .string(text)])]]
+    }
+
+    private func closeReasoning(incomplete: Bool) -> [JSONObject] {
+        guard let index = openReasoning else { return [] }
+        openReasoning = nil
+        var object = Self.reasoningObject(reasoningText)
+        object["status"] = .string(incomplete ? "incomplete" : "completed")
+        items[index].kind = .reasoning(object)
+        items[index].status = incomplete ? "incomplete" : "completed"
+        return [
+            ["type": "response.reasoning_text.done", "item_id": .string(items[index].id), "output_index": .int(index), "content_index": 0,
+             "text": .string(reasoningText)],
+            ["type": "response.output_item.done", "output_index": .int(index), "item": items[index].json],
+        ]
+    }
+
     func content(_ text: String, logprobs entries: [TokenLogprob]) -> [JSONObject] {
         guard !text.isEmpty else { return [] }
-        var events = openCall == nil ? [] : finishCall(incomplete: false)
+        var events = closeReasoning(incomplete: false)
+        events += openCall == nil ? [] : finishCall(incomplete: false)
         if openMessage == nil { events += startMessage() }
         let index = openMessage!
         let entries: [JSONValue] = logprobs ? entries.map(Self.logprob) : []
@@ -377,7 +427,7 @@ final class ResponseOutput {
     }
 
     func startCall(callID: String, name: String) -> [JSONObject] {
-        var events = closeMessage(incomplete: false)
+        var events = closeReasoning(incomplete: false) + closeMessage(incomplete: false)
         if openCall != nil { events += finishCall(incomplete: false) }
         items.append(ResponseItem(id: ResponseItem.makeID("fc"), kind: .functionCall(callID: callID, name: name, arguments: ""),
                                   status: "in_progress"))
@@ -409,14 +459,17 @@ final class ResponseOutput {
     /// Closes what is open; an output with no item at all gets an empty message, so that there
     /// is always an answer to read.
     func finish(incomplete: Bool) -> [JSONObject] {
-        var events = closeMessage(incomplete: incomplete) + finishCall(incomplete: incomplete)
-        if items.isEmpty { events += startMessage() + closeMessage(incomplete: incomplete) }
+        var events = closeReasoning(incomplete: incomplete) + closeMessage(incomplete: incomplete) + finishCall(incomplete: incomplete)
+        // Thoughts alone are no answer: an output without a message or call gets an empty message.
+        if !hasAnswer {
+            events += startMessage() + closeMessage(incomplete: incomplete)
+        }
         return events
     }
 
     /// The items so far, with what was still open marked incomplete: a failed response's output.
     func abandon() -> [ResponseItem] {
-        _ = closeMessage(incomplete: true) + finishCall(incomplete: true)
+        _ = closeReasoning(incomplete: true) + closeMessage(incomplete: true) + finishCall(incomplete: true)
         return items
     }
 

@@ -86,6 +86,9 @@ struct ChatPlan: Sendable {
     /// Whether the model should reason before it answers (Ollama's `think`), given to the chat
     /// template as `enable_thinking` (Qwen3's switch); nil: the template's own default.
     var thinking: Bool? = nil
+    /// Refuse a model whose template writes no reasoning (Ollama's `think: true`); other APIs
+    /// answer such a model without thoughts.
+    var requiresReasoning = false
     /// Further template variables the request names (llama-server's `chat_template_kwargs`);
     /// the fields above and the tools win over them.
     var templateArguments: [String: TemplateValue] = [:]
@@ -137,7 +140,7 @@ struct ChatPlan: Sendable {
         let rendered = try chat.render(messages, addGenerationPrompt: true, extra: extra)
         let tokens = chat.tokens(forRendered: rendered)
         var syntax = ReasoningSyntax.of(templateSource: chat.template.source, renderedPrompt: rendered)
-        if thinking == true && syntax == nil {
+        if requiresReasoning && syntax == nil {
             // Ollama's answer for a model that cannot think.
             throw APIError.invalidField("think", "the model does not support thinking (its chat template writes no reasoning)")
         }

@@ -1,6 +1,7 @@
 """Reasoning models: `<think>` blocks split from the answer on every route and in every shape
 (OpenAI's `reasoning_content`, streamed as `delta.reasoning_content`; Ollama's `thinking`,
-streamed too), Ollama's `think` switch and llama-server's `chat_template_kwargs`, and thoughts
+streamed too; Anthropic's thinking blocks; the Responses API's reasoning items), Ollama's
+`think` switch, Anthropic's `thinking` and llama-server's `chat_template_kwargs`, and thoughts
 sent back in the conversation.
 
 No catalog model reasons, so the model here is qwen2.5-coder:0.5b created (as a user would,
@@ -15,6 +16,7 @@ import json
 import os
 import unittest
 
+import anthropic
 import ollama
 
 from test_clients import ModelClientsTestCase, read_sse, request
@@ -134,6 +136,54 @@ class ReasoningTests(ModelClientsTestCase):
             "model": NAME, "stream": False, "messages": [{"role": "user", "content": "Hi", "thinking": "hm"}]})
         self.assertEqual(status, 400)
         self.assertIn("messages[0].thinking", body)
+
+    def test_anthropic_thinking_blocks_whole_and_streamed(self):
+        client = anthropic.Anthropic(base_url=self.base, api_key="unused", max_retries=0)
+        self.addCleanup(client.close)
+        # The client takes sampling settings in extra_body.
+        arguments = dict(model=NAME, max_tokens=TOKENS, messages=[{"role": "user", "content": QUESTION}], extra_body={"temperature": 0})
+        message = client.messages.create(**arguments)
+        self.assertEqual(message.content[0].type, "thinking")
+        self.assertEqual(message.content[0].thinking, self.expected[0])
+        self.assertEqual("".join(block.text for block in message.content if block.type == "text"), self.expected[1])
+        with client.messages.stream(**arguments) as stream:
+            thinking = "".join(event.thinking for event in stream if event.type == "thinking")
+            final = stream.get_final_message()
+        self.assertEqual(thinking, self.expected[0])
+        self.assertEqual([block.model_dump() for block in final.content], [block.model_dump() for block in message.content])
+        # Display omitted: no thinking blocks; thinking disabled: the template's empty block.
+        omitted = client.messages.create(**{**arguments, "extra_body": {
+            "temperature": 0, "thinking": {"type": "enabled", "budget_tokens": 1024, "display": "omitted"}}})
+        self.assertEqual([block.type for block in omitted.content if block.type == "thinking"], [])
+        disabled = client.messages.create(**{**arguments, "extra_body": {"temperature": 0, "thinking": {"type": "disabled"}}})
+        self.assertEqual("".join(block.text for block in disabled.content if block.type == "text"), self.raw_plain)
+        # The thinking block sent back (with its empty signature) reaches the template.
+        follow_up = {"role": "user", "content": "Why?"}
+        with_thoughts = client.messages.count_tokens(model=NAME, messages=[
+            arguments["messages"][0], {"role": "assistant", "content": [block.model_dump() for block in message.content]}, follow_up])
+        without = client.messages.count_tokens(model=NAME, messages=[
+            arguments["messages"][0], {"role": "assistant", "content": self.expected[1] or "No."}, follow_up])
+        self.assertGreater(with_thoughts.input_tokens, without.input_tokens)
+
+    def test_responses_reasoning_items_whole_and_streamed(self):
+        response = self.openai.responses.create(model=NAME, input=QUESTION, temperature=0, max_output_tokens=TOKENS)
+        self.assertEqual(response.output[0].type, "reasoning")
+        self.assertEqual("".join(part.text for part in response.output[0].content), self.expected[0])
+        self.assertEqual(response.output_text, self.expected[1])
+        deltas, done = [], None
+        for event in self.openai.responses.create(model=NAME, input=QUESTION, temperature=0, max_output_tokens=TOKENS, stream=True):
+            if event.type == "response.reasoning_text.delta":
+                deltas.append(event.delta)
+            elif event.type == "response.completed":
+                done = event.response
+        self.assertEqual("".join(deltas), self.expected[0])
+        self.assertEqual([item.type for item in done.output], [item.type for item in response.output])
+        # Continued from the stored response, its reasoning item reaches the template with the answer.
+        follow = self.openai.responses.create(model=NAME, input="Why?", previous_response_id=response.id, max_output_tokens=1)
+        plain = self.openai.responses.create(model=NAME, max_output_tokens=1, input=[
+            {"role": "user", "content": QUESTION}, {"role": "assistant", "content": response.output_text},
+            {"role": "user", "content": "Why?"}])
+        self.assertGreater(follow.usage.input_tokens, plain.usage.input_tokens)
 
     def test_raw_sse_carries_reasoning_before_content(self):
         status, _, body = request(self.port, "POST", "/v1/chat/completions", {
