@@ -1,3 +1,4 @@
+import Templates
 import Testing
 @testable import ToolCalls
 
@@ -63,6 +64,41 @@ import Testing
                 #expect(Self.run(pieces, opened: opened).output == expected, "cut at \(cut): \(text)")
             }
         }
+    }
+
+    static func message(_ pairs: [(String, TemplateValue)]) -> TemplateValue { .object(TemplateObject(pairs)) }
+
+    static func render(_ template: ChatTemplate, _ messages: [TemplateValue], _ extra: [String: TemplateValue] = [:]) throws -> String {
+        var variables = extra
+        variables["messages"] = .array(messages)
+        variables["add_generation_prompt"] = .bool(true)
+        variables["tools"] = TemplateValue.none
+        return try template.render(variables)
+    }
+
+    /// The published templates as their models' files carry them: Qwen3 thinks unless told not
+    /// to, QwQ's prompt opens the block itself, Qwen2.5 does not reason.
+    @Test func realTemplatesAreRecognisedAndTheirSwitchesRead() throws {
+        let user = Self.message([("role", "user"), ("content", "Hi")])
+        let qwen3 = try fixtureTemplate("Qwen-Qwen3-0.6B")
+        let thinking = try Self.render(qwen3, [user])
+        #expect(ReasoningSyntax.of(templateSource: qwen3.source, renderedPrompt: thinking) == .thinkTags(opened: false))
+        let quiet = try Self.render(qwen3, [user], ["enable_thinking": .bool(false)])
+        #expect(quiet.hasSuffix("<think>\n\n</think>\n\n"))
+        #expect(ReasoningSyntax.of(templateSource: qwen3.source, renderedPrompt: quiet) == .thinkTags(opened: false))
+        let qwq = try fixtureTemplate("Qwen-QwQ-32B")
+        let opened = try Self.render(qwq, [user], ["enable_thinking": .bool(true)])
+        #expect(ReasoningSyntax.of(templateSource: qwq.source, renderedPrompt: opened) == .thinkTags(opened: true))
+        let qwen25 = try fixtureTemplate("Qwen-Qwen2.5-7B-Instruct")
+        #expect(ReasoningSyntax.of(templateSource: qwen25.source, renderedPrompt: try Self.render(qwen25, [user])) == nil)
+        // An answer's thoughts sent back in a tool loop are written where Qwen3 expects them.
+        let call = Self.message([("function", Self.message([("name", "get_time"), ("arguments", .object(TemplateObject([])))]))])
+        let loop = try Self.render(qwen3, [
+            user,
+            Self.message([("role", "assistant"), ("content", ""), ("reasoning_content", "I need the time."), ("tool_calls", .array([call]))]),
+            Self.message([("role", "tool"), ("content", "12:00")]),
+        ])
+        #expect(loop.contains("<think>\nI need the time.\n</think>"))
     }
 
     @Test func theSyntaxComesFromTheTemplateAndThePrompt() {
