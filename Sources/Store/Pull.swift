@@ -296,10 +296,27 @@ extension ModelStore {
         !PullLock.isFree(directory: temporaryDirectory, name: name)
     }
 
-    /// What killed pulls left behind (at start-up, rather than at the next pull): wheel
-    /// directories, unresumable partials, and https partials past their lifetime.
+    /// What killed pulls and writes left behind (at start-up, rather than at the next pull):
+    /// wheel directories, unresumable partials, https partials past their lifetime, atomic-write
+    /// temporaries whose process is gone, and staged links older than an hour.
     public func removeStaleTemporaries() {
         cleanStaleTemporaries(keeping: "")
+        for directory in [manifestsDirectory, temporaryDirectory, cacheDirectory] {
+            Durability.removeAbandonedTemporaries(in: directory)
+        }
+        removeOldStagedLinks()
+    }
+
+    /// `create` and adapter imports stage a hard link in `tmp/` for the moment of a rename; one a
+    /// killed process left would keep a deleted model's weights on disk.
+    func removeOldStagedLinks() {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: temporaryDirectory.path) else { return }
+        for entry in entries where (entry.hasPrefix(".create-") || entry.hasPrefix(".adapter-")) && entry.hasSuffix(".gguf") {
+            let url = temporaryDirectory.appendingPathComponent(entry)
+            guard let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
+                  Date().timeIntervalSince(modified) > 3600 else { continue }
+            unlink(url.path)
+        }
     }
 
     /// Deletes what killed pulls left in `tmp/`: wheel directories and partial files that cannot

@@ -196,6 +196,18 @@ enum Durability {
         guard fsync(descriptor) == 0 else { throw StoreError.posix("fsync directory", directory.path) }
     }
 
+    /// Deletes the temporaries of `writeAtomically` (`.NAME.PID.RANDOM.tmp`) whose writing
+    /// process no longer runs: a kill between create and rename leaves one behind.
+    static func removeAbandonedTemporaries(in directory: URL) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for entry in entries where entry.hasPrefix(".") && entry.hasSuffix(".tmp") {
+            let parts = entry.dropLast(".tmp".count).split(separator: ".")
+            guard parts.count >= 3, UInt32(parts[parts.count - 1]) != nil, let pid = pid_t(parts[parts.count - 2]), pid > 0,
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(directory.appendingPathComponent(entry).path)
+        }
+    }
+
     /// Writes `data` to `url` atomically: a temporary file beside it, fsync, rename, fsync of the directory.
     static func writeAtomically(_ data: Data, to url: URL) throws {
         let temporary = url.deletingLastPathComponent()

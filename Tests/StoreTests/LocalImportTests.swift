@@ -150,6 +150,29 @@ struct LocalImportTests {
         }
     }
 
+    @Test func startUpRemovesWhatKilledWritesLeftAndNothingElse() async throws {
+        let test = try TestStore()
+        let small = try test.directory.file("small.gguf", Fixture.small)
+        _ = try await test.store.pull(small.path, name: "base:1") { _ in }
+        let manifests = test.root.appendingPathComponent("manifests")
+        // A writer that is gone (no process has this pid), one still running (this one), and a
+        // file that only looks similar.
+        let abandoned = manifests.appendingPathComponent(".copy.json.999999999.12345.tmp")
+        let live = manifests.appendingPathComponent(".other.json.\(getpid()).777.tmp")
+        let unrelated = manifests.appendingPathComponent(".notes.tmp")
+        let oldLink = test.tmp.appendingPathComponent(".create-0A.gguf")
+        let newLink = test.tmp.appendingPathComponent(".create-0B.gguf")
+        for url in [abandoned, live, unrelated] { try Data("{}".utf8).write(to: url) }
+        // Hard links share their file's times: the recent one is a file of its own.
+        #expect(link(test.model("base:1").path, oldLink.path) == 0)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: oldLink.path)
+        try Fixture.small.write(to: newLink)
+        test.store.removeStaleTemporaries()
+        #expect(!test.exists(abandoned) && !test.exists(oldLink))
+        #expect(test.exists(live) && test.exists(unrelated) && test.exists(newLink))
+        #expect(try test.store.list().map(\.name) == ["base:1"])
+    }
+
     @Test func aModelFileWithoutManifestIsListedWithItsRealHash() async throws {
         let test = try TestStore()
         try Fixture.small.write(to: test.model("by-hand"))
