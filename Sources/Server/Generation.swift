@@ -76,13 +76,16 @@ final class ActiveGeneration: Sendable {
     /// How the model writes its reasoning (harmony, `<think>` blocks; nil: it does not): `run`
     /// hands on only the answer's text as pieces, and the reasoning apart.
     let reasoningSyntax: ReasoningSyntax?
+    /// A replayed answer's reasoning (split when it was computed), handed on before its pieces.
+    let replayedReasoning: String
     private let released = LockedFlag()
 
     init(instance: ModelInstance, promptTokens: Int, toolParser: ToolCallParser?, events: AsyncStream<SchedulerEvent>,
          ticket: GenerationTicket, started: ContinuousClock.Instant, metrics: ServerMetrics, ledger: Ledger?,
          answeredAs: String, decision: String? = nil, recordsUsage: Bool = true, isReplay: Bool = false, route: String = RequestRoute.current,
-         firstEvent: FirstEvent? = nil, reasoningSyntax: ReasoningSyntax? = nil) {
+         firstEvent: FirstEvent? = nil, reasoningSyntax: ReasoningSyntax? = nil, replayedReasoning: String = "") {
         self.firstEvent = firstEvent
+        self.replayedReasoning = replayedReasoning
         self.reasoningSyntax = reasoningSyntax
         self.ledger = ledger
         self.route = route
@@ -120,6 +123,13 @@ final class ActiveGeneration: Sendable {
         // A replay's pieces and result were split when they were computed.
         var channels = isReplay ? nil : reasoningSyntax?.makeSplitter()
         var reasoning = "", content = ""
+        if !replayedReasoning.isEmpty {
+            do {
+                try await onReasoning(replayedReasoning)
+            } catch {
+                clientError = error
+            }
+        }
         for await event in events {
             switch event {
             case .piece(var piece):
@@ -207,7 +217,8 @@ final class ActiveGeneration: Sendable {
         instance.usage.begin(keepAlive: keepAlive)
         return ActiveGeneration(instance: instance, promptTokens: promptTokens, toolParser: toolParser, events: events, ticket: ticket,
                                 started: started, metrics: metrics, ledger: ledger, answeredAs: answeredAs ?? self.answeredAs,
-                                decision: decision ?? self.decision, recordsUsage: false, isReplay: true, route: route)
+                                decision: decision ?? self.decision, recordsUsage: false, isReplay: true, route: route,
+                                replayedReasoning: result.reasoning)
     }
 
     static func record(_ result: GenerationResult, model: String, route: String, started: ContinuousClock.Instant, decision: String?,

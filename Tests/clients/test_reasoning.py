@@ -14,12 +14,20 @@ each test compares the split with the model's raw output for the same prompt (Ol
 
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import unittest
+from pathlib import Path
 
 import anthropic
 import ollama
 
+from openai import OpenAI
+
+from hearth_process import hearth_bin, store_with
 from test_clients import ModelClientsTestCase, read_sse, request
+from test_ledger import LedgerServer
 
 BASE = "qwen2.5-coder:0.5b"
 NAME = f"thinking-test-{os.getpid()}"
@@ -206,6 +214,34 @@ class ReasoningTests(ModelClientsTestCase):
                     kinds.append("content")
         self.assertIn("reasoning", kinds)
         self.assertEqual(kinds, sorted(kinds, key=lambda kind: kind != "reasoning"), "reasoning comes before the answer")
+
+
+class RoutedReasoningTests(unittest.TestCase):
+    """`model: "auto"`: the router's tier answers first in full, then is replayed to the client;
+    the replay streams the reasoning too."""
+
+    def test_a_routed_stream_carries_the_reasoning(self):
+        home = store_with("hearth-routed-thinking-", BASE)
+        self.addCleanup(shutil.rmtree, home, True)
+        with tempfile.TemporaryDirectory() as folder:
+            modelfile = Path(folder) / "Modelfile"
+            modelfile.write_text(f'FROM {BASE}\nTEMPLATE """{TEMPLATE}"""\n')
+            subprocess.run([str(hearth_bin()), "create", NAME, "-f", str(modelfile)], check=True, capture_output=True,
+                           env=dict(os.environ, HEARTH_HOME=str(home)))
+        (home / "router.json").write_text(json.dumps({"tiers": [NAME, BASE], "min_mean_logprob": -100}))
+        server = LedgerServer(home)
+        self.addCleanup(server.stop)
+        client = OpenAI(base_url=f"http://127.0.0.1:{server.port}/v1", api_key="unused", max_retries=0)
+        self.addCleanup(client.close)
+        arguments = dict(model="auto", messages=[{"role": "user", "content": QUESTION}], temperature=0, seed=7, max_tokens=TOKENS)
+        whole = client.chat.completions.create(**arguments).choices[0].message
+        self.assertTrue(whole.model_extra.get("reasoning_content"))
+        reasoning, content = [], []
+        for chunk in client.chat.completions.create(**arguments, stream=True):
+            for choice in chunk.choices:
+                reasoning.append(choice.delta.model_extra.get("reasoning_content") or "")
+                content.append(choice.delta.content or "")
+        self.assertEqual(("".join(reasoning), "".join(content)), (whole.model_extra["reasoning_content"], whole.content or ""))
 
 
 if __name__ == "__main__":
