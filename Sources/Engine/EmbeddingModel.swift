@@ -50,6 +50,24 @@ public final class EmbeddingModel: Sendable {
     /// The embedding of tokens the client already has (ids of this model's vocabulary, used as
     /// they are: no special tokens are added).
     public func embedding(ofTokens input: [Int32], truncate: Bool = false) throws -> (vector: [Float], tokenCount: Int) {
+        let tokens = try inputTokens(ofTokens: input, truncate: truncate)
+        return (try encoder.embedding(of: tokens), tokens.count)
+    }
+
+    /// The embeddings of inputs already made into tokens (``inputTokens(of:truncate:)``),
+    /// computed together in packed passes.
+    public func embeddings(ofInputs inputs: [[Int32]]) throws -> [[Float]] {
+        try encoder.embeddings(of: inputs)
+    }
+
+    /// The tokens `text` is embedded as (see ``embedding(of:truncate:)``).
+    public func inputTokens(of text: String, truncate: Bool = false) throws -> [Int32] {
+        try inputTokens(ofTokens: tokenizer.encode(text, addSpecial: true, parseSpecial: true), truncate: truncate)
+    }
+
+    /// Client tokens checked against the vocabulary, and cut to the context with `truncate`
+    /// (otherwise a longer input is refused).
+    public func inputTokens(ofTokens input: [Int32], truncate: Bool = false) throws -> [Int32] {
         guard !input.isEmpty else { throw EngineError.emptyPrompt }
         let vocabularySize = tokenizer.vocabularySize
         if let bad = input.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
@@ -64,7 +82,7 @@ public final class EmbeddingModel: Sendable {
             tokens.removeLast(tokens.count - limit)
             if tokenizer.isControl(last) { tokens[limit - 1] = last }
         }
-        return (try encoder.embedding(of: tokens), tokens.count)
+        return tokens
     }
 }
 
@@ -82,6 +100,18 @@ extension EmbeddingModel {
     /// tokens (Cohere's `max_tokens_per_doc`).
     public func relevance(query: String, document: String, truncate: Bool = true,
                           documentTokenLimit: Int? = nil) throws -> (score: Float, tokenCount: Int) {
+        let tokens = try rankingTokens(query: query, document: document, truncate: truncate, documentTokenLimit: documentTokenLimit)
+        return (try encoder.relevance(of: tokens), tokens.count)
+    }
+
+    /// The relevance scores of pairs already made into tokens (``rankingTokens(query:document:truncate:documentTokenLimit:)``),
+    /// computed together in packed passes.
+    public func relevances(ofInputs inputs: [[Int32]]) throws -> [Float] {
+        try encoder.relevances(of: inputs)
+    }
+
+    /// The tokens a query–document pair is scored as (see ``relevance(query:document:truncate:documentTokenLimit:)``).
+    public func rankingTokens(query: String, document: String, truncate: Bool = true, documentTokenLimit: Int? = nil) throws -> [Int32] {
         var (tokens, documentTokens) = pairTokens(query: query, document: document)
         if let documentTokenLimit, var range = documentTokens, range.count > documentTokenLimit {
             tokens.removeSubrange(range.lowerBound + documentTokenLimit..<range.upperBound)
@@ -100,7 +130,7 @@ extension EmbeddingModel {
             tokens.removeSubrange(range.upperBound - excess..<range.upperBound)
         }
         guard !tokens.isEmpty else { throw EngineError.emptyPrompt }
-        return (try encoder.relevance(of: tokens), tokens.count)
+        return tokens
     }
 
     /// The query and document as one input, as llama-server's `format_prompt_rerank` builds it:

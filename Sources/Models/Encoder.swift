@@ -211,35 +211,91 @@ public final class EncoderModel: @unchecked Sendable {
     /// the first token's final state through the classification head, its first output (what
     /// llama-server's `/v1/rerank` returns, no sigmoid).
     public func relevance(of tokens: [Int32]) throws -> Float {
+        try relevances(of: [tokens])[0]
+    }
+
+    /// The relevance scores of several pairs, computed together (see ``embeddings(of:)``).
+    public func relevances(of inputs: [[Int32]]) throws -> [Float] {
         guard let head = weights.classifier else {
             throw ModelError.unsupported("cls.output.weight", "(missing): the model has no classification head, so it embeds and does not rank")
         }
-        let hidden = try hiddenStates(tokens)
-        let state = Array(hidden[0..<hyperparameters.embeddingLength])
-        lock.lock()
-        defer { lock.unlock() }
-        return head.scores(of: state, scratch: scratch, pool: pool)[0]
+        let width = hyperparameters.embeddingLength
+        return try encode(inputs) { hidden, _ in
+            head.scores(of: Array(hidden[0..<width]), scratch: scratch, pool: pool)[0]
+        }
     }
 
     /// The input's sentence embedding: the hidden states pooled as the model says, scaled to unit
     /// length (what llama.cpp's `llama-embedding --embd-normalize 2` and Ollama return).
     public func embedding(of tokens: [Int32]) throws -> [Float] {
+        try embeddings(of: [tokens])[0]
+    }
+
+    /// The embeddings of several inputs. Inputs are packed into passes of up to
+    /// ``passTokens`` tokens, each attending only to its own tokens (as llama.cpp batches
+    /// sequences), so the matrix products run over many rows at once.
+    public func embeddings(of inputs: [[Int32]]) throws -> [[Float]] {
         guard hyperparameters.pooling != .rank else {
             throw ModelError.unsupported(hyperparameters.architecture + ".pooling_type", "4 (rank: a reranker scores query–document pairs and makes no embeddings)")
         }
-        let hidden = try hiddenStates(tokens)
+        return try encode(inputs) { hidden, count in pooled(hidden, count: count) }
+    }
+
+    /// Tokens per packed pass (an input longer than this runs alone).
+    public static let passTokens = 2048
+
+    /// Checks every input, runs them in packed passes and hands each one's final states
+    /// (`count × embeddingLength`) to `finish`, in input order.
+    private func encode<Output>(_ inputs: [[Int32]], finish: (ArraySlice<Float>, Int) -> Output) throws -> [Output] {
+        let hp = hyperparameters
+        for tokens in inputs {
+            guard !tokens.isEmpty else { throw ModelError.invalidKey("input", "no tokens to encode") }
+            for token in tokens where token < 0 || Int(token) >= hp.vocabularySize {
+                throw ModelError.invalidToken(token, vocabularySize: hp.vocabularySize)
+            }
+            guard tokens.count <= hp.contextLength else {
+                throw ModelError.contextFull(needed: tokens.count, capacity: hp.contextLength)
+            }
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        var outputs: [Output] = []
+        outputs.reserveCapacity(inputs.count)
+        var next = 0
+        while next < inputs.count {
+            var end = next + 1, total = inputs[next].count
+            while end < inputs.count && total + inputs[end].count <= Self.passTokens {
+                total += inputs[end].count
+                end += 1
+            }
+            let pass = Array(inputs[next..<end])
+            let hidden = forward(pass)
+            var offset = 0
+            for tokens in pass {
+                let rows = hidden[offset * hp.embeddingLength..<(offset + tokens.count) * hp.embeddingLength]
+                outputs.append(finish(rows, tokens.count))
+                offset += tokens.count
+            }
+            next = end
+        }
+        return outputs
+    }
+
+    /// One input's states pooled as the model says, scaled to unit length.
+    private func pooled(_ hidden: ArraySlice<Float>, count: Int) -> [Float] {
         let width = hyperparameters.embeddingLength
+        let base = hidden.startIndex
         var pooled = [Float](repeating: 0, count: width)
         switch hyperparameters.pooling {
         case .cls:
-            pooled = Array(hidden[0..<width])
+            pooled = Array(hidden[base..<base + width])
         case .last:
-            pooled = Array(hidden[(tokens.count - 1) * width..<tokens.count * width])
+            pooled = Array(hidden[base + (count - 1) * width..<base + count * width])
         case .mean, .none, .rank:
-            for row in 0..<tokens.count {
-                for i in 0..<width { pooled[i] += hidden[row * width + i] }
+            for row in 0..<count {
+                for i in 0..<width { pooled[i] += hidden[base + row * width + i] }
             }
-            let scale = 1 / Float(tokens.count)
+            let scale = 1 / Float(count)
             for i in 0..<width { pooled[i] *= scale }
         }
         // llama.cpp's common_embd_normalize: a Float sum of squares, its root in Double.
@@ -255,36 +311,34 @@ public final class EncoderModel: @unchecked Sendable {
 
     /// The final hidden state of every token, `tokens.count × embeddingLength` row-major.
     public func hiddenStates(_ tokens: [Int32]) throws -> [Float] {
-        let hp = hyperparameters
-        guard !tokens.isEmpty else { throw ModelError.invalidKey("input", "no tokens to encode") }
-        for token in tokens where token < 0 || Int(token) >= hp.vocabularySize {
-            throw ModelError.invalidToken(token, vocabularySize: hp.vocabularySize)
-        }
-        guard tokens.count <= hp.contextLength else {
-            throw ModelError.contextFull(needed: tokens.count, capacity: hp.contextLength)
-        }
-        lock.lock()
-        defer { lock.unlock() }
-        return forward(tokens)
+        try encode([tokens]) { hidden, _ in Array(hidden) }[0]
     }
 
-    private func forward(_ tokens: [Int32]) -> [Float] {
+    /// The final states of `sequences` packed one after another; each token attends to its own
+    /// sequence only, and its position counts from its sequence's start.
+    private func forward(_ sequences: [[Int32]]) -> [Float] {
         let hp = hyperparameters
-        let count = tokens.count, width = hp.embeddingLength
+        let count = sequences.reduce(0) { $0 + $1.count }, width = hp.embeddingLength
+        var segments: [Range<Int>] = []
         var hidden = [Float](repeating: 0, count: count * width)
         var row = [Float](repeating: 0, count: width)
         hidden.withUnsafeMutableBufferPointer { h in
             row.withUnsafeMutableBufferPointer { r in
-                for (index, token) in tokens.enumerated() {
-                    let x = h.baseAddress! + index * width
-                    weights.tokenEmbedding.dequantizeRow(Int(token), into: x)
-                    if let types = weights.tokenTypes {
-                        types.dequantizeRow(0, into: r.baseAddress!)
-                        for i in 0..<width { x[i] += r[i] }
-                    }
-                    if let positions = weights.positionEmbedding {
-                        positions.dequantizeRow(index, into: r.baseAddress!)
-                        for i in 0..<width { x[i] = r[i] + x[i] }
+                var index = 0
+                for tokens in sequences {
+                    segments.append(index..<index + tokens.count)
+                    for (position, token) in tokens.enumerated() {
+                        let x = h.baseAddress! + index * width
+                        weights.tokenEmbedding.dequantizeRow(Int(token), into: x)
+                        if let types = weights.tokenTypes {
+                            types.dequantizeRow(0, into: r.baseAddress!)
+                            for i in 0..<width { x[i] += r[i] }
+                        }
+                        if let positions = weights.positionEmbedding {
+                            positions.dequantizeRow(position, into: r.baseAddress!)
+                            for i in 0..<width { x[i] = r[i] + x[i] }
+                        }
+                        index += 1
                     }
                 }
             }
@@ -292,14 +346,15 @@ public final class EncoderModel: @unchecked Sendable {
         }
         let buffers = EncoderBuffers(tokens: count, width: width, feedForward: hp.feedForwardLength)
         for layer in weights.layers {
-            encoderLayer(layer, hidden: &hidden, buffers: buffers, count: count)
+            encoderLayer(layer, hidden: &hidden, buffers: buffers, segments: segments)
         }
         return hidden
     }
 
     /// Attention over all tokens, add, norm; feed-forward, add, norm (llama.cpp's bert graph).
-    private func encoderLayer(_ layer: EncoderLayerWeights, hidden: inout [Float], buffers: EncoderBuffers, count: Int) {
+    private func encoderLayer(_ layer: EncoderLayerWeights, hidden: inout [Float], buffers: EncoderBuffers, segments: [Range<Int>]) {
         let hp = hyperparameters
+        let count = segments.last?.upperBound ?? 0
         let width = hp.embeddingLength, heads = hp.headCount, headDimension = hp.headDimension
         let epsilon = hp.layerNormEpsilon
         let pool = pool, scratch = scratch, rope = rope
@@ -326,16 +381,18 @@ public final class EncoderModel: @unchecked Sendable {
                     value.apply(x, batch: count, into: v.baseAddress!, scratch: scratch, pool: pool, order: .llamaCpp)
                 }
                 if let rope {
-                    for t in 0..<count {
-                        rope.apply(to: UnsafeMutableBufferPointer(start: q.baseAddress! + t * width, count: width),
-                                   headCount: heads, headDimension: headDimension, position: t)
-                        rope.apply(to: UnsafeMutableBufferPointer(start: k.baseAddress! + t * width, count: width),
-                                   headCount: heads, headDimension: headDimension, position: t)
+                    for segment in segments {
+                        for t in segment {
+                            rope.apply(to: UnsafeMutableBufferPointer(start: q.baseAddress! + t * width, count: width),
+                                       headCount: heads, headDimension: headDimension, position: t - segment.lowerBound)
+                            rope.apply(to: UnsafeMutableBufferPointer(start: k.baseAddress! + t * width, count: width),
+                                       headCount: heads, headDimension: headDimension, position: t - segment.lowerBound)
+                        }
                     }
                 }
                 bidirectionalAttention(
                     query: q.baseAddress!, key: k.baseAddress!, value: v.baseAddress!, into: a.baseAddress!,
-                    tokens: count, heads: heads, headDimension: headDimension, pool: pool)
+                    segments: segments, heads: heads, headDimension: headDimension, pool: pool)
                 layer.output.apply(a.baseAddress!, batch: count, into: o.baseAddress!, scratch: scratch, pool: pool, order: .llamaCpp)
                 // Re-add the layer input, then the attention-output norm.
                 for i in 0..<(count * width) { o[i] += x[i] }
@@ -385,33 +442,43 @@ final class EncoderBuffers {
     }
 }
 
-/// softmax(Q Kᵀ / √d) V for every head, every token attending to every token.
+/// softmax(Q Kᵀ / √d) V for every head, every token attending to every token of its own
+/// segment (the packed sequences: `segments` cover the tokens in order, without gaps).
 func bidirectionalAttention(
     query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>,
-    into output: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDimension: Int, pool: ThreadPool
+    into output: UnsafeMutablePointer<Float>, segments: [Range<Int>], heads: Int, headDimension: Int, pool: ThreadPool
 ) {
     let width = heads * headDimension
+    let tokens = segments.last?.upperBound ?? 0
     let scale = 1 / Float(headDimension).squareRoot()
+    var segmentOfToken = [Range<Int>]()
+    segmentOfToken.reserveCapacity(tokens)
+    for segment in segments { for _ in segment { segmentOfToken.append(segment) } }
+    let longest = segments.map(\.count).max() ?? 0
+    segmentOfToken.withUnsafeBufferPointer { segmentOf in
     pool.parallelFor(heads * tokens) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tokens) { scores in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: longest) { allScores in
             for item in range {
                 let head = item / tokens, t = item % tokens
+                let segment = segmentOf[t]
+                let scores = UnsafeMutableBufferPointer(rebasing: allScores[0..<segment.count])
                 let q = query + t * width + head * headDimension
-                for s in 0..<tokens {
+                for (slot, s) in segment.enumerated() {
                     let k = key + s * width + head * headDimension
                     var dot: Float = 0
                     for d in 0..<headDimension { dot += q[d] * k[d] }
-                    scores[s] = dot * scale
+                    scores[slot] = dot * scale
                 }
                 softmax(scores)
                 let out = output + t * width + head * headDimension
                 for d in 0..<headDimension { out[d] = 0 }
-                for s in 0..<tokens {
-                    let weight = scores[s]
+                for (slot, s) in segment.enumerated() {
+                    let weight = scores[slot]
                     let v = value + s * width + head * headDimension
                     for d in 0..<headDimension { out[d] += weight * v[d] }
                 }
             }
         }
+    }
     }
 }

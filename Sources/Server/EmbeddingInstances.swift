@@ -93,24 +93,23 @@ func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
 }
 
 extension HearthServer {
-    /// Embeds `inputs` with an embedding model on a worker thread (never the event loop), one
-    /// input after another, with the model's own pooling. Token-id inputs are used as given.
+    /// Embeds `inputs` with an embedding model on a worker thread (never the event loop), with
+    /// the model's own pooling: every input is tokenized and checked first (an error names its
+    /// input), then all are computed together in packed passes. Token-id inputs are used as given.
     func encoderEmbeddings(_ instance: EmbeddingInstance, inputs: [EmbeddingInput], truncate: Bool,
                            started: ContinuousClock.Instant) async throws -> (vectors: [[Float]], tokens: Int) {
         let computing = ContinuousClock.now
         let model = instance.model
         let outcome: Result<([[Float]], Int), APIError> = await onOwnThread {
-            var vectors: [[Float]] = []
-            var tokens = 0
+            var prepared: [[Int32]] = []
             for (index, input) in inputs.enumerated() {
                 let field = inputs.count == 1 ? "input" : "input[\(index)]"
                 do {
-                    let (vector, count) = switch input {
-                    case .text(let text): try model.embedding(of: text, truncate: truncate)
-                    case .tokens(let ids): try model.embedding(ofTokens: ids, truncate: truncate)
+                    let tokens = switch input {
+                    case .text(let text): try model.inputTokens(of: text, truncate: truncate)
+                    case .tokens(let ids): try model.inputTokens(ofTokens: ids, truncate: truncate)
                     }
-                    vectors.append(vector)
-                    tokens += count
+                    prepared.append(tokens)
                 } catch EngineError.promptTooLong(let count, let limit) {
                     return .failure(APIError(
                         .badRequest, "\(field) is \(count) tokens, more than the context of \(limit) tokens",
@@ -119,7 +118,11 @@ extension HearthServer {
                     return .failure(APIError.invalidField(field, "cannot embed it: \(error)"))
                 }
             }
-            return .success((vectors, tokens))
+            do {
+                return .success((try model.embeddings(ofInputs: prepared), prepared.reduce(0) { $0 + $1.count }))
+            } catch {
+                return .failure(APIError(.internalServerError, "cannot embed the input: \(error)"))
+            }
         }
         let (vectors, tokens) = try outcome.get()
         await recordEmbedding(model: instance.name, tokens: tokens, started: started, computing: computing)

@@ -111,15 +111,11 @@ extension HearthServer {
         let model = instance.model
         let field = request.teiShape ? "texts" : "documents"
         let outcome: Result<([Float], Int), APIError> = await onOwnThread {
-            var scores: [Float] = []
-            var tokens = 0
+            var pairs: [[Int32]] = []
             for (index, document) in request.documents.enumerated() {
                 do {
-                    let (score, count) = try model.relevance(
-                        query: request.query, document: document, truncate: request.truncate,
-                        documentTokenLimit: request.maxTokensPerDocument)
-                    scores.append(score)
-                    tokens += count
+                    pairs.append(try model.rankingTokens(query: request.query, document: document, truncate: request.truncate,
+                                                         documentTokenLimit: request.maxTokensPerDocument))
                 } catch EngineError.promptTooLong(let count, let limit) {
                     return .failure(APIError(
                         .badRequest, "the query and \(field)[\(index)] are \(count) tokens, more than the model's context of \(limit) tokens "
@@ -131,7 +127,12 @@ extension HearthServer {
                     return .failure(APIError.invalidField("\(field)[\(index)]", "cannot score it: \(error)"))
                 }
             }
-            return .success((scores, tokens))
+            // All pairs checked: scored together in packed passes.
+            do {
+                return .success((try model.relevances(ofInputs: pairs), pairs.reduce(0) { $0 + $1.count }))
+            } catch {
+                return .failure(APIError(.internalServerError, "cannot score the documents: \(error)"))
+            }
         }
         let (scores, tokens) = try outcome.get()
         await recordEmbedding(model: instance.name, tokens: tokens, started: started, computing: computing)

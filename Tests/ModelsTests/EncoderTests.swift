@@ -49,6 +49,32 @@ import Testing
         #expect(worstDifference < 5e-3)
     }
 
+    /// Inputs packed into one pass (each attending to its own tokens, positions from its own
+    /// start) give what each gives alone, and llama.cpp's vectors.
+    @Test(arguments: ["tiny-nomic-bert", "tiny-bert-cls"])
+    func packedInputsEmbedAsEachAlone(fixture name: String) throws {
+        let fixture = try Self.fixture(name)
+        let model = try EncoderModel.load(try GGUFFile(path: fixture.path), threads: 2)
+        let inputs = fixture.sentences.map(\.tokens)
+        #expect(Set(inputs.map(\.count)).count > 1, "the sentences should differ in length")
+        let packed = try model.embeddings(of: inputs)
+        #expect(packed.count == inputs.count)
+        for (index, tokens) in inputs.enumerated() {
+            let alone = try model.embedding(of: tokens)
+            let difference = zip(packed[index], alone).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(difference < 1e-5, "input \(index): packed differs from alone by \(difference)")
+            #expect(Self.cosine(packed[index], fixture.sentences[index].embedding) >= 0.9999)
+        }
+        // Past one pass's budget, inputs go in several passes, in order.
+        let long = Array(repeating: inputs, count: EncoderModel.passTokens / inputs.joined().count + 2).flatMap { $0 }
+        let many = try model.embeddings(of: long)
+        #expect(many.count == long.count)
+        for (index, vector) in many.enumerated() {
+            #expect(zip(vector, packed[index % inputs.count]).allSatisfy { abs($0 - $1) < 1e-5 }, "input \(index)")
+        }
+        #expect(throws: ModelError.self) { try model.embeddings(of: [inputs[0], []]) }
+    }
+
     @Test func refusesBadInputsWithoutRunning() throws {
         let model = try EncoderModel.load(try GGUFFile(path: try Self.fixture("tiny-nomic-bert").path), threads: 1)
         #expect(throws: ModelError.invalidToken(86, vocabularySize: 86)) { try model.embedding(of: [2, 86, 3]) }
