@@ -221,7 +221,8 @@ public final class EncoderModel: @unchecked Sendable {
         }
         let width = hyperparameters.embeddingLength
         return try encode(inputs) { hidden, _ in
-            head.scores(of: Array(hidden[0..<width]), scratch: scratch, pool: pool)[0]
+            // The input's first token: a slice keeps the whole pass's indices.
+            head.scores(of: Array(hidden[hidden.startIndex..<hidden.startIndex + width]), scratch: scratch, pool: pool)[0]
         }
     }
 

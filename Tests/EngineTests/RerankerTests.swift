@@ -55,6 +55,12 @@ import Engine
             }
         }
         print("minilm-reranker f16: largest score difference from llama-server over \(golden.pairs.count) pairs: \(worst)")
+        // All pairs scored together in packed passes (as the server scores a request's documents)
+        // give each pair's own score.
+        let packed = try model.relevances(ofInputs: golden.pairs.map { try model.rankingTokens(query: $0.query, document: $0.document) })
+        for (pair, score) in zip(golden.pairs, packed) {
+            #expect(abs(score - pair.score) < 0.01, "packed: \(pair.query) / \(pair.document.prefix(40)): \(score), llama.cpp \(pair.score)")
+        }
     }
 
     /// `[CLS] query [SEP] document [SEP]`: the file says add_bos, add_eos (EOS is [SEP]), no add_sep.
