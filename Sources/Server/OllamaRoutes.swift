@@ -419,9 +419,10 @@ extension HearthServer {
                     }
                 }
             }
-            var result = try await active.run(onReasoning: { thinking in
+            func sendThinking(_ thinking: String) async throws {
                 try await send(line("", thinking: thinking, result: nil).serialized + "\n")
-            }) { piece in
+            }
+            var result = try await active.run(onReasoning: sendThinking) { piece in
                 if let events = parser.feed(piece.text) {
                     try await deliver(events)
                 } else {
@@ -435,9 +436,7 @@ extension HearthServer {
             }
             if let answerInText, !sentCalls, !sentContent, !parser.calls.isEmpty {
                 // Only repeats of answered calls: the answer is written in text instead.
-                result = try await self.startGeneration(answerInText.request).run(onReasoning: { thinking in
-                    try await send(line("", thinking: thinking, result: nil).serialized + "\n")
-                }) { piece in
+                result = try await self.startGeneration(answerInText.request).run(onReasoning: sendThinking) { piece in
                     try await send(line(piece.text, result: nil).serialized + "\n")
                 }
             }

@@ -143,7 +143,7 @@ public enum ReasoningSyntax: Sendable, Equatable {
 
     /// Whether a template's model reasons (Ollama's "thinking" capability).
     public static func reasons(templateSource: String) -> Bool {
-        HarmonyChannels.applies(toTemplateSource: templateSource) || ThinkTags.applies(toTemplateSource: templateSource)
+        of(templateSource: templateSource, renderedPrompt: "") != nil
     }
 
     public func makeSplitter() -> ReasoningSplitter {

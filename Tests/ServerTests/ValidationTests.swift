@@ -91,6 +91,8 @@ import Testing
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"truncate":"no"}"#, "truncate"),
         ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi","thinking":"I should greet."}]}"#, "messages[0].thinking"),
         ("/v1/chat/completions", "{\(chat),\"chat_template_kwargs\":[1]}", "chat_template_kwargs"),
+        ("/v1/chat/completions", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi","reasoning_content":"hm"}]}"#, "messages[0].reasoning_content"),
+        ("/api/chat", #"{"model":"smollm2:135m","messages":[{"role":"user","content":"hi"}],"think":7}"#, "think"),
         ("/v1/chat/completions", "{\(chat),\"chat_template_kwargs\":{\"messages\":[]}}", "chat_template_kwargs.messages"),
         ("/api/generate", #"{"model":"smollm2:135m","prompt":"hi","template":"{{ .Prompt }}"}"#, "template"),
         ("/api/generate", #"{"model":"smollm2:135m","prompt":"hi","raw":true,"suffix":"x"}"#, "suffix"),
