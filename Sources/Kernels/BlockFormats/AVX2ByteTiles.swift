@@ -94,7 +94,7 @@ extension Q4_K: UnpackedDotKernel {
             let minimumSums = avx2Floats(avx2Int16Dots2x4(
                 pairs0 + 16, pairs1 + 16, (a + Q8_K.sumsOffset).assumingMemoryBound(to: Int16.self),
                 stride: activationStride / 2, count: 16))
-            let scales = q8KScales(a, stride: activationStride)
+            let scales = q8KScales4(a, stride: activationStride)
             let d0 = m0.load(as: Float.self), dmin0 = m0.load(fromByteOffset: 4, as: Float.self)
             let d1 = m1.load(as: Float.self), dmin1 = m1.load(fromByteOffset: 4, as: Float.self)
             let ds = SIMD8<Float>(lowHalf: d0 * scales, highHalf: d1 * scales)
@@ -178,7 +178,7 @@ extension Q6_K: UnpackedDotKernel {
                 scales0, scales1, (a + Q8_K.sumsOffset).assumingMemoryBound(to: Int16.self),
                 stride: activationStride / 2, count: 16)
             let sums = avx2Floats(products &- 32 &* offsets)
-            let scales = q8KScales(a, stride: activationStride)
+            let scales = q8KScales4(a, stride: activationStride)
             let ds = SIMD8<Float>(lowHalf: m0.load(as: Float.self) * scales, highHalf: m1.load(as: Float.self) * scales)
             total += ds * sums
         }
@@ -367,12 +367,6 @@ private func byteBlockDots2x4(_ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer, _ 
     let second = _mm256_hadd_epi32(_mm256_hadd_epi32(lanes(x1, y0), lanes(x1, y1)), _mm256_hadd_epi32(lanes(x1, y2), lanes(x1, y3)))
     let r0 = unsafeBitCast(first, to: SIMD8<Int32>.self), r1 = unsafeBitCast(second, to: SIMD8<Int32>.self)
     return SIMD8<Int32>(lowHalf: r0.lowHalf &+ r0.highHalf, highHalf: r1.lowHalf &+ r1.highHalf)
-}
-
-/// The Q8_K scales of the blocks at `a` in four activation rows `stride` bytes apart.
-@inline(__always)
-private func q8KScales(_ a: UnsafeRawPointer, stride: Int) -> SIMD4<Float> {
-    SIMD4(a.q8KScale, (a + stride).q8KScale, (a + 2 &* stride).q8KScale, (a + 3 &* stride).q8KScale)
 }
 
 @inline(__always)

@@ -289,31 +289,39 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     public static func scaledSumReference(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
         let scales = w.signedBytes(at: 192), aq = a.signedBytes(at: Q8_K.quantsOffset)
-        return laneSum(32) { lanes in
-            for half in 0..<2 {
-                let ql = w.bytes(at: 64 &* half), qh = w.bytes(at: 128 &+ 32 &* half)
-                let x = aq + 128 &* half, sc = scales + 8 &* half
-                // Element 32k + l of this half: nibble k / 2 of ql[32 * (k % 2) + l], bits 2k of qh[l].
-                for l in 0..<16 {
-                    var lane: Int32 = 0
-                    for k in 0..<4 {
-                        let low = (ql[32 &* (k & 1) &+ l] >> UInt8(4 &* (k >> 1))) & 0x0F
-                        let quant = Int16(low | (((qh[l] >> UInt8(2 &* k)) & 3) << 4)) &- 32
-                        lane &+= Int32(quant &* Int16(x[32 &* k &+ l])) &* Int32(sc[2 &* k])
-                    }
-                    lanes[l] &+= lane
-                }
-                for l in 16..<32 {
-                    var lane: Int32 = 0
-                    for k in 0..<4 {
-                        let low = (ql[32 &* (k & 1) &+ l] >> UInt8(4 &* (k >> 1))) & 0x0F
-                        let quant = Int16(low | (((qh[l] >> UInt8(2 &* k)) & 3) << 4)) &- 32
-                        lane &+= Int32(quant &* Int16(x[32 &* k &+ l])) &* Int32(sc[2 &* k &+ 1])
-                    }
-                    lanes[l] &+= lane
-                }
+        // Element 32k + l of a half: nibble k / 2 of ql[32 * (k % 2) + l], bits 2k of qh[l]. The
+        // quants are taken unsigned (0...63) and multiplied by their group's scale in 16 bits
+        // (at most 63 * 128), then by their activation: widening multiply-adds into one
+        // accumulator per half. The -32 offset comes off once, from the activations' group sums
+        // (32 * Σ scale_g * bsum_g), as llama.cpp does.
+        @inline(__always) func quant(_ ql: UnsafePointer<UInt8>, _ qh: UnsafePointer<UInt8>, _ k: Int, _ l: Int) -> Int16 {
+            let low = (ql[32 &* (k & 1) &+ l] >> UInt8(4 &* (k >> 1))) & 0x0F
+            return Int16(low | (((qh[l] >> UInt8(2 &* k)) & 3) << 4))
+        }
+        var total: Int32 = 0
+        for half in 0..<2 {
+            let ql = w.bytes(at: 64 &* half), qh = w.bytes(at: 128 &+ 32 &* half)
+            let x = aq + 128 &* half, sc = scales + 8 &* half
+            let s0 = Int16(sc[0]), s1 = Int16(sc[1]), s2 = Int16(sc[2]), s3 = Int16(sc[3])
+            let s4 = Int16(sc[4]), s5 = Int16(sc[5]), s6 = Int16(sc[6]), s7 = Int16(sc[7])
+            for l in 0..<16 {
+                var t = Int32(quant(ql, qh, 0, l) &* s0) &* Int32(x[l])
+                t &+= Int32(quant(ql, qh, 1, l) &* s2) &* Int32(x[32 &+ l])
+                t &+= Int32(quant(ql, qh, 2, l) &* s4) &* Int32(x[64 &+ l])
+                t &+= Int32(quant(ql, qh, 3, l) &* s6) &* Int32(x[96 &+ l])
+                total &+= t
+            }
+            for l in 16..<32 {
+                var t = Int32(quant(ql, qh, 0, l) &* s1) &* Int32(x[l])
+                t &+= Int32(quant(ql, qh, 1, l) &* s3) &* Int32(x[32 &+ l])
+                t &+= Int32(quant(ql, qh, 2, l) &* s5) &* Int32(x[64 &+ l])
+                t &+= Int32(quant(ql, qh, 3, l) &* s7) &* Int32(x[96 &+ l])
+                total &+= t
             }
         }
+        var offset: Int32 = 0
+        for group in 0..<16 { offset &+= Int32(scales[group]) &* a.q8KBlockSum(group) }
+        return total &- 32 &* offset
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {

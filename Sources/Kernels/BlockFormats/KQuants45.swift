@@ -33,9 +33,10 @@ func kQuantScalesAndMins(_ packed: UnsafeRawPointer) -> SIMD4<UInt32> {
 /// the Q8_K partial sums (two 16-value sums per 32-value sub-block).
 @inline(__always)
 func kQuantMinimumSum(_ packed: UnsafePointer<UInt8>, _ activations: UnsafeRawPointer) -> Int32 {
+    let unpacked = kQuantScalesAndMins(UnsafeRawPointer(packed))
     var sum: Int32 = 0
     for subBlock in 0..<8 {
-        let (_, min) = kQuantScaleAndMin(packed, subBlock)
+        let min = Int32((unpacked[2 &+ subBlock >> 2] >> UInt32(8 &* (subBlock & 3))) & 0xFF)
         sum &+= min &* (activations.q8KBlockSum(2 &* subBlock) &+ activations.q8KBlockSum(2 &* subBlock &+ 1))
     }
     return sum
@@ -138,37 +139,31 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
     /// The plain-loop twin of ``scaledSum(_:_:)``.
     @inline(__always)
     public static func scaledSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
-        withSubBlockScales(weights) { scales in
-            plainScaledSum(scales: scales, qs: weights.bytes(at: 16), activations: activations.signedBytes(at: Q8_K.quantsOffset))
+        let scales = kQuantScalesAndMins(weights + 4)
+        @inline(__always) func scale(_ subBlock: Int) -> Int16 {
+            Int16(truncatingIfNeeded: (scales[subBlock >> 2] >> UInt32(8 &* (subBlock & 3))) & 0xFF)
         }
-    }
-
-    /// Runs `body` on the super-block's eight 6-bit sub-block scales, unpacked into a stack buffer.
-    @inline(__always)
-    static func withSubBlockScales(_ weights: UnsafeRawPointer, _ body: (UnsafePointer<Int32>) -> Int32) -> Int32 {
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
-            let scales = scaleBuffer.baseAddress!, packed = weights.bytes(at: 4)
-            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
-            return body(scales)
-        }
-    }
-
-    /// One exact sum per 32-value sub-block, each times its scale once: the inner loops are plain
-    /// reductions of byte products, which LLVM turns into widening multiply-adds (`vpmaddwd` on
-    /// x86, `smull`/`sadalp` or `sdot` on ARM); multiplying every product by its scale inside the
-    /// loop made it a 32-bit multiply per value.
-    @inline(__always)
-    static func plainScaledSum(scales: UnsafePointer<Int32>, qs: UnsafePointer<UInt8>, activations aq: UnsafePointer<Int8>) -> Int32 {
+        let s0 = scale(0), s1 = scale(1), s2 = scale(2), s3 = scale(3)
+        let s4 = scale(4), s5 = scale(5), s6 = scale(6), s7 = scale(7)
+        let qs = weights.bytes(at: 16), aq = activations.signedBytes(at: Q8_K.quantsOffset)
+        // Byte l of chunk c holds elements 64c + l (low nibble, sub-block 2c) and 64c + 32 + l
+        // (high nibble, sub-block 2c + 1). Each quant is multiplied by its scale in 16 bits (at
+        // most 15 * 63) and then by its activation: widening multiply-adds (`vpmaddwd`/`vpdpwssd`
+        // on x86, `smlal` on ARM) into one accumulator, reduced once per super-block. Summing
+        // each sub-block first and scaling the sums cost a reduction per sub-block, about twice
+        // the time.
         var total: Int32 = 0
-        for chunk in 0..<4 {
-            // Byte l of chunk c holds elements 64c + l (low nibble) and 64c + 32 + l (high).
-            let bytes = qs + 32 &* chunk, low = aq + 64 &* chunk, high = aq + (64 &* chunk &+ 32)
-            var lowSum: Int32 = 0, highSum: Int32 = 0
-            for l in 0..<32 {
-                lowSum &+= Int32(bytes[l] & 0x0F) &* Int32(low[l])
-                highSum &+= Int32(bytes[l] >> 4) &* Int32(high[l])
-            }
-            total &+= scales[2 &* chunk] &* lowSum &+ scales[2 &* chunk &+ 1] &* highSum
+        for l in 0..<32 {
+            let b0 = qs[l], b1 = qs[32 &+ l], b2 = qs[64 &+ l], b3 = qs[96 &+ l]
+            var t = Int32(Int16(b0 & 0x0F) &* s0) &* Int32(aq[l])
+            t &+= Int32(Int16(b0 >> 4) &* s1) &* Int32(aq[32 &+ l])
+            t &+= Int32(Int16(b1 & 0x0F) &* s2) &* Int32(aq[64 &+ l])
+            t &+= Int32(Int16(b1 >> 4) &* s3) &* Int32(aq[96 &+ l])
+            t &+= Int32(Int16(b2 & 0x0F) &* s4) &* Int32(aq[128 &+ l])
+            t &+= Int32(Int16(b2 >> 4) &* s5) &* Int32(aq[160 &+ l])
+            t &+= Int32(Int16(b3 & 0x0F) &* s6) &* Int32(aq[192 &+ l])
+            t &+= Int32(Int16(b3 >> 4) &* s7) &* Int32(aq[224 &+ l])
+            total &+= t
         }
         return total
     }

@@ -306,13 +306,20 @@ extension Q5_0 {
     }
 }
 
+/// Each quant is built in 16 bits (nibble − 16 where its fifth bit is clear, the nibble where it is
+/// set) from the two 16-bit halves of `qh`, then multiplied by its activation: LLVM keeps the
+/// lanes 16 bits wide and forms widening multiply-adds, where 32-bit quants (a shift of `qh` per
+/// lane) took a 32-bit multiply per value and about a fifth longer.
 @inline(__always)
 func fiveBitBlockSum(qh: UInt32, qs: UnsafePointer<UInt8>, activations aq: UnsafePointer<Int8>) -> Int32 {
+    let lowBits = UInt16(truncatingIfNeeded: qh), highBits = UInt16(truncatingIfNeeded: qh >> 16)
     var sum: Int32 = 0
     for j in 0..<16 {
-        let low = Int32(qs[j] & 0x0F) | Int32(truncatingIfNeeded: (qh >> UInt32(j)) & 1) << 4
-        let high = Int32(qs[j] >> 4) | Int32(truncatingIfNeeded: (qh >> UInt32(j &+ 16)) & 1) << 4
-        sum &+= (low &- 16) &* Int32(aq[j]) &+ (high &- 16) &* Int32(aq[j &+ 16])
+        let lowBit = Int16(bitPattern: (lowBits >> UInt16(j)) & 1), highBit = Int16(bitPattern: (highBits >> UInt16(j)) & 1)
+        let low = Int16(qs[j] & 0x0F) &+ (lowBit &- 1) &* 16
+        let high = Int16(qs[j] >> 4) &+ (highBit &- 1) &* 16
+        sum &+= Int32(low) &* Int32(aq[j])
+        sum &+= Int32(high) &* Int32(aq[j &+ 16])
     }
     return sum
 }

@@ -131,3 +131,9 @@ extension UnsafeRawPointer {
     @inline(__always)
     var q8KScale: Float { loadUnaligned(as: Float.self) }
 }
+
+/// The Q8_K scales of four activation rows' blocks, `stride` bytes apart, for a tile's lanes.
+@inline(__always)
+func q8KScales4(_ a: UnsafeRawPointer, stride: Int) -> SIMD4<Float> {
+    SIMD4(a.q8KScale, (a + stride).q8KScale, (a + 2 &* stride).q8KScale, (a + 3 &* stride).q8KScale)
+}
