@@ -289,39 +289,45 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     public static func scaledSumReference(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
         let scales = w.signedBytes(at: 192), aq = a.signedBytes(at: Q8_K.quantsOffset)
-        // Element 32k + l of a half: nibble k / 2 of ql[32 * (k % 2) + l], bits 2k of qh[l]. The
-        // quants are taken unsigned (0...63) and multiplied by their group's scale in 16 bits
-        // (at most 63 * 128), then by their activation: widening multiply-adds into one
-        // accumulator per half. The -32 offset comes off once, from the activations' group sums
-        // (32 * Σ scale_g * bsum_g), as llama.cpp does.
-        @inline(__always) func quant(_ ql: UnsafePointer<UInt8>, _ qh: UnsafePointer<UInt8>, _ k: Int, _ l: Int) -> Int16 {
-            let low = (ql[32 &* (k & 1) &+ l] >> UInt8(4 &* (k >> 1))) & 0x0F
-            return Int16(low | (((qh[l] >> UInt8(2 &* k)) & 3) << 4))
-        }
-        var total: Int32 = 0
-        for half in 0..<2 {
-            let ql = w.bytes(at: 64 &* half), qh = w.bytes(at: 128 &+ 32 &* half)
-            let x = aq + 128 &* half, sc = scales + 8 &* half
-            let s0 = Int16(sc[0]), s1 = Int16(sc[1]), s2 = Int16(sc[2]), s3 = Int16(sc[3])
-            let s4 = Int16(sc[4]), s5 = Int16(sc[5]), s6 = Int16(sc[6]), s7 = Int16(sc[7])
-            for l in 0..<16 {
-                var t = Int32(quant(ql, qh, 0, l) &* s0) &* Int32(x[l])
-                t &+= Int32(quant(ql, qh, 1, l) &* s2) &* Int32(x[32 &+ l])
-                t &+= Int32(quant(ql, qh, 2, l) &* s4) &* Int32(x[64 &+ l])
-                t &+= Int32(quant(ql, qh, 3, l) &* s6) &* Int32(x[96 &+ l])
-                total &+= t
-            }
-            for l in 16..<32 {
-                var t = Int32(quant(ql, qh, 0, l) &* s1) &* Int32(x[l])
-                t &+= Int32(quant(ql, qh, 1, l) &* s3) &* Int32(x[32 &+ l])
-                t &+= Int32(quant(ql, qh, 2, l) &* s5) &* Int32(x[64 &+ l])
-                t &+= Int32(quant(ql, qh, 3, l) &* s7) &* Int32(x[96 &+ l])
-                total &+= t
-            }
-        }
+        let scale = { (group: Int) in Int16(scales[group]) }
+        // Columns 0-15 use the even groups' scales, columns 16-31 the odd ones'.
+        let total = q6KColumnSums(w, aq, 0..<16, scale(0), scale(2), scale(4), scale(6), scale(8), scale(10), scale(12), scale(14))
+            &+ q6KColumnSums(w, aq, 16..<32, scale(1), scale(3), scale(5), scale(7), scale(9), scale(11), scale(13), scale(15))
+        // The quants were taken unsigned (0...63): their -32 comes off once, from the activations'
+        // group sums (32 * Σ scale_g * bsum_g), as llama.cpp does.
         var offset: Int32 = 0
         for group in 0..<16 { offset &+= Int32(scales[group]) &* a.q8KBlockSum(group) }
         return total &- 32 &* offset
+    }
+
+    /// Σ scale · quant · activation over byte columns `columns` of a Q6_K super-block, the eight
+    /// elements of each column (two halves of four quarters) with the eight scales given. Element
+    /// 128n + 32k + l takes nibble k / 2 of ql[64n + 32 * (k % 2) + l] and bits 2k of qh[32n + l].
+    /// Every quant is built and multiplied by its scale in 16 bits (at most 63 * 128), then by its
+    /// activation: widening multiply-adds into one accumulator, the 6-bit assembly in 16-bit lanes
+    /// (x86 has no byte shifts). About 1.5 times as fast as eight-bit quarters with a 32-bit
+    /// product each.
+    @inline(__always)
+    static func q6KColumnSums(
+        _ w: UnsafeRawPointer, _ aq: UnsafePointer<Int8>, _ columns: Range<Int>,
+        _ a0: Int16, _ a1: Int16, _ a2: Int16, _ a3: Int16, _ b0: Int16, _ b1: Int16, _ b2: Int16, _ b3: Int16
+    ) -> Int32 {
+        let ql = w.bytes(at: 0), qh = w.bytes(at: 128)
+        var total: Int32 = 0
+        for l in columns {
+            let low0 = Int16(ql[l]), low1 = Int16(ql[32 &+ l]), high0 = Int16(qh[l])
+            let low2 = Int16(ql[64 &+ l]), low3 = Int16(ql[96 &+ l]), high1 = Int16(qh[32 &+ l])
+            var t = Int32(((low0 & 15) | ((high0 & 3) << 4)) &* a0) &* Int32(aq[l])
+            t &+= Int32(((low1 & 15) | ((high0 & 12) << 2)) &* a1) &* Int32(aq[32 &+ l])
+            t &+= Int32(((low0 >> 4) | (high0 & 48)) &* a2) &* Int32(aq[64 &+ l])
+            t &+= Int32(((low1 >> 4) | ((high0 >> 2) & 48)) &* a3) &* Int32(aq[96 &+ l])
+            t &+= Int32(((low2 & 15) | ((high1 & 3) << 4)) &* b0) &* Int32(aq[128 &+ l])
+            t &+= Int32(((low3 & 15) | ((high1 & 12) << 2)) &* b1) &* Int32(aq[160 &+ l])
+            t &+= Int32(((low2 >> 4) | (high1 & 48)) &* b2) &* Int32(aq[192 &+ l])
+            t &+= Int32(((low3 >> 4) | ((high1 >> 2) & 48)) &* b3) &* Int32(aq[224 &+ l])
+            total &+= t
+        }
+        return total
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
