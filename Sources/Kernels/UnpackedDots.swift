@@ -312,19 +312,9 @@ func dotTile32(
     let w1 = (unpacked + unpackedStride).assumingMemoryBound(to: Int16.self)
     let scales0 = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
     let scales1 = (unpacked + (unpackedStride &+ count &* 2)).assumingMemoryBound(to: Float.self)
-    let a0 = widened, a1 = widened + widenedStride, a2 = widened + 2 &* widenedStride, a3 = widened + 3 &* widenedStride
     let blocks = count / 32
     @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
-        let o = block &* 32
-        #if HEARTH_AVX2
-        let sums = avx2Floats(avx2Int16Dots2x4(w0 + o, w1 + o, a0 + o, stride: widenedStride, count: 32))
-        #else
-        let s0 = int16Dot(w0 + o, a0 + o, 32), s1 = int16Dot(w0 + o, a1 + o, 32)
-        let s2 = int16Dot(w0 + o, a2 + o, 32), s3 = int16Dot(w0 + o, a3 + o, 32)
-        let s4 = int16Dot(w1 + o, a0 + o, 32), s5 = int16Dot(w1 + o, a1 + o, 32)
-        let s6 = int16Dot(w1 + o, a2 + o, 32), s7 = int16Dot(w1 + o, a3 + o, 32)
-        let sums = SIMD8<Float>(Float(s0), Float(s1), Float(s2), Float(s3), Float(s4), Float(s5), Float(s6), Float(s7))
-        #endif
+        let sums = tileBlockSums32(w0 + block &* 32, w1 + block &* 32, widened + block &* 32, stride: widenedStride)
         let b = block &* 34
         let d0 = (activations + b).half(at: 0), d1 = (activations + (activationStride &+ b)).half(at: 0)
         let d2 = (activations + (2 &* activationStride &+ b)).half(at: 0)
@@ -334,6 +324,19 @@ func dotTile32(
         return sums * products
     }
     storeTile32(sumTileBlocks(blocks, blockDots), output: output, outputStride: outputStride)
+}
+
+/// The eight exact sums of one 32-value block of two unpacked rows with four widened activation
+/// rows (`stride` apart), as floats in a tile's lane order (weight row r, activation row b at
+/// lane 4r + b).
+@inline(__always)
+func tileBlockSums32(_ w0: UnsafePointer<Int16>, _ w1: UnsafePointer<Int16>, _ a: UnsafePointer<Int16>, stride: Int) -> SIMD8<Float> {
+    #if HEARTH_AVX2
+    avx2Floats(avx2Int16Dots2x4(w0, w1, a, stride: stride, count: 32))
+    #else
+    let s = int16Dot2x4(w0, w1, a, stride: stride, 32)
+    return SIMD8<Float>(Float(s.0), Float(s.1), Float(s.2), Float(s.3), Float(s.4), Float(s.5), Float(s.6), Float(s.7))
+    #endif
 }
 
 /// `sumBlocks`' four accumulators, lane by lane for the eight pairs of a 2 x 4 tile: block k goes
@@ -507,14 +510,8 @@ extension Q4_1: UnpackedDotKernel {
         let w1 = (unpacked + unpackedStride).assumingMemoryBound(to: Int16.self)
         let scales0 = (unpacked + count &* 2).assumingMemoryBound(to: Float.self)
         let scales1 = (unpacked + (unpackedStride &+ count &* 2)).assumingMemoryBound(to: Float.self)
-        let a0 = widened, a1 = widened + widenedStride, a2 = widened + 2 &* widenedStride, a3 = widened + 3 &* widenedStride
         @inline(__always) func blockDots(_ block: Int) -> SIMD8<Float> {
-            let o = block &* 32
-            let s0 = int16Dot(w0 + o, a0 + o, 32), s1 = int16Dot(w0 + o, a1 + o, 32)
-            let s2 = int16Dot(w0 + o, a2 + o, 32), s3 = int16Dot(w0 + o, a3 + o, 32)
-            let s4 = int16Dot(w1 + o, a0 + o, 32), s5 = int16Dot(w1 + o, a1 + o, 32)
-            let s6 = int16Dot(w1 + o, a2 + o, 32), s7 = int16Dot(w1 + o, a3 + o, 32)
-            let sums = SIMD8<Float>(Float(s0), Float(s1), Float(s2), Float(s3), Float(s4), Float(s5), Float(s6), Float(s7))
+            let sums = tileBlockSums32(w0 + block &* 32, w1 + block &* 32, widened + block &* 32, stride: widenedStride)
             let b = block &* 36
             let r0 = activations + b, r1 = activations + (activationStride &+ b)
             let r2 = activations + (2 &* activationStride &+ b), r3 = activations + (3 &* activationStride &+ b)

@@ -29,6 +29,17 @@ func kQuantScalesAndMins(_ packed: UnsafeRawPointer) -> SIMD4<UInt32> {
         word1 & low6, ((word2 >> 4) & low4) | (((word1 >> 6) & low2) << 4))
 }
 
+/// The eight 6-bit sub-block scales of `kQuantScalesAndMins` as 16-bit integers, for loops that
+/// multiply each quant by its scale in 16 bits.
+@inline(__always)
+func kQuantSubBlockScales(_ packed: UnsafeRawPointer) -> (Int16, Int16, Int16, Int16, Int16, Int16, Int16, Int16) {
+    let unpacked = kQuantScalesAndMins(packed)
+    @inline(__always) func scale(_ subBlock: Int) -> Int16 {
+        Int16(truncatingIfNeeded: (unpacked[subBlock >> 2] >> UInt32(8 &* (subBlock & 3))) & 0xFF)
+    }
+    return (scale(0), scale(1), scale(2), scale(3), scale(4), scale(5), scale(6), scale(7))
+}
+
 /// Sum over the eight sub-blocks of minimum * (sum of the sub-block's activation quants), from
 /// the Q8_K partial sums (two 16-value sums per 32-value sub-block).
 @inline(__always)
@@ -139,12 +150,7 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
     /// The plain-loop twin of ``scaledSum(_:_:)``.
     @inline(__always)
     public static func scaledSumReference(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
-        let scales = kQuantScalesAndMins(weights + 4)
-        @inline(__always) func scale(_ subBlock: Int) -> Int16 {
-            Int16(truncatingIfNeeded: (scales[subBlock >> 2] >> UInt32(8 &* (subBlock & 3))) & 0xFF)
-        }
-        let s0 = scale(0), s1 = scale(1), s2 = scale(2), s3 = scale(3)
-        let s4 = scale(4), s5 = scale(5), s6 = scale(6), s7 = scale(7)
+        let (s0, s1, s2, s3, s4, s5, s6, s7) = kQuantSubBlockScales(weights + 4)
         let qs = weights.bytes(at: 16), aq = activations.signedBytes(at: Q8_K.quantsOffset)
         // Byte l of chunk c holds elements 64c + l (low nibble, sub-block 2c) and 64c + 32 + l
         // (high nibble, sub-block 2c + 1). Each quant is multiplied by its scale in 16 bits (at
@@ -234,12 +240,7 @@ public enum Q5_K: QuantFormat, BlockDotKernel {
     /// super-block (1.7 times as fast as a 32-bit multiply per product into 32 lanes).
     @inline(__always)
     public static func scaledSum(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer) -> Int32 {
-        let scales = kQuantScalesAndMins(weights + 4)
-        @inline(__always) func scale(_ subBlock: Int) -> Int16 {
-            Int16(truncatingIfNeeded: (scales[subBlock >> 2] >> UInt32(8 &* (subBlock & 3))) & 0xFF)
-        }
-        let s0 = scale(0), s1 = scale(1), s2 = scale(2), s3 = scale(3)
-        let s4 = scale(4), s5 = scale(5), s6 = scale(6), s7 = scale(7)
+        let (s0, s1, s2, s3, s4, s5, s6, s7) = kQuantSubBlockScales(weights + 4)
         let qh = weights.bytes(at: 16), qs = weights.bytes(at: 48), aq = activations.signedBytes(at: Q8_K.quantsOffset)
         var total: Int32 = 0
         for l in 0..<32 {
