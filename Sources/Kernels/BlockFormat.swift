@@ -68,6 +68,15 @@ public protocol QuantFormat: BlockFormat {
     static func dot(
         _ weights: UnsafeRawPointer, activations: UnsafeRawPointer, activationStride: Int,
         activationCount: Int, count: Int, into output: UnsafeMutablePointer<Float>, outputStride: Int)
+
+    /// `(dot(first, activations), dot(second, activations))`, bit for bit, with the two rows' blocks
+    /// read side by side. Decode walks each thread's rows as two streams through it (the two
+    /// halves of its share): two rows' bytes come from memory at once, where one row at a time
+    /// left the core waiting on its single stream. A requirement (with a default that dots the
+    /// rows one after the other) so that formats can interleave their blocks.
+    static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float)
 }
 
 extension QuantFormat {
@@ -81,6 +90,12 @@ extension QuantFormat {
         for index in 0..<activationCount {
             output[index &* outputStride] = dot(weights, activations + index &* activationStride, count: count)
         }
+    }
+
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        (dot(first, activations, count: count), dot(second, activations, count: count))
     }
 }
 
@@ -142,6 +157,33 @@ func sumBlocks<K: BlockDotKernel>(
     return (s0 + s1) + (s2 + s3)
 }
 
+/// `sumBlocks` for two weight rows at once, block by block: each row's four accumulators take
+/// exactly the values, in exactly the order, that `sumBlocks` gives them.
+@inline(__always)
+func sumBlocksTwoRows<K: BlockDotKernel>(
+    _ kernel: K.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int
+) -> (Float, Float) {
+    var s0 = SIMD2<Float>(), s1 = SIMD2<Float>(), s2 = SIMD2<Float>(), s3 = SIMD2<Float>()
+    @inline(__always)
+    func pair(_ block: Int) -> SIMD2<Float> {
+        SIMD2(K.blockDot(first, activations, block: block), K.blockDot(second, activations, block: block))
+    }
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += pair(block)
+        s1 += pair(block &+ 1)
+        s2 += pair(block &+ 2)
+        s3 += pair(block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += pair(block)
+        block &+= 1
+    }
+    let total = (s0 + s1) + (s2 + s3)
+    return (total[0], total[1])
+}
+
 /// `sumBlocks`' four accumulators over per-block values from a closure (for kernels whose block
 /// product is not a format's `blockDot`): block k into accumulator k % 4 (the remainder into the
 /// first), summed as (s0 + s1) + (s2 + s3).
@@ -172,6 +214,19 @@ func sumSuperBlocks<K: BlockDotKernel>(
     var total: Float = 0
     for block in 0..<blocks { total += K.blockDot(weights, activations, block: block) }
     return total
+}
+
+/// `sumSuperBlocks` for two weight rows at once, block by block (each row's sum is
+/// `sumSuperBlocks`' bit for bit).
+@inline(__always)
+func sumSuperBlocksTwoRows<K: BlockDotKernel>(
+    _ kernel: K.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int
+) -> (Float, Float) {
+    var total = SIMD2<Float>()
+    for block in 0..<blocks {
+        total += SIMD2(K.blockDot(first, activations, block: block), K.blockDot(second, activations, block: block))
+    }
+    return (total[0], total[1])
 }
 
 /// Runs `accumulate` on `width` zeroed Int32 lanes (a stack buffer) and returns their sum. The

@@ -101,7 +101,11 @@ private func multiplyFast<F: QuantFormat>(
         // Q6_K in the tiled order for every row: one rounding per super-block.
         if batch == 1 {
             let work = { (range: Range<Int>) in
-                for r in range { output[r] = Q6_K.dotTiledOrder(w + r &* rowBytes, a, count: columns) }
+                dotRowsAsTwoStreams(range, output: output) { r in
+                    Q6_K.dotTiledOrder(w + r &* rowBytes, a, count: columns)
+                } pair: { r, s in
+                    Q6_K.dotTiledOrderTwoRows(w + r &* rowBytes, w + s &* rowBytes, a, count: columns)
+                }
             }
             if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
         } else {
@@ -130,7 +134,11 @@ private func multiplyFast<F: QuantFormat>(
     #endif
     if batch == 1 {
         let work = { (range: Range<Int>) in
-            for r in range { output[r] = F.dot(w + r &* rowBytes, a, count: columns) }
+            dotRowsAsTwoStreams(range, output: output) { r in
+                F.dot(w + r &* rowBytes, a, count: columns)
+            } pair: { r, s in
+                F.dotTwoRows(w + r &* rowBytes, w + s &* rowBytes, a, count: columns)
+            }
         }
         if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
         return
@@ -172,6 +180,23 @@ private func multiplyFast<F: QuantFormat>(
         }
     }
     if parallel, let pool { pool.parallelFor(rows, grain: weightRowTile, work) } else { work(0..<rows) }
+}
+
+/// Dots the weight rows of `range` with one activation row: row i of the range's first half
+/// together with row i of its second half (`pair`), and a last odd row alone (`single`). Each half
+/// is read front to back, so a thread streams two regions of the matrix at once: with one row at
+/// a time the core waited on its single stream (BENCHMARKS.md, session 23). Two adjacent rows
+/// side by side were far slower still: the hardware prefetchers lost both streams.
+@inline(__always)
+func dotRowsAsTwoStreams(
+    _ range: Range<Int>, output: UnsafeMutablePointer<Float>,
+    single: (Int) -> Float, pair: (Int, Int) -> (Float, Float)
+) {
+    let half = range.count / 2, lower = range.lowerBound
+    for i in 0..<half {
+        (output[lower &+ i], output[lower &+ half &+ i]) = pair(lower &+ i, lower &+ half &+ i)
+    }
+    if range.count & 1 == 1 { output[range.upperBound &- 1] = single(range.upperBound &- 1) }
 }
 
 /// The float operations of the AVX-512 VNNI products (other builds have one order of their own).

@@ -95,6 +95,29 @@ import Testing
         }
     }
 
+    /// Two rows dotted side by side (what decode runs) give each row's single dot, bit for bit.
+    @Test(arguments: weightFormats.map { $0.name })
+    func twoRowsGiveTheirSingleDots(_ name: String) throws {
+        let format = try #require(weightFormats.first { $0.name == name })
+        let columns = Self.columns(for: format)
+        let rowBytes = format.rowByteCount(columns: columns)!
+        for trial in 0..<4 {
+            let seed = UInt64(trial) &* 104_729 &+ UInt64(format.ggmlType)
+            let weights = randomWeights(format, rows: 2, columns: columns, seed: seed)
+            let activations = quantized(randomFloats(columns, seed: seed &+ 1), as: format.activationFormat)
+            weights.withUnsafeBytes { w in
+                activations.withUnsafeBytes { a in
+                    let first = w.baseAddress!, second = w.baseAddress! + rowBytes
+                    let (pairFirst, pairSecond) = format.dotTwoRows(first, second, a.baseAddress!, count: columns)
+                    let aloneFirst = format.dot(first, a.baseAddress!, count: columns)
+                    let aloneSecond = format.dot(second, a.baseAddress!, count: columns)
+                    #expect(pairFirst.bitPattern == aloneFirst.bitPattern, "\(name) trial \(trial): first row \(pairFirst) vs \(aloneFirst)")
+                    #expect(pairSecond.bitPattern == aloneSecond.bitPattern, "\(name) trial \(trial): second row \(pairSecond) vs \(aloneSecond)")
+                }
+            }
+        }
+    }
+
     /// A hand-computed Q4_0 block: catches a layout error that symmetric random tests could hide.
     @Test func q4_0HandComputedBlock() {
         var block = [UInt8](repeating: 0, count: 18)

@@ -40,6 +40,12 @@ public enum Q2_K: QuantFormat, BlockDotKernel {
         sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
     }
 
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumSuperBlocksTwoRows(Self.self, first, second, activations, blocks: count / 256)
+    }
+
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 84, a = activations + block &* 292
@@ -132,6 +138,12 @@ public enum Q3_K: QuantFormat, BlockDotKernel {
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumSuperBlocksTwoRows(Self.self, first, second, activations, blocks: count / 256)
     }
 
     @inline(__always)
@@ -259,6 +271,23 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
         #endif
     }
 
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI
+        var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+        for block in 0..<count / 256 {
+            let w0 = first + block &* 210, w1 = second + block &* 210, a = activations + block &* 292
+            let scale = a.q8KScale
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(scale * w0.half(at: 208)), _mm256_cvtepi32_ps(vnniScaledLanes(w0, a)), acc0)
+            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(scale * w1.half(at: 208)), _mm256_cvtepi32_ps(vnniScaledLanes(w1, a)), acc1)
+        }
+        return (horizontalSum(acc0), horizontalSum(acc1))
+        #else
+        sumSuperBlocksTwoRows(Self.self, first, second, activations, blocks: count / 256)
+        #endif
+    }
+
     #if HEARTH_AVX512_VNNI
     /// `dot` in llama.cpp's tiled-kernel order (`RowOrder.inBatchOfEight`): each super-block's
     /// exact sum times d_w, fused with d_a into one accumulator. `ProductOrder.blockSums` uses it
@@ -271,6 +300,19 @@ public enum Q6_K: QuantFormat, BlockDotKernel {
             total = total.addingProduct(Float(sum) * w.half(at: 208), a.q8KScale)
         }
         return total
+    }
+
+    /// `dotTiledOrder` for two rows, block by block (each row's result bit for bit).
+    static func dotTiledOrderTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        var totals = SIMD2<Float>()
+        for block in 0..<count / 256 {
+            let w0 = first + block &* 210, w1 = second + block &* 210, a = activations + block &* 292
+            let sums = SIMD2<Float>(horizontalSums(vnniScaledLanes(w0, a), vnniScaledLanes(w1, a)))
+            totals = totals.addingProduct(sums * SIMD2(w0.half(at: 208), w1.half(at: 208)), a.q8KScale)
+        }
+        return (totals[0], totals[1])
     }
     #endif
 

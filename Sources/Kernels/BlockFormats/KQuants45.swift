@@ -101,6 +101,27 @@ public enum Q4_K: QuantFormat, BlockDotKernel {
         #endif
     }
 
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI
+        // `dot`'s operations for each row, lane by lane: products and minimums of the first row,
+        // then of the second.
+        var totals = SIMD4<Float>()
+        for block in 0..<count / 256 {
+            let w0 = first + block &* 144, w1 = second + block &* 144, a = activations + block &* 292
+            let lanes0 = vnniLanes(w0.bytes(at: 4), w0.bytes(at: 16), a)
+            let lanes1 = vnniLanes(w1.bytes(at: 4), w1.bytes(at: 16), a)
+            let sums = horizontalSums(lanes0.scaled, lanes0.minimums, lanes1.scaled, lanes1.minimums)
+            let factors = SIMD4(w0.half(at: 0), w0.half(at: 2), w1.half(at: 0), w1.half(at: 2)) * a.q8KScale
+            totals = totals.addingProduct(SIMD4<Float>(sums), factors)
+        }
+        return (totals[0] - totals[1], totals[2] - totals[3])
+        #else
+        sumSuperBlocksTwoRows(Self.self, first, second, activations, blocks: count / 256)
+        #endif
+    }
+
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 144, a = activations + block &* 292
@@ -220,6 +241,12 @@ public enum Q5_K: QuantFormat, BlockDotKernel {
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumSuperBlocksTwoRows(Self.self, first, second, activations, blocks: count / 256)
     }
 
     @inline(__always)

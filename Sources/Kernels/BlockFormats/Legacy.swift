@@ -35,6 +35,16 @@ public enum Q4_0: QuantFormat, BlockDotKernel {
         #endif
     }
 
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
+    }
+
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 18, a = activations + block &* 34
@@ -93,6 +103,16 @@ public enum Q4_1: QuantFormat, BlockDotKernel {
         avx2SumBlocks(Self.self, weights, activations, blocks: count / 32)
         #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+        #endif
+    }
+
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
         #endif
     }
 
@@ -182,6 +202,16 @@ public enum Q5_0: QuantFormat, BlockDotKernel {
         #endif
     }
 
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
+    }
+
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 22, a = activations + block &* 34
@@ -239,6 +269,16 @@ public enum Q5_1: QuantFormat, BlockDotKernel {
         vnniDot32(Self.self, weights, activations, count: count)
         #else
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+        #endif
+    }
+
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
         #endif
     }
 

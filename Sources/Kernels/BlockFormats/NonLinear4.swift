@@ -96,6 +96,12 @@ public enum IQ4_NL: QuantFormat, BlockDotKernel {
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
     }
 
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+    }
+
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 18, a = activations + block &* 34
@@ -141,6 +147,12 @@ public enum MXFP4: QuantFormat, BlockDotKernel {
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
+    }
+
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
     }
 
     @inline(__always)
@@ -198,6 +210,12 @@ public enum IQ4_XS: QuantFormat, BlockDotKernel {
 
     public static func dot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> Float {
         sumSuperBlocks(Self.self, weights, activations, blocks: count / 256)
+    }
+
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumSuperBlocksTwoRows(Self.self, first, second, activations, blocks: count / 256)
     }
 
     /// The super-block's eight blocks: integer sums scaled by their 6-bit scales (exact in Int32:

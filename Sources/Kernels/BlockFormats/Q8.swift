@@ -31,6 +31,16 @@ public enum Q8_0: QuantFormat, ActivationFormat, BlockDotKernel {
         #endif
     }
 
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
+    }
+
     @inline(__always)
     static func blockDot(_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, block: Int) -> Float {
         let w = weights + block &* 34, a = activations + block &* 34

@@ -49,6 +49,24 @@ func horizontalSum(_ x: __m256i) -> Int32 {
     return (lanes.lowHalf &+ lanes.highHalf).wrappedSum()
 }
 
+/// The sums of the eight lanes of four integer vectors, in their order (exact: any order of
+/// integer additions gives the same sums). Three `vphaddd` and one add for the four, where four
+/// `horizontalSum`s take five operations each.
+@inline(__always)
+func horizontalSums(_ a: __m256i, _ b: __m256i, _ c: __m256i, _ d: __m256i) -> SIMD4<Int32> {
+    // Per 128-bit half: a's, b's, c's and d's partial sums, then the halves added.
+    let partial = unsafeBitCast(_mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d)), to: SIMD8<Int32>.self)
+    return partial.lowHalf &+ partial.highHalf
+}
+
+/// The sums of the eight lanes of two integer vectors, in their order.
+@inline(__always)
+func horizontalSums(_ a: __m256i, _ b: __m256i) -> SIMD2<Int32> {
+    let partial = unsafeBitCast(_mm256_hadd_epi32(a, b), to: SIMD8<Int32>.self)
+    let quarters = partial.lowHalf &+ partial.highHalf  // a, a, b, b
+    return SIMD2(quarters[0] &+ quarters[1], quarters[2] &+ quarters[3])
+}
+
 /// A 32-value block format decoded to 32 quant bytes for `vpdpbusd`.
 protocol VNNIBlock32: QuantFormat {
     /// True when `quants` are signed (weights centred on zero); false for unsigned quants with a
@@ -265,11 +283,18 @@ func addScaledProducts(_ acc: __m256i, _ quants: __m256i, _ activations: UnsafeR
 
 extension Q4_K {
     /// The exact integer sums over one super-block of scale * quant * activation and of minimum *
-    /// activation (`blockDot`'s two sums). The twelve packed bytes become eight scale bytes and
-    /// eight minimum bytes in four 32-bit operations each (ggml's `utmp` masks), not sub-block by
-    /// sub-block: unpacking them one at a time was about half of the instructions.
+    /// activation (`blockDot`'s two sums).
     @inline(__always)
     static func vnniSums(_ packed: UnsafePointer<UInt8>, _ qs: UnsafePointer<UInt8>, _ a: UnsafeRawPointer) -> (scaled: Int32, minimums: Int32) {
+        let lanes = vnniLanes(packed, qs, a)
+        return (horizontalSum(lanes.scaled), horizontalSum(lanes.minimums))
+    }
+
+    /// `vnniSums` before the lanes are summed. The twelve packed bytes become eight scale bytes
+    /// and eight minimum bytes in four 32-bit operations each (ggml's `utmp` masks), not
+    /// sub-block by sub-block: unpacking them one at a time was about half of the instructions.
+    @inline(__always)
+    static func vnniLanes(_ packed: UnsafePointer<UInt8>, _ qs: UnsafePointer<UInt8>, _ a: UnsafeRawPointer) -> (scaled: __m256i, minimums: __m256i) {
         let p = UnsafeRawPointer(packed)
         let u0 = p.loadUnaligned(as: UInt32.self), u1 = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
         let u2 = p.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
@@ -280,7 +305,7 @@ extension Q4_K {
         // Each minimum twice, against Q8_K's two 16-value sums of its sub-block.
         let minimumPairs = _mm_cvtsi64_si128(Int64(bitPattern: minimumBytes))
         let minimums = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(minimumPairs, minimumPairs))
-        let minimumSum = horizontalSum(_mm256_madd_epi16(minimums, load32Bytes(a + Q8_K.sumsOffset)))
+        let minimumLanes = _mm256_madd_epi16(minimums, load32Bytes(a + Q8_K.sumsOffset))
         // Scale j as a 16-bit value in every lane: a byte shuffle of the eight 16-bit scales.
         let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(Int64(bitPattern: scaleBytes))))
         @inline(__always)
@@ -297,7 +322,7 @@ extension Q4_K {
             acc = addScaledProducts(acc, low, aq + 64 &* chunk, scale(2 &* chunk))
             acc = addScaledProducts(acc, high, aq + (64 &* chunk &+ 32), scale(2 &* chunk &+ 1))
         }
-        return (horizontalSum(acc), minimumSum)
+        return (acc, minimumLanes)
     }
 }
 
