@@ -327,6 +327,24 @@ extension Q4_K {
 }
 
 extension Q6_K {
+    /// The eight 16-value scales of half `half` of the super-block at `w` (scales 8h ..< 8h + 8),
+    /// as 16-bit values in both 128-bit lanes.
+    @inline(__always)
+    static func q6KHalfScales(_ w: UnsafeRawPointer, _ half: Int) -> __m256i {
+        _mm256_cvtepi8_epi16(_mm_set1_epi64x(w.loadUnaligned(fromByteOffset: 192 &+ 8 &* half, as: Int64.self)))
+    }
+
+    /// The scales of group `k` (32 values) of a half: scale 2k in every 16-bit lane of the low
+    /// 128 bits (the group's first 16 values), scale 2k + 1 in the high 128 bits. One byte
+    /// shuffle of `q6KHalfScales`; setting the two halves from scalars took six operations.
+    @inline(__always)
+    static func q6KGroupScales(_ halfScales: __m256i, _ k: Int) -> __m256i {
+        let first = UInt16(truncatingIfNeeded: 4 &* k) | UInt16(truncatingIfNeeded: 4 &* k &+ 1) << 8
+        let second = UInt16(truncatingIfNeeded: 4 &* k &+ 2) | UInt16(truncatingIfNeeded: 4 &* k &+ 3) << 8
+        let words = SIMD16<UInt16>(lowHalf: SIMD8(repeating: first), highHalf: SIMD8(repeating: second))
+        return _mm256_shuffle_epi8(halfScales, unsafeBitCast(words, to: __m256i.self))
+    }
+
     /// The exact integer sum of scale * (quant - 32) * activation over one super-block, in
     /// `ggml_vec_dot_q6_K_q8_K`'s eight lanes (lane i: values 4i ..< 4i + 4 of every 32, less
     /// 32 * (bsums[2i] * scale[2i] + bsums[2i + 1] * scale[2i + 1])): the unsigned 6-bit quants
@@ -334,22 +352,19 @@ extension Q6_K {
     /// Q8_K's `bsums` — is taken off at the end.
     @inline(__always)
     static func vnniScaledLanes(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> __m256i {
-        let scales = w.signedBytes(at: 192), aq = a + Q8_K.quantsOffset
+        let aq = a + Q8_K.quantsOffset
         var acc = _mm256_setzero_si256()
         let mask = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3)
         for half in 0..<2 {
             let ql0 = load32Bytes(w + 64 &* half), ql1 = load32Bytes(w + (64 &* half &+ 32))
             let qh = load32Bytes(w + (128 &+ 32 &* half))
-            let sc = scales + 8 &* half
+            let halfScales = q6KHalfScales(w, half)
             for k in 0..<4 {
                 let lowSource = k & 1 == 0 ? ql0 : ql1
                 let low = k < 2 ? _mm256_and_si256(lowSource, mask) : _mm256_and_si256(_mm256_srli_epi16(lowSource, 4), mask)
                 let highBits = _mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 &* k)), three)
                 let quants = _mm256_or_si256(low, _mm256_slli_epi16(highBits, 4))
-                // Elements 0..<16 of the group take scale 2k, elements 16..<32 scale 2k + 1.
-                let groupScales = _mm256_set_m128i(
-                    _mm_set1_epi16(Int16(sc[2 &* k &+ 1])), _mm_set1_epi16(Int16(sc[2 &* k])))
-                acc = addScaledProducts(acc, quants, aq + (128 &* half &+ 32 &* k), groupScales)
+                acc = addScaledProducts(acc, quants, aq + (128 &* half &+ 32 &* k), q6KGroupScales(halfScales, k))
             }
         }
         // Sum over the sixteen groups of scale * (Q8_K's sum of the group's activations).

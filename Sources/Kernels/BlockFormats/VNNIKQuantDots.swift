@@ -101,14 +101,13 @@ extension Q6_K {
                         for half in 0..<2 {
                             let ql0 = load32Bytes(w + 64 &* half), ql1 = load32Bytes(w + (64 &* half &+ 32))
                             let qh = load32Bytes(w + (128 &+ 32 &* half))
-                            let sc = scales + 8 &* half
+                            let halfScales = q6KHalfScales(w, half)
                             for k in 0..<4 {
                                 let lowSource = k & 1 == 0 ? ql0 : ql1
                                 let low = k < 2 ? _mm256_and_si256(lowSource, mask) : _mm256_and_si256(_mm256_srli_epi16(lowSource, 4), mask)
                                 let highBits = _mm256_and_si256(_mm256_srli_epi16(qh, Int32(2 &* k)), three)
                                 quants[4 &* half &+ k] = _mm256_or_si256(low, _mm256_slli_epi16(highBits, 4))
-                                groupScales[4 &* half &+ k] = _mm256_set_m128i(
-                                    _mm_set1_epi16(Int16(sc[2 &* k &+ 1])), _mm_set1_epi16(Int16(sc[2 &* k])))
+                                groupScales[4 &* half &+ k] = q6KGroupScales(halfScales, k)
                             }
                         }
                     }
