@@ -87,42 +87,6 @@ func vnniDot32BlockSums<F: VNNIBlock32>(
         : products + minimumTermBlockSums(F.self, weights, activations, blocks: blocks, activationSums: activationSums)
 }
 
-/// `vnniDot32BlockSums` for two weight rows, block by block (each row's result bit for bit).
-@inline(__always)
-func vnniDot32BlockSumsTwoRows<F: VNNIBlock32>(
-    _ format: F.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int,
-    activationScales: UnsafePointer<Float>, activationSums: UnsafePointer<Float>
-) -> (Float, Float) {
-    var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-    let blocks = count / 32, wBytes = F.bytesPerBlock, aBytes = F.Activation.bytesPerBlock
-    var block = 0
-    while block &+ 8 <= blocks {
-        let w0 = first + block &* wBytes, w1 = second + block &* wBytes, a = activations + block &* aBytes
-        let activationEight = UnsafeRawPointer(activationScales + block).loadUnaligned(as: __m256.self)
-        @inline(__always)
-        func eightBlocks(_ w: UnsafeRawPointer, _ acc: __m256) -> __m256 {
-            @inline(__always) func lanes(_ k: Int) -> __m256i { blockLanes(F.self, w + k &* wBytes, a + k &* aBytes) }
-            let sums = laneSums(lanes(0), lanes(1), lanes(2), lanes(3), lanes(4), lanes(5), lanes(6), lanes(7))
-            return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(eightScales(w, blockBytes: wBytes), activationEight), acc)
-        }
-        acc0 = eightBlocks(w0, acc0)
-        acc1 = eightBlocks(w1, acc1)
-        block &+= 8
-    }
-    var rest0: Float = 0, rest1: Float = 0
-    while block < blocks {
-        let w0 = first + block &* wBytes, w1 = second + block &* wBytes, a = activations + block &* aBytes
-        let da = activationScales[block]
-        rest0.addProduct(Float(horizontalSum(blockLanes(F.self, w0, a))), w0.half(at: 0) * da)
-        rest1.addProduct(Float(horizontalSum(blockLanes(F.self, w1, a))), w1.half(at: 0) * da)
-        block &+= 1
-    }
-    let products0 = horizontalSum(acc0) + rest0, products1 = horizontalSum(acc1) + rest1
-    if F.quantsAreSigned { return (products0, products1) }
-    return (products0 + minimumTermBlockSums(F.self, first, activations, blocks: blocks, activationSums: activationSums),
-            products1 + minimumTermBlockSums(F.self, second, activations, blocks: blocks, activationSums: activationSums))
-}
-
 /// `vnniDot32BlockSums`' float part for each lane of a panel: `product(block)` gives a block's
 /// converted integer sums and its scales d_w * d_a.
 @inline(__always)

@@ -143,26 +143,6 @@ func vnniDot32<F: VNNIBlock32>(
         ? products : products + minimumTerm(F.self, weights, activations, blocks: blocks, activationSums: activationSums)
 }
 
-/// `vnniDot32` for two weight rows, block by block (each row's result bit for bit).
-@inline(__always)
-func vnniDot32TwoRows<F: VNNIBlock32>(
-    _ format: F.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int,
-    activationScales: UnsafePointer<Float>, activationSums: UnsafePointer<Float>
-) -> (Float, Float) {
-    var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-    let blocks = count / 32, wBytes = F.bytesPerBlock, aBytes = F.Activation.bytesPerBlock
-    for block in 0..<blocks {
-        let w0 = first + block &* wBytes, w1 = second + block &* wBytes, a = activations + block &* aBytes
-        let da = activationScales[block]
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(w0.half(at: 0) * da), _mm256_cvtepi32_ps(blockLanes(F.self, w0, a)), acc0)
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(w1.half(at: 0) * da), _mm256_cvtepi32_ps(blockLanes(F.self, w1, a)), acc1)
-    }
-    let products0 = horizontalSum(acc0), products1 = horizontalSum(acc1)
-    if F.quantsAreSigned { return (products0, products1) }
-    return (products0 + minimumTerm(F.self, first, activations, blocks: blocks, activationSums: activationSums),
-            products1 + minimumTerm(F.self, second, activations, blocks: blocks, activationSums: activationSums))
-}
-
 /// Y = X W^T over a 32-value format: one activation row (decode) by row dots, whose activation
 /// scales (and Q8_1 sums) are converted once for all weight rows; from `panelsPayFromBatch` rows
 /// through panels; in between, row dots for each activation row.
@@ -190,24 +170,6 @@ func multiplyVNNI32<F: VNNIBlock32>(
             scales[b &* blocks &+ block] = activation.half(at: 0)
             sums[b &* blocks &+ block] = F.quantsAreSigned ? 0 : activation.half(at: 2)
         }
-    }
-    if batch == 1 {
-        // Decode: two streams per thread, as `dotRowsAsTwoStreams` says.
-        let work = { (range: Range<Int>) in
-            dotRowsAsTwoStreams(range, output: output) { r in
-                blockSums
-                    ? vnniDot32BlockSums(F.self, w + r &* rowBytes, a, count: columns, activationScales: scales, activationSums: sums)
-                    : vnniDot32(F.self, w + r &* rowBytes, a, count: columns, activationScales: scales, activationSums: sums)
-            } pair: { r, s in
-                blockSums
-                    ? vnniDot32BlockSumsTwoRows(
-                        F.self, w + r &* rowBytes, w + s &* rowBytes, a, count: columns, activationScales: scales, activationSums: sums)
-                    : vnniDot32TwoRows(
-                        F.self, w + r &* rowBytes, w + s &* rowBytes, a, count: columns, activationScales: scales, activationSums: sums)
-            }
-        }
-        if parallel, let pool { pool.parallelFor(rows, grain: 4, work) } else { work(0..<rows) }
-        return
     }
     let work = { (range: Range<Int>) in
         for r in range {
