@@ -96,10 +96,8 @@ public enum IQ4_NL: QuantFormat, BlockDotKernel {
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
     }
 
-    public static func dotTwoRows(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-    ) -> (Float, Float) {
-        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
+        dotTwoRows32(Self.self, plain: true, first, second, activations, count: count)
     }
 
     @inline(__always)
@@ -149,10 +147,8 @@ public enum MXFP4: QuantFormat, BlockDotKernel {
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
     }
 
-    public static func dotTwoRows(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-    ) -> (Float, Float) {
-        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
+        dotTwoRows32(Self.self, plain: true, first, second, activations, count: count)
     }
 
     @inline(__always)
