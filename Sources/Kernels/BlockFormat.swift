@@ -163,25 +163,9 @@ func sumBlocks<K: BlockDotKernel>(
 func sumBlocksTwoRows<K: BlockDotKernel>(
     _ kernel: K.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int
 ) -> (Float, Float) {
-    // Its own loop, like `sumBlocks`, rather than `sumBlockValues`' closure (see `BlockDotKernel`).
-    var s0 = SIMD2<Float>(), s1 = SIMD2<Float>(), s2 = SIMD2<Float>(), s3 = SIMD2<Float>()
-    @inline(__always)
-    func pair(_ block: Int) -> SIMD2<Float> {
+    let total = sumBlockValues(blocks) { block in
         SIMD2(K.blockDot(first, activations, block: block), K.blockDot(second, activations, block: block))
     }
-    var block = 0
-    while block &+ 4 <= blocks {
-        s0 += pair(block)
-        s1 += pair(block &+ 1)
-        s2 += pair(block &+ 2)
-        s3 += pair(block &+ 3)
-        block &+= 4
-    }
-    while block < blocks {
-        s0 += pair(block)
-        block &+= 1
-    }
-    let total = (s0 + s1) + (s2 + s3)
     return (total[0], total[1])
 }
 
