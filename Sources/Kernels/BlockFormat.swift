@@ -163,39 +163,33 @@ func sumBlocks<K: BlockDotKernel>(
 func sumBlocksTwoRows<K: BlockDotKernel>(
     _ kernel: K.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, blocks: Int
 ) -> (Float, Float) {
-    let total = sumBlockValues(blocks) { block in
+    var s0 = SIMD2<Float>(), s1 = SIMD2<Float>(), s2 = SIMD2<Float>(), s3 = SIMD2<Float>()
+    @inline(__always)
+    func pair(_ block: Int) -> SIMD2<Float> {
         SIMD2(K.blockDot(first, activations, block: block), K.blockDot(second, activations, block: block))
     }
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += pair(block)
+        s1 += pair(block &+ 1)
+        s2 += pair(block &+ 2)
+        s3 += pair(block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += pair(block)
+        block &+= 1
+    }
+    let total = (s0 + s1) + (s2 + s3)
     return (total[0], total[1])
 }
 
-/// `dotTwoRows` for a 32-value format whose `dot` is `sumBlocks` in builds where `plain` is true:
-/// there the two rows block by block, elsewhere (the format's own VNNI or AVX2 dot) the two dots.
-@inline(__always)
-func dotTwoRows32<K: QuantFormat & BlockDotKernel>(
-    _ kernel: K.Type, plain: Bool, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-) -> (Float, Float) {
-    plain
-        ? sumBlocksTwoRows(K.self, first, second, activations, blocks: count / 32)
-        : (K.dot(first, activations, count: count), K.dot(second, activations, count: count))
-}
-
-/// What `sumBlockValues` adds: one float, or several side by side as the lanes of a vector.
-protocol BlockSumValue {
-    static var zero: Self { get }
-    static func + (lhs: Self, rhs: Self) -> Self
-    static func += (lhs: inout Self, rhs: Self)
-}
-extension Float: BlockSumValue {}
-extension SIMD2: BlockSumValue where Scalar == Float {}
-extension SIMD8: BlockSumValue where Scalar == Float {}
-
 /// `sumBlocks`' four accumulators over per-block values from a closure (for kernels whose block
-/// product is not a format's `blockDot`, or several rows' products side by side as vector lanes):
-/// block k into accumulator k % 4 (the remainder into the first), summed as (s0 + s1) + (s2 + s3).
+/// product is not a format's `blockDot`): block k into accumulator k % 4 (the remainder into the
+/// first), summed as (s0 + s1) + (s2 + s3).
 @inline(__always)
-func sumBlockValues<V: BlockSumValue>(_ blocks: Int, _ value: (Int) -> V) -> V {
-    var s0 = V.zero, s1 = V.zero, s2 = V.zero, s3 = V.zero
+func sumBlockValues(_ blocks: Int, _ value: (Int) -> Float) -> Float {
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
     var block = 0
     while block &+ 4 <= blocks {
         s0 += value(block)

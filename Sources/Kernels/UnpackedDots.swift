@@ -323,7 +323,7 @@ func dotTile32(
         let products = SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
         return sums * products
     }
-    storeTile32(sumBlockValues(blocks, blockDots), output: output, outputStride: outputStride)
+    storeTile32(sumTileBlocks(blocks, blockDots), output: output, outputStride: outputStride)
 }
 
 /// The eight exact sums of one 32-value block of two unpacked rows with four widened activation
@@ -337,6 +337,26 @@ func tileBlockSums32(_ w0: UnsafePointer<Int16>, _ w1: UnsafePointer<Int16>, _ a
     let s = int16Dot2x4(w0, w1, a, stride: stride, 32)
     return SIMD8<Float>(Float(s.0), Float(s.1), Float(s.2), Float(s.3), Float(s.4), Float(s.5), Float(s.6), Float(s.7))
     #endif
+}
+
+/// `sumBlocks`' four accumulators, lane by lane for the eight pairs of a 2 x 4 tile: block k goes
+/// to accumulator k % 4 (the remainder to the first), summed as (s0 + s1) + (s2 + s3).
+@inline(__always)
+func sumTileBlocks(_ blocks: Int, _ blockDots: (Int) -> SIMD8<Float>) -> SIMD8<Float> {
+    var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+    var block = 0
+    while block &+ 4 <= blocks {
+        s0 += blockDots(block)
+        s1 += blockDots(block &+ 1)
+        s2 += blockDots(block &+ 2)
+        s3 += blockDots(block &+ 3)
+        block &+= 4
+    }
+    while block < blocks {
+        s0 += blockDots(block)
+        block &+= 1
+    }
+    return (s0 + s1) + (s2 + s3)
 }
 
 /// Writes a 2 x 4 tile's lanes (weight row r, activation row b at lane 4r + b) to
@@ -503,7 +523,7 @@ extension Q4_1: UnpackedDotKernel {
             let minimums = SIMD8<Float>(lowHalf: mw0 * s, highHalf: mw1 * s)
             return sums * products + minimums
         }
-        storeTile32(sumBlockValues(count / 32, blockDots), output: output, outputStride: outputStride)
+        storeTile32(sumTileBlocks(count / 32, blockDots), output: output, outputStride: outputStride)
     }
 }
 #endif

@@ -256,7 +256,7 @@ extension Q5_0: UnpackedDotKernel {
             let x0 = scales0[block], x1 = scales1[block]
             return sums * SIMD8<Float>(x0 * d0, x0 * d1, x0 * d2, x0 * d3, x1 * d0, x1 * d1, x1 * d2, x1 * d3)
         }
-        storeTile32(sumBlockValues(count / 32, blockDots), output: output, outputStride: outputStride)
+        storeTile32(sumTileBlocks(count / 32, blockDots), output: output, outputStride: outputStride)
     }
 }
 
@@ -335,7 +335,7 @@ extension Q4_1: UnpackedDotKernel {
             let minimums = SIMD8<Float>(m0 * s0, m0 * s1, m0 * s2, m0 * s3, m1 * s0, m1 * s1, m1 * s2, m1 * s3)
             return sums * products + minimums
         }
-        storeTile32(sumBlockValues(count / 32, blockDots), output: output, outputStride: outputStride)
+        storeTile32(sumTileBlocks(count / 32, blockDots), output: output, outputStride: outputStride)
     }
 }
 

@@ -35,8 +35,14 @@ public enum Q4_0: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
-        dotTwoRows32(Self.self, plain: !productsRoundAsLlamaCppX86, first, second, activations, count: count)
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
@@ -100,8 +106,14 @@ public enum Q4_1: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
-        dotTwoRows32(Self.self, plain: !productsRoundAsLlamaCppX86 && !kernelsUseAVX2, first, second, activations, count: count)
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
@@ -190,8 +202,14 @@ public enum Q5_0: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
-        dotTwoRows32(Self.self, plain: !productsRoundAsLlamaCppX86 && !kernelsUseAVX2, first, second, activations, count: count)
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
@@ -254,8 +272,14 @@ public enum Q5_1: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
-        dotTwoRows32(Self.self, plain: !productsRoundAsLlamaCppX86, first, second, activations, count: count)
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)

@@ -96,8 +96,10 @@ public enum IQ4_NL: QuantFormat, BlockDotKernel {
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
     }
 
-    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
-        dotTwoRows32(Self.self, plain: true, first, second, activations, count: count)
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
     }
 
     @inline(__always)
@@ -147,8 +149,10 @@ public enum MXFP4: QuantFormat, BlockDotKernel {
         sumBlocks(Self.self, weights, activations, blocks: count / 32)
     }
 
-    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
-        dotTwoRows32(Self.self, plain: true, first, second, activations, count: count)
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
     }
 
     @inline(__always)

@@ -31,8 +31,14 @@ public enum Q8_0: QuantFormat, ActivationFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
-        dotTwoRows32(Self.self, plain: !productsRoundAsLlamaCppX86 && !kernelsUseAVX2, first, second, activations, count: count)
+    public static func dotTwoRows(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+    ) -> (Float, Float) {
+        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
+        (dot(first, activations, count: count), dot(second, activations, count: count))
+        #else
+        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
+        #endif
     }
 
     @inline(__always)
