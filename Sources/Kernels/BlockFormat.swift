@@ -184,6 +184,31 @@ func sumBlocksTwoRows<K: BlockDotKernel>(
     return (total[0], total[1])
 }
 
+/// `dotTwoRows` for a 32-value format whose `dot` is `sumBlocks` except on AVX-512 VNNI: there its
+/// two dots, elsewhere the two rows block by block.
+@inline(__always)
+func sumBlocksTwoRowsUnlessVNNI<K: QuantFormat & BlockDotKernel>(
+    _ kernel: K.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+) -> (Float, Float) {
+    #if HEARTH_AVX512_VNNI
+    (K.dot(first, activations, count: count), K.dot(second, activations, count: count))
+    #else
+    sumBlocksTwoRows(K.self, first, second, activations, blocks: count / 32)
+    #endif
+}
+
+/// The same for a format with its own AVX2 `dot` as well.
+@inline(__always)
+func sumBlocksTwoRowsUnlessVNNIOrAVX2<K: QuantFormat & BlockDotKernel>(
+    _ kernel: K.Type, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
+) -> (Float, Float) {
+    #if HEARTH_AVX512_VNNI || HEARTH_AVX2
+    (K.dot(first, activations, count: count), K.dot(second, activations, count: count))
+    #else
+    sumBlocksTwoRows(K.self, first, second, activations, blocks: count / 32)
+    #endif
+}
+
 /// `sumBlocks`' four accumulators over per-block values from a closure (for kernels whose block
 /// product is not a format's `blockDot`): block k into accumulator k % 4 (the remainder into the
 /// first), summed as (s0 + s1) + (s2 + s3).

@@ -35,14 +35,8 @@ public enum Q4_0: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-    ) -> (Float, Float) {
-        #if HEARTH_AVX512_VNNI
-        (dot(first, activations, count: count), dot(second, activations, count: count))
-        #else
-        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
-        #endif
+    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
+        sumBlocksTwoRowsUnlessVNNI(Self.self, first, second, activations, count: count)
     }
 
     @inline(__always)
@@ -106,14 +100,8 @@ public enum Q4_1: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-    ) -> (Float, Float) {
-        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
-        (dot(first, activations, count: count), dot(second, activations, count: count))
-        #else
-        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
-        #endif
+    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
+        sumBlocksTwoRowsUnlessVNNIOrAVX2(Self.self, first, second, activations, count: count)
     }
 
     @inline(__always)
@@ -202,14 +190,8 @@ public enum Q5_0: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-    ) -> (Float, Float) {
-        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
-        (dot(first, activations, count: count), dot(second, activations, count: count))
-        #else
-        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
-        #endif
+    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
+        sumBlocksTwoRowsUnlessVNNIOrAVX2(Self.self, first, second, activations, count: count)
     }
 
     @inline(__always)
@@ -272,14 +254,8 @@ public enum Q5_1: QuantFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-    ) -> (Float, Float) {
-        #if HEARTH_AVX512_VNNI
-        (dot(first, activations, count: count), dot(second, activations, count: count))
-        #else
-        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
-        #endif
+    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
+        sumBlocksTwoRowsUnlessVNNI(Self.self, first, second, activations, count: count)
     }
 
     @inline(__always)

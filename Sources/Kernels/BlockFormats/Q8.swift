@@ -31,14 +31,8 @@ public enum Q8_0: QuantFormat, ActivationFormat, BlockDotKernel {
         #endif
     }
 
-    public static func dotTwoRows(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int
-    ) -> (Float, Float) {
-        #if HEARTH_AVX512_VNNI || HEARTH_AVX2
-        (dot(first, activations, count: count), dot(second, activations, count: count))
-        #else
-        sumBlocksTwoRows(Self.self, first, second, activations, blocks: count / 32)
-        #endif
+    public static func dotTwoRows(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ activations: UnsafeRawPointer, count: Int) -> (Float, Float) {
+        sumBlocksTwoRowsUnlessVNNIOrAVX2(Self.self, first, second, activations, count: count)
     }
 
     @inline(__always)
