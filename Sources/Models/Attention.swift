@@ -7,8 +7,7 @@ extension TransformerModel {
     /// This is flash attention as llama.cpp's CPU backend runs it: one pass over the positions
     /// with an online softmax (running maximum M and sum S), in ggml's order, per cache type:
     /// - f16 (its default): the query rounded to binary16 to meet the binary16 keys, the value
-    ///   accumulator held in binary16 and rounded after every update (`halfDot`,
-    ///   `halfMultiplyAdd`);
+    ///   accumulator held in binary16 and rounded after every update (`attendHalfBlock`);
     /// - q8_0 (`-ctk q8_0 -ctv q8_0`): keys, values and queries rotated by a Walsh–Hadamard
     ///   transform (llama.cpp's attention rotation, see ``KVCacheType/keyRotation(headDimension:)``),
     ///   the query quantised to Q8_0 and dotted with the Q8_0 keys (`Q8_0.dot`), each value row
@@ -16,13 +15,14 @@ extension TransformerModel {
     ///   element, and the output rotated back.
     /// With an attention soft cap (gemma2) each score is capped right after scaling, as ggml does.
     /// Rounding where the reference rounds keeps greedy decoding in step with it; it also needs
-    /// no score buffer, whatever the context length.
+    /// no score buffer beyond a block's, whatever the context length.
     ///
     /// Each task takes the query heads that share one key/value head, for up to eight rows of
     /// one sequence, and walks the positions in blocks: a block of keys and values is read once
     /// for all of them while it is in cache (at depth, reading them once per query head and row
-    /// made attention most of a multi-row pass). Each (row, head) still visits its positions
-    /// in order with the same operations, so the results are the one-at-a-time results.
+    /// made attention most of a multi-row pass), and a binary16 block is decoded to floats once
+    /// for all of them. Each (row, head) still visits its positions in order with the same
+    /// operations, so the results are the one-at-a-time results.
     func attend(layer: Int, batch n: Int, rows: RowMap, window: Int?) {
         let hp = hyperparameters
         let groupSize = hp.headCount / hp.headCountKV
@@ -68,7 +68,7 @@ extension TransformerModel {
 
     /// Rows of one sequence, and positions, that an attention task takes at a time.
     static let attentionRowBlock = 8
-    static let attentionPositionBlock = 64
+    static let attentionPositionBlock = halfAttentionBlock
 
     /// Sets up each (row, head) state of `task`: its visible positions, an empty softmax, and
     /// its query scaled; returns the lowest and highest position any state sees.
@@ -138,34 +138,26 @@ extension TransformerModel {
         let (lowest, highest) = startStates(task, rows: rows, window: window, scratch: scratch) { _, query in
             for d in 0..<headDimension { query[d] = halfToFloat(floatToHalf(query[d])) }
         }
+        let decodedKeys = scratch.decodedKeys, decodedValues = scratch.decodedValues
         var blockStart = lowest
         while blockStart <= highest {
             let blockEnd = min(blockStart + Self.attentionPositionBlock, highest + 1)
+            // Each key and value row is decoded once per block for all the task's states.
+            decodeHalfRows(keys + blockStart * keyStride, stride: keyStride, count: blockEnd - blockStart,
+                           dimension: headDimension, into: decodedKeys)
+            decodeHalfRows(values + blockStart * valueStride, stride: valueStride, count: blockEnd - blockStart,
+                           dimension: headDimension, into: decodedValues)
             for s in 0..<task.rowCount * task.headCount {
                 let from = max(blockStart, scratch.firsts[s]), to = min(blockEnd - 1, scratch.lasts[s])
                 guard from <= to else { continue }
-                let query = scratch.queries + s * headDimension, accumulator = scratch.accumulators + s * headDimension
-                var maximum = scratch.maxima[s], sum = scratch.sums[s]
-                for j in from...to {
-                    var score = halfDot(query, keys + j * keyStride, count: headDimension) * scale
-                    if let softCap { score = softCap * tanhf(score) }
-                    var rescale: Float = 1
-                    var weight: Float = 1
-                    if score > maximum {
-                        rescale = expf(maximum - score)
-                        maximum = score
-                        for d in 0..<headDimension {
-                            accumulator[d] = halfToFloat(floatToHalf(accumulator[d] * rescale))
-                        }
-                    } else {
-                        weight = expf(score - maximum)
-                    }
-                    halfMultiplyAdd(accumulator, values + j * valueStride, weight: weight, count: headDimension)
-                    // ggml's `S = S*ms + vs`, which GCC contracts into one fused multiply-add.
-                    sum = weight.addingProduct(sum, rescale)
-                }
-                scratch.maxima[s] = maximum
-                scratch.sums[s] = sum
+                var state = HalfAttentionState(maximum: scratch.maxima[s], sum: scratch.sums[s])
+                let offset = (from - blockStart) * headDimension
+                attendHalfBlock(query: scratch.queries + s * headDimension, keys: decodedKeys + offset,
+                                values: decodedValues + offset, count: to - from + 1, dimension: headDimension,
+                                scale: scale, softCap: softCap, accumulator: scratch.accumulators + s * headDimension,
+                                state: &state)
+                scratch.maxima[s] = state.maximum
+                scratch.sums[s] = state.sum
             }
             blockStart = blockEnd
         }
@@ -241,11 +233,12 @@ struct AttentionTask {
 
 /// One thread's working memory for attention tasks: per (row, head) state its query, value
 /// accumulator, softmax maximum and sum, and visible positions; for a q8_0 cache the quantised
-/// queries and a block of dequantised values.
+/// queries; a block of keys and values decoded to floats.
 struct AttentionScratch {
     let queries: UnsafeMutablePointer<Float>
     let accumulators: UnsafeMutablePointer<Float>
     let quantisedQueries: UnsafeMutableRawPointer
+    let decodedKeys: UnsafeMutablePointer<Float>
     let decodedValues: UnsafeMutablePointer<Float>
     let maxima: UnsafeMutablePointer<Float>
     let sums: UnsafeMutablePointer<Float>
@@ -256,6 +249,7 @@ struct AttentionScratch {
         queries = .allocate(capacity: states * dimension)
         accumulators = .allocate(capacity: states * dimension)
         quantisedQueries = .allocate(byteCount: states * KVCacheType.q8_0.headBytes(dimension: dimension) + 64, alignment: 64)
+        decodedKeys = .allocate(capacity: TransformerModel.attentionPositionBlock * dimension)
         decodedValues = .allocate(capacity: TransformerModel.attentionPositionBlock * dimension)
         maxima = .allocate(capacity: states)
         sums = .allocate(capacity: states)
@@ -267,6 +261,7 @@ struct AttentionScratch {
         queries.deallocate()
         accumulators.deallocate()
         quantisedQueries.deallocate()
+        decodedKeys.deallocate()
         decodedValues.deallocate()
         maxima.deallocate()
         sums.deallocate()

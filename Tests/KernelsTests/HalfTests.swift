@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import Testing
 
@@ -95,29 +96,82 @@ import Testing
         for (original, rounded) in zip(values, back) { #expect(abs(original - rounded) <= abs(original) * 0x1p-8) }
     }
 
-    /// Attention's query · key dot: the AVX-512 path and its scalar twin agree bit for bit (head
-    /// dimensions 64, 128 and 256, and 100: a remainder past the 64-value steps), and both stay
-    /// within float rounding of a double-precision dot.
+    /// Attention's query · key dot on keys decoded to floats: the AVX-512 path and its scalar twin
+    /// on the binary16 keys agree bit for bit (head dimensions 64, 128 and 256, and 100: a
+    /// remainder past the 64-value steps), and both stay within float rounding of a
+    /// double-precision dot.
     @Test(arguments: [64, 100, 128, 256])
     func halfDotMatchesItsTwin(count: Int) {
         let q = randomFloats(count, seed: 41).map { halfToFloat(floatToHalf($0)) }
         let k = randomFloats(count, seed: 42).map { floatToHalf($0) }
-        let fast = halfDot(q, k, count: count), reference = halfDotReference(q, k, count: count)
+        var decoded = [Float](repeating: 0, count: count)
+        k.withUnsafeBufferPointer { k in
+            decoded.withUnsafeMutableBufferPointer { decodeHalfRows(k.baseAddress!, stride: count, count: 1, dimension: count, into: $0.baseAddress!) }
+        }
+        let fast = halfDot(q, decoded: decoded, count: count), reference = halfDotReference(q, k, count: count)
         #expect(fast.bitPattern == reference.bitPattern, "\(fast) vs \(reference)")
         let exact = zip(q, k).reduce(0.0) { $0 + Double($1.0) * Double(halfToFloat($1.1)) }
         let magnitude = zip(q, k).reduce(0.0) { $0 + abs(Double($1.0) * Double(halfToFloat($1.1))) }
         #expect(abs(Double(fast) - exact) <= 1e-6 * magnitude)
     }
 
-    /// The value update: the exact accumulator + value * weight, rounded to binary16.
-    @Test func halfMultiplyAddRoundsOnce() {
-        var accumulator = randomFloats(40, seed: 43).map { halfToFloat(floatToHalf($0)) }
-        let v = randomFloats(40, seed: 44).map { floatToHalf($0) }
-        let weight: Float = 0.3183
-        let expected = zip(accumulator, v).map { halfToFloat(floatToHalf(Float(Double($0.0) + Double(halfToFloat($0.1)) * Double(weight)))) }
-        accumulator.withUnsafeMutableBufferPointer { halfMultiplyAdd($0.baseAddress!, v, weight: weight, count: 40) }
-        // One rounding to float, then to binary16, equals rounding the exact value unless the
-        // exact value lies within 2^-24 (relative) of a binary16 tie: not so for these values.
-        #expect(accumulator == expected)
+    /// A query's attention block by block over decoded keys and values equals its twin stepping
+    /// position by position on the binary16 cache, bit for bit: every head dimension path (64 and
+    /// 128 in registers, 80 and 256 in the plain loops), blocks of uneven lengths, a soft cap,
+    /// and scores that raise the maximum part way through.
+    @Test(arguments: [64, 80, 128, 256], [false, true])
+    func attentionBlocksMatchTheirTwin(dimension: Int, capped: Bool) {
+        let positions = 150, stride = dimension + 16
+        let keys = randomFloats(positions * stride, seed: 51).map { floatToHalf($0 * 0.2) }
+        let values = randomFloats(positions * stride, seed: 52).map { floatToHalf($0) }
+        let query = randomFloats(dimension, seed: 53).map { halfToFloat(floatToHalf($0 * 0.3)) }
+        let scale = 1 / Float(dimension).squareRoot(), softCap: Float? = capped ? 5 : nil
+        var fast = [Float](repeating: 0, count: dimension), reference = fast
+        var fastState = HalfAttentionState(), referenceState = HalfAttentionState()
+        var decodedKeys = [Float](repeating: 0, count: halfAttentionBlock * dimension), decodedValues = decodedKeys
+        var start = 0, blockLengths = [1, 64, 13, 64, 8]
+        while start < positions {
+            let count = min(blockLengths.removeFirst(), positions - start)
+            keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in
+                decodedKeys.withUnsafeMutableBufferPointer {
+                    decodeHalfRows(k.baseAddress! + start * stride, stride: stride, count: count, dimension: dimension, into: $0.baseAddress!)
+                }
+                decodedValues.withUnsafeMutableBufferPointer {
+                    decodeHalfRows(v.baseAddress! + start * stride, stride: stride, count: count, dimension: dimension, into: $0.baseAddress!)
+                }
+                fast.withUnsafeMutableBufferPointer {
+                    attendHalfBlock(query: query, keys: decodedKeys, values: decodedValues, count: count, dimension: dimension,
+                                    scale: scale, softCap: softCap, accumulator: $0.baseAddress!, state: &fastState)
+                }
+                reference.withUnsafeMutableBufferPointer {
+                    attendHalfBlockReference(query: query, keys: k.baseAddress! + start * stride, values: v.baseAddress! + start * stride,
+                                             stride: stride, count: count, dimension: dimension, scale: scale, softCap: softCap,
+                                             accumulator: $0.baseAddress!, state: &referenceState)
+                }
+            }}
+            start += count
+        }
+        #expect(fastState.maximum.bitPattern == referenceState.maximum.bitPattern)
+        #expect(fastState.sum.bitPattern == referenceState.sum.bitPattern)
+        #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern))
+        #expect(fastState.sum > 1 && fast.contains { $0 != 0 })
+    }
+
+    /// The vectorisable `expf` is the C library's bit for bit where the attention uses it: every
+    /// 1237th float bit pattern (both signs, subnormals, the under- and overflow edges, infinities
+    /// and NaNs), and the edges themselves.
+    @Test(.enabled(if: exponentialsUseGlibcReplica, "the replica is used on glibc with FMA only"))
+    func exponentialsAreTheCLibrarys() {
+        var inputs: [Float] = [0, -0, 1, -1, .infinity, -.infinity, .nan, -103.972076, -103.97208, -103.27892, -103.278915,
+                               88.72283, 88.722839, -87.33655, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]
+        var bits: UInt32 = 0
+        while bits < UInt32.max - 1237 {
+            inputs.append(Float(bitPattern: bits))
+            bits += 1237
+        }
+        var results = inputs
+        results.withUnsafeMutableBufferPointer { exponentials($0.baseAddress!, count: $0.count) }
+        let mismatches = zip(inputs, results).filter { !Self.same(expf($0.0), $0.1) }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 }
