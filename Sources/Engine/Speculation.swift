@@ -61,11 +61,12 @@ public struct SpeculationStatistics: Sendable, Equatable {
 
 /// The draft length from one pass to the next: up a step after a proposal kept whole, down to
 /// the step that holds what was kept after a miss; after misses in a row the proposals pause, so
-/// text that does not repeat costs almost nothing. The steps make passes of 2, 4, 8, 16, 32, 48
-/// and 64 rows (the token and its proposal): batched products work in panels of 16 rows, so a
-/// pass of 17 costs nearly what one of 32 does.
+/// text that does not repeat costs almost nothing. The steps make passes of 2, 16, 32, 48 and 64
+/// rows (the token and its proposal): batched products work in panels of 16 rows, so on a CPU a
+/// pass of 4 or 8 rows costs nearly what one of 16 does (BENCHMARKS.md, session 24) and one of 17
+/// nearly what one of 32 does.
 struct DraftLength {
-    static let steps = [1, 3, 7, 15, 31, 47, 63]
+    static let steps = [1, 15, 31, 47, 63]
     let ladder: [Int]
     private var index: Int
     private var misses = 0
@@ -75,7 +76,7 @@ struct DraftLength {
         var ladder = Self.steps.filter { $0 < maximum }
         ladder.append(maximum)
         self.ladder = ladder
-        index = min(2, ladder.count - 1)
+        index = min(1, ladder.count - 1)
     }
 
     var current: Int { ladder[index] }

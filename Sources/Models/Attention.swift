@@ -26,8 +26,11 @@ extension TransformerModel {
     func attend(layer: Int, batch n: Int, rows: RowMap, window: Int?) {
         let hp = hyperparameters
         let groupSize = hp.headCount / hp.headCountKV
-        // A single row splits its groups' heads so both threads have work.
-        let headsPerTask = n >= 8 ? groupSize : max(1, (groupSize + 1) / 2)
+        // A task's heads share the reads and the decoding of their key/value head's blocks, so a
+        // group is split only when there are too few tasks to keep every thread busy evenly.
+        let rowBlocks = rows.segments.reduce(0) { $0 + ($1.count + Self.attentionRowBlock - 1) / Self.attentionRowBlock }
+        let wholeGroups = hp.headCountKV * rowBlocks
+        let headsPerTask = n >= 8 || wholeGroups % pool.threadCount == 0 ? groupSize : max(1, (groupSize + 1) / 2)
         var tasks: [AttentionTask] = []
         for segment in rows.segments {
             for kvHead in 0..<hp.headCountKV {

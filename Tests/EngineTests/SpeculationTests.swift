@@ -22,10 +22,9 @@ import Testing
 
     @Test func draftLengthsFillPanelsGrowOnSuccessAndPauseAfterMisses() {
         var length = DraftLength(maximum: 63)
-        #expect(length.next() == 7)
-        length.record(proposed: 7, accepted: 7)
         #expect(length.next() == 15)
         length.record(proposed: 15, accepted: 15)
+        #expect(length.next() == 31)
         length.record(proposed: 31, accepted: 31)
         length.record(proposed: 47, accepted: 47)
         #expect(length.next() == 63)
@@ -40,7 +39,13 @@ import Testing
         for _ in 0..<3 { length.record(proposed: 1, accepted: 0) }
         #expect((0..<8).map { _ in length.next() } == [Int](repeating: 0, count: 8))
         #expect(length.next() == 1)
-        #expect(DraftLength(maximum: 5).ladder == [1, 3, 5])
+        #expect(DraftLength(maximum: 5).ladder == [1, 5])
+        // A miss after 5 kept: down to a pass of 2 rows, then back up to 16 when that is kept.
+        length.record(proposed: 1, accepted: 1)
+        length.record(proposed: 15, accepted: 5)
+        #expect(length.next() == 1)
+        length.record(proposed: 1, accepted: 1)
+        #expect(length.next() == 15)
     }
 }
 
