@@ -5,6 +5,9 @@
 // the same system while taking the call out of the loop. Elsewhere (musl, Darwin, CPUs without
 // FMA, where the C library computes differently) the attention calls `expf` itself.
 
+#if HEARTH_AVX512_VNNI
+import _Builtin_intrinsics.intel
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -26,7 +29,17 @@ public func exponentials(_ values: UnsafeMutablePointer<Float>, count: Int) {
     #if canImport(Glibc) && HEARTH_AVX2
     glibcExpTable.withUnsafeBufferPointer { table in
         let table = table.baseAddress!
-        for i in 0..<count { values[i] = glibcExpFMA(values[i], table: table) }
+        var i = 0
+        #if HEARTH_AVX512_VNNI
+        while i &+ 8 <= count {
+            glibcExpFMA8(values + i, table: table)
+            i &+= 8
+        }
+        #endif
+        while i < count {
+            values[i] = glibcExpFMA(values[i], table: table)
+            i &+= 1
+        }
     }
     #else
     for i in 0..<count { values[i] = expf(values[i]) }
@@ -73,3 +86,35 @@ public func glibcExpFMA(_ x: Float, table: UnsafePointer<UInt64>) -> Float {
     result = x > Float(bitPattern: 0x42b1_7217) ? .infinity : result
     return x.isNaN ? x + x : result
 }
+
+#if HEARTH_AVX512_VNNI
+/// `glibcExpFMA` for eight floats in place, each lane the same binary64 operations; the table
+/// entry is picked by two two-register permutes (entries 0–15 and 16–31) and bit 4 of k.
+@inline(__always)
+func glibcExpFMA8(_ values: UnsafeMutablePointer<Float>, table: UnsafePointer<UInt64>) {
+    let invLn2N = _mm512_set1_pd(Double(bitPattern: 0x4047_1547_652b_82fe))
+    let shift = _mm512_set1_pd(Double(bitPattern: 0x4338_0000_0000_0000))
+    let c0 = _mm512_set1_pd(Double(bitPattern: 0x3ebc_6af8_4b91_2394)), c1 = _mm512_set1_pd(Double(bitPattern: 0x3f2e_bfce_50fa_c4f3))
+    let c2 = _mm512_set1_pd(Double(bitPattern: 0x3f96_2e42_ff0c_52d6)), one = _mm512_set1_pd(1)
+    @inline(__always) func entries(_ offset: Int) -> __m512i { UnsafeRawPointer(table + offset).loadUnaligned(as: __m512i.self) }
+    let x = UnsafeRawPointer(values).loadUnaligned(as: __m256.self)
+    let xd = _mm512_cvtps_pd(x)
+    let shifted = _mm512_fmadd_pd(invLn2N, xd, shift)
+    let k = _mm512_castpd_si512(shifted)
+    let kd = _mm512_sub_pd(shifted, shift)
+    let r = _mm512_fmsub_pd(invLn2N, xd, kd)
+    let low = _mm512_permutex2var_epi64(entries(0), k, entries(8)), high = _mm512_permutex2var_epi64(entries(16), k, entries(24))
+    let entry = _mm512_mask_blend_epi64(_mm512_test_epi64_mask(k, _mm512_set1_epi64(16)), low, high)
+    let scale = _mm512_castsi512_pd(_mm512_add_epi64(entry, _mm512_slli_epi64(k, 47)))
+    let z = _mm512_fmadd_pd(r, c0, c1)
+    let r2 = _mm512_mul_pd(r, r)
+    let y = _mm512_mul_pd(_mm512_fmadd_pd(z, r2, _mm512_fmadd_pd(r, c2, one)), scale)
+    let lanes = unsafeBitCast(x, to: SIMD8<Float>.self)
+    var result = unsafeBitCast(_mm512_cvtpd_ps(y), to: SIMD8<Float>.self)
+    result.replace(with: .leastNonzeroMagnitude, where: lanes .< Float(bitPattern: 0xc2ce_8ecf))
+    result.replace(with: 0, where: lanes .< Float(bitPattern: 0xc2cf_f1b4))
+    result.replace(with: .infinity, where: lanes .> Float(bitPattern: 0x42b1_7217))
+    result.replace(with: lanes + lanes, where: lanes .!= lanes)
+    UnsafeMutableRawPointer(values).storeBytes(of: result, as: SIMD8<Float>.self)
+}
+#endif
