@@ -2,10 +2,16 @@ import Foundation
 import Models
 import Sampling
 
-/// Speculative decoding by prompt lookup: the tokens that followed the latest earlier occurrence
-/// of the output's last few tokens (in the prompt or the answer so far) are proposed as the next
-/// ones, and one forward pass checks them all. Work that repeats its input — an edit, a rename,
-/// a template filled in — gets many tokens per pass over the weights.
+/// Speculative decoding by prompt lookup: the tokens that followed an earlier occurrence of the
+/// output's last tokens (in the prompt or the answer so far) are proposed as the next ones, and
+/// one forward pass checks them all. Work that repeats its input — an edit, a rename, a template
+/// filled in — gets many tokens per pass over the weights.
+///
+/// Of the earlier occurrences, the one whose preceding tokens agree longest with the history's
+/// is followed: when the answer copies its input, the place it copies from agrees with
+/// everything written since the copy began, while a line that merely repeats elsewhere (a
+/// signature, an indented `return`) agrees for a few tokens only. Taking the latest occurrence
+/// of the last few tokens instead jumps to such repeats and loses whole passes.
 ///
 /// The output is the output without speculation, token for token, under any sampling: every
 /// proposed position's logits come from a pass whose rows are each computed as a row alone
@@ -15,37 +21,45 @@ import Sampling
 public struct NGramSpeculation: Sendable, Equatable {
     /// Most tokens proposed at once (the draft length adapts below it).
     public var maximumDraft: Int
-    /// The longest and shortest suffix looked up.
-    public var longestMatch = 4
+    /// The fewest of the history's last tokens an occurrence has to repeat, and the most
+    /// compared when choosing between occurrences.
     public var shortestMatch = 2
+    public var longestMatch = 64
 
     public init(maximumDraft: Int = 63) {
         self.maximumDraft = max(1, min(maximumDraft, 64))
     }
 
-    /// Up to `count` tokens that followed the latest earlier occurrence of `history`'s last
-    /// n tokens (the longest n from ``longestMatch`` down to ``shortestMatch`` that occurs).
+    /// Up to `count` tokens that followed the earlier occurrence of `history`'s last
+    /// ``shortestMatch`` tokens whose preceding tokens agree longest with the history's (up to
+    /// ``longestMatch``); the latest of equally long ones.
     public func draft(after history: [Int32], count: Int) -> [Int32] {
-        guard count > 0 else { return [] }
-        for n in stride(from: min(longestMatch, history.count - 1), through: shortestMatch, by: -1) {
-            let suffixStart = history.count - n
-            // Latest occurrence first, never the suffix itself.
-            var start = suffixStart - 1
-            while start >= 0 {
-                var matches = true
-                for offset in 0..<n where history[start + offset] != history[suffixStart + offset] {
-                    matches = false
-                    break
+        let length = history.count
+        let shortest = max(1, shortestMatch)
+        let longest = max(shortest, longestMatch)
+        guard count > 0, length > shortest else { return [] }
+        var best = -1
+        var bestAgreement = 0
+        history.withUnsafeBufferPointer { tokens in
+            let last = tokens[length - 1]
+            // `end` is where a candidate occurrence ends; never the history's own end.
+            var end = length - 2
+            while end >= shortest - 1 {
+                defer { end -= 1 }
+                guard tokens[end] == last else { continue }
+                var agreement = 1
+                while agreement < longest, agreement <= end, tokens[end - agreement] == tokens[length - 1 - agreement] {
+                    agreement += 1
                 }
-                if matches {
-                    let following = start + n
-                    let end = min(history.count, following + count)
-                    if following < end { return Array(history[following..<end]) }
+                if agreement >= shortest, agreement > bestAgreement {
+                    best = end + 1
+                    bestAgreement = agreement
+                    if agreement == longest { break }
                 }
-                start -= 1
             }
         }
-        return []
+        guard best >= 0 else { return [] }
+        return Array(history[best..<min(length, best + count)])
     }
 }
 

@@ -20,6 +20,20 @@ import Testing
         #expect(speculation.draft(after: [1], count: 4).isEmpty)
     }
 
+    @Test func followsTheOccurrenceWhoseContextAgreesLongest() {
+        let speculation = NGramSpeculation(maximumDraft: 8)
+        // "3 4" occurs twice before the end; the later one is preceded by 7, the earlier by
+        // "1 2" as the history's last "3 4" is: an answer copying from there goes on with 9.
+        let history: [Int32] = [1, 2, 3, 4, 9, 7, 3, 4, 5, 1, 2, 3, 4]
+        #expect(speculation.draft(after: history, count: 3) == [9, 7, 3])
+        // Agreement is compared up to `longestMatch` tokens; beyond it the latest wins.
+        var short = speculation
+        short.longestMatch = 2
+        #expect(short.draft(after: history, count: 3) == [5, 1, 2])
+        // A run of one token: the occurrence just before the end agrees longest.
+        #expect(speculation.draft(after: [8, 5, 5, 5, 5], count: 2) == [5])
+    }
+
     @Test func draftLengthsFillPanelsGrowOnSuccessAndPauseAfterMisses() {
         var length = DraftLength(maximum: 63)
         #expect(length.next() == 15)
