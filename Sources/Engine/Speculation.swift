@@ -22,8 +22,12 @@ public struct NGramSpeculation: Sendable, Equatable {
     /// Most tokens proposed at once (the draft length adapts below it).
     public var maximumDraft: Int
     /// The fewest of the history's last tokens an occurrence has to repeat, and the most
-    /// compared when choosing between occurrences.
-    public var shortestMatch = 2
+    /// compared when choosing between occurrences. Repeats of two to five tokens are mostly
+    /// coincidences in text that is not copying (a keyword and a space, a common phrase), and a
+    /// proposal drawn from one costs a pass of many rows for little: replaying a coding answer
+    /// that does not repeat its prompt, six kept what paid and dropped most of what did not
+    /// (BENCHMARKS.md, session 25).
+    public var shortestMatch = 6
     public var longestMatch = 64
 
     public init(maximumDraft: Int = 63) {

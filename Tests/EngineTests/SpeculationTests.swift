@@ -7,7 +7,8 @@ import Testing
 
 @Suite struct NGramDraftTests {
     @Test func proposesWhatFollowedTheLatestEarlierOccurrence() {
-        let speculation = NGramSpeculation(maximumDraft: 8)
+        var speculation = NGramSpeculation(maximumDraft: 8)
+        speculation.shortestMatch = 2
         // "... 5 6 7 | 1 2 3 9 | ... 1 2 3" → the latest earlier "1 2 3" was followed by 9.
         let history: [Int32] = [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 9, 8, 1, 2, 3]
         #expect(speculation.draft(after: history, count: 3) == [9, 8, 1])
@@ -21,7 +22,8 @@ import Testing
     }
 
     @Test func followsTheOccurrenceWhoseContextAgreesLongest() {
-        let speculation = NGramSpeculation(maximumDraft: 8)
+        var speculation = NGramSpeculation(maximumDraft: 8)
+        speculation.shortestMatch = 2
         // "3 4" occurs twice before the end; the later one is preceded by 7, the earlier by
         // "1 2" as the history's last "3 4" is: an answer copying from there goes on with 9.
         let history: [Int32] = [1, 2, 3, 4, 9, 7, 3, 4, 5, 1, 2, 3, 4]
@@ -32,6 +34,16 @@ import Testing
         #expect(short.draft(after: history, count: 3) == [5, 1, 2])
         // A run of one token: the occurrence just before the end agrees longest.
         #expect(speculation.draft(after: [8, 5, 5, 5, 5], count: 2) == [5])
+    }
+
+    @Test func shortRepeatsProposeNothingByDefault() {
+        let speculation = NGramSpeculation()
+        // The last five tokens occurred before: below the six a proposal needs by default.
+        let five: [Int32] = [1, 2, 3, 4, 5, 9, 9, 0, 1, 2, 3, 4, 5]
+        #expect(speculation.draft(after: five, count: 4).isEmpty)
+        // Six agree: what followed them is proposed.
+        let six: [Int32] = [7, 1, 2, 3, 4, 5, 9, 9, 7, 1, 2, 3, 4, 5]
+        #expect(speculation.draft(after: six, count: 2) == [9, 9])
     }
 
     @Test func draftLengthsFillPanelsGrowOnSuccessAndPauseAfterMisses() {
@@ -86,6 +98,9 @@ import Testing
         var sampled = SamplingParameters()
         sampled.temperature = 0.8
         sampled.seed = 7
+        // Proposals from repeats as short as two tokens: more passes, kept and rejected, to check.
+        var speculation = NGramSpeculation()
+        speculation.shortestMatch = 2
         for sampling in [SamplingParameters.greedy, sampled] {
             let session = try loaded.makeSession(contextLength: 1024)
             let plain = try session.generate(prompt: prompt, options: GenerationOptions(maxTokens: 96, sampling: sampling))
@@ -93,7 +108,7 @@ import Testing
             session.reset()
             var pieces: [String] = []
             let speculative = try session.generate(
-                prompt: prompt, options: GenerationOptions(maxTokens: 96, sampling: sampling, speculation: NGramSpeculation()),
+                prompt: prompt, options: GenerationOptions(maxTokens: 96, sampling: sampling, speculation: speculation),
                 onPiece: { pieces.append($0.text); return true })
             #expect(speculative.tokens == plain.tokens, "\(name), temperature \(sampling.temperature)")
             #expect(speculative.text == plain.text && pieces.joined() == plain.text)
