@@ -311,7 +311,8 @@ extension HearthServer {
             }
             var options = request.options
             options.constraint = prepared.constraint
-            options.speculation = configuration.speculation
+            // Prompt lookup for models without a draft: where a draft was chosen, it proposes.
+            options.speculation = instance.draft == nil ? configuration.speculation : nil
             // Clamp to the context left after the prompt.
             options.maxTokens = min(request.maxTokens ?? Int.max, context - prompt.count)
             let (events, continuation) = AsyncStream<SchedulerEvent>.makeStream(bufferingPolicy: .unbounded)

@@ -50,8 +50,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Speculate by prompt lookup: propose the tokens that followed the last few tokens where they occurred before (in the prompt or the answer), and check them in one pass. Same output, faster when the answer repeats its input (an edit, a rename).")
-    var ngram = false
+    @Flag(inversion: .prefixedNo, help: "Speculate by prompt lookup (default: on unless a draft model is used): propose the tokens that followed the answer's last tokens where they occurred before (in the prompt or the answer), and check them in one pass. Same output, faster when the answer repeats its input (an edit, a rename, a style fix). --ngram also turns the automatic draft off and prints how the proposals fared.")
+    var ngram: Bool?
 
     @OptionGroup var draft: DraftOptions
 
@@ -74,9 +74,9 @@ struct RunCommand: AsyncParsableCommand {
         if raw && system != nil { throw ValidationError("--system has no meaning with --raw (no chat template is used)") }
         try sampling.parameters().validate()
         if format != nil && grammar != nil { throw ValidationError("--format and --grammar are two constraints; give one") }
-        if ngram && draft.explicit != nil { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
+        if ngram == true && draft.explicit != nil { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
         if let draftMax, !(1...64).contains(draftMax) { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
-        if draftMax != nil && !ngram && draft.explicit == nil { throw ValidationError("--draft-max is for --draft or --ngram") }
+        if draftMax != nil && ngram != true && draft.explicit == nil { throw ValidationError("--draft-max is for --draft or --ngram") }
     }
 
     /// The grammar `--format` or `--grammar` asks for; compiled before the model loads, so a
@@ -136,12 +136,15 @@ struct RunCommand: AsyncParsableCommand {
                                          + lora.adapters(), cacheType: cache.cacheType)
         let contextLength = ctx ?? defaults.contextLength ?? 4096
         let session = try loaded.makeSession(contextLength: contextLength)
-        let draftModel = ngram ? nil : try await draft.choose(
+        let draftModel = ngram == true ? nil : try await draft.choose(
             for: loaded, named: located.name, customization: customization, store: store,
             threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, contextLength: contextLength, maximumDraft: draftMax ?? 16)
         let options = GenerationOptions(maxTokens: maxTokens ?? defaults.maxTokens ?? 1024, sampling: try sampling.parameters(over: defaults.sampling),
                                         stop: defaults.stop, constraint: constraint,
-                                        speculation: ngram ? NGramSpeculation(maximumDraft: draftMax ?? 63) : nil, draft: draftModel)
+                                        speculation: draftModel == nil && ngram != false ? NGramSpeculation(maximumDraft: draftMax ?? 63) : nil,
+                                        draft: draftModel)
+        // How the proposals fared is printed when speculation was asked for (or a draft ran).
+        let reportsSpeculation = ngram == true || draftModel != nil
 
         let ledger = Ledger(directory: store.root)
         let modelName = located.name ?? URL(fileURLWithPath: located.path).deletingPathExtension().lastPathComponent
@@ -161,7 +164,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data("\n".utf8))
             record(result)
-            Self.printStats(result)
+            Self.printStats(result, speculation: reportsSpeculation)
             return
         }
 
@@ -169,19 +172,19 @@ struct RunCommand: AsyncParsableCommand {
         chat.onAnswer = record
         if let prompt {
             let result = try chat.answer(prompt)
-            Self.printStats(result)
+            Self.printStats(result, speculation: reportsSpeculation)
         } else {
             try chat.runInteractive(modelName: located.name ?? located.path)
         }
     }
 
-    static func printStats(_ result: GenerationResult) {
+    static func printStats(_ result: GenerationResult, speculation reportsSpeculation: Bool = true) {
         let stats = String(
             format: "prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %@\n",
             result.promptTokens, result.promptTokensPerSecond, result.tokens.count,
             result.generationTokensPerSecond, result.finishReason.rawValue)
         FileHandle.standardError.write(Data(stats.utf8))
-        if let speculation = result.speculation {
+        if reportsSpeculation, let speculation = result.speculation {
             FileHandle.standardError.write(Data(String(format: "speculation: %d of %d proposed tokens kept (%.0f%%) in %d passes\n",
                                                        speculation.accepted, speculation.proposed, 100 * speculation.acceptance,
                                                        speculation.passes).utf8))

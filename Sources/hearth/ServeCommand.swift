@@ -73,8 +73,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Threads per model's forward pass (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Speculate by prompt lookup in every generation: the tokens that followed the answer's last few tokens where they occurred before (prompt or answer) are checked in one pass. Same output, faster when answers repeat their input (edits, renames).")
-    var ngram = false
+    @Flag(inversion: .prefixedNo, help: "Speculate by prompt lookup (default: on for every model without a draft): the tokens that followed the answer's last tokens where they occurred before (prompt or answer) are checked in one pass. Same output, faster when answers repeat their input (edits, renames, style fixes). --ngram also turns drafts off.")
+    var ngram: Bool?
 
     @Option(name: .customLong("draft"), help: "Speculative decoding with a draft model for requests (same output): auto (a draft `hearth bench MODEL --draft DRAFT` measured to pay on this machine, if one is installed), none, or a model that drafts for every served model with its vocabulary. A created model's DRAFT wins.")
     var draft = "auto"
@@ -118,7 +118,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...64).contains(draftMax) else { throw ValidationError("--draft-max must be in 1...64, got \(draftMax)") }
         guard (0...1).contains(draftPMin) else { throw ValidationError("--draft-p-min must be in 0...1, got \(draftPMin)") }
         guard !draft.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--draft needs auto, none or a model name") }
-        if ngram, case .model = DraftSetting(draft) { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
+        if ngram == true, case .model = DraftSetting(draft) { throw ValidationError("--ngram and --draft are two ways to propose tokens; give one") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if apiKey != nil && apiKeyFile != nil { throw ValidationError("give --api-key or --api-key-file, not both") }
         if let apiKey, apiKey.isEmpty || apiKey.contains(where: { $0.isWhitespace }) {
@@ -158,9 +158,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         configuration.idleTimeout = idleTimeout == 0 ? nil : .seconds(idleTimeout)
         configuration.productOrder = llamaCppRounding ? .llamaCpp : .blockSums
-        configuration.speculation = ngram ? NGramSpeculation() : nil
+        configuration.speculation = ngram == false ? nil : NGramSpeculation()
         configuration.cacheType = try cache.servingType()
-        configuration.draft = ngram ? .none : DraftSetting(draft)
+        configuration.draft = ngram == true ? .none : DraftSetting(draft)
         configuration.draftMaximum = draftMax
         configuration.draftMinimumProbability = draftPMin
         configuration.maxConnections = maxConnections

@@ -40,7 +40,7 @@ class SpeculationServerTests(unittest.TestCase):
     def setUpClass(cls):
         cls.home = store_with("hearth-ngram-", MODEL)
         cls.addClassCleanup(shutil.rmtree, cls.home, True)
-        cls.plain = LedgerServer(cls.home, "--no-ledger", "--parallel", "2")
+        cls.plain = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--no-ngram")
         cls.addClassCleanup(cls.plain.stop)
         cls.speculating = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--ngram")
         cls.addClassCleanup(cls.speculating.stop)
@@ -48,6 +48,18 @@ class SpeculationServerTests(unittest.TestCase):
                        for server in (cls.plain, cls.speculating)]
         for client in cls.clients:
             cls.addClassCleanup(client.close)
+
+    def test_prompt_lookup_is_on_by_default_and_off_with_no_ngram(self):
+        default = LedgerServer(self.home, "--no-ledger", "--parallel", "1")
+        self.addCleanup(default.stop)
+        client = OpenAI(base_url=f"http://127.0.0.1:{default.port}/v1", api_key="unused", max_retries=0, timeout=600)
+        self.addCleanup(client.close)
+        answer = client.chat.completions.create(model=MODEL, max_tokens=160, messages=RENAME, temperature=0)
+        plain = self.clients[0].chat.completions.create(model=MODEL, max_tokens=160, messages=RENAME, temperature=0)
+        self.assertEqual(answer.choices[0].message.content, plain.choices[0].message.content)
+        # The rename copies its input: the default server checked proposals, `--no-ngram` none.
+        self.assertGreater(metric(default.port, "hearth_speculative_tokens_accepted_total"), 0)
+        self.assertEqual(metric(self.plain.port, "hearth_speculative_tokens_proposed_total"), 0)
 
     def both(self, **request):
         return [client.chat.completions.create(model=MODEL, max_tokens=160, **request) for client in self.clients]
@@ -170,9 +182,11 @@ class DraftServerTests(unittest.TestCase):
     def setUpClass(cls):
         cls.home = store_with("hearth-draft-serve-", TARGET, MODEL, "smollm2:135m")
         cls.addClassCleanup(shutil.rmtree, cls.home, True)
-        cls.plain = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--draft", "none")
+        # Prompt lookup off on both (it is on by default for models without a draft): the plain
+        # server proposes nothing, and a model the drafting server gives no draft proposes nothing.
+        cls.plain = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--draft", "none", "--no-ngram")
         cls.addClassCleanup(cls.plain.stop)
-        cls.drafting = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--draft", MODEL, "--draft-max", "8")
+        cls.drafting = LedgerServer(cls.home, "--no-ledger", "--parallel", "2", "--draft", MODEL, "--draft-max", "8", "--no-ngram")
         cls.addClassCleanup(cls.drafting.stop)
         cls.clients = [OpenAI(base_url=f"http://127.0.0.1:{server.port}/v1", api_key="unused", max_retries=0, timeout=600)
                        for server in (cls.plain, cls.drafting)]
