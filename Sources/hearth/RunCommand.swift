@@ -50,7 +50,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
-    @Flag(inversion: .prefixedNo, help: "Speculate by prompt lookup (default: on unless a draft model is used): propose the tokens that followed the answer's last tokens where they occurred before (in the prompt or the answer), and check them in one pass. Same output, faster when the answer repeats its input (an edit, a rename, a style fix). --ngram also turns the automatic draft off and prints how the proposals fared.")
+    @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Speculate by prompt lookup (default: on unless a draft model is used): propose the tokens that followed the answer's last tokens where they occurred before (in the prompt or the answer), and check them in one pass. Same output, faster when the answer repeats its input (an edit, a rename, a style fix). --ngram also turns the automatic draft off and prints how the proposals fared.")
     var ngram: Bool?
 
     @OptionGroup var draft: DraftOptions

@@ -73,7 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Threads per model's forward pass (default: all cores).")
     var threads: Int?
 
-    @Flag(inversion: .prefixedNo, help: "Speculate by prompt lookup (default: on for every model without a draft): the tokens that followed the answer's last tokens where they occurred before (prompt or answer) are checked in one pass. Same output, faster when answers repeat their input (edits, renames, style fixes). --ngram also turns drafts off.")
+    @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Speculate by prompt lookup (default: on for every model without a draft): the tokens that followed the answer's last tokens where they occurred before (prompt or answer) are checked in one pass. Same output, faster when answers repeat their input (edits, renames, style fixes). --ngram also turns drafts off.")
     var ngram: Bool?
 
     @Option(name: .customLong("draft"), help: "Speculative decoding with a draft model for requests (same output): auto (a draft `hearth bench MODEL --draft DRAFT` measured to pay on this machine, if one is installed), none, or a model that drafts for every served model with its vocabulary. A created model's DRAFT wins.")

@@ -328,6 +328,11 @@ class CommandLineTests(unittest.TestCase):
             (("bench", MODEL, "--ngram", "--draft-max", "65"), "--draft-max"),
             (("bench", MODEL, "--prompt-file", "/tmp/x.txt"), "--prompt-file"),
             (("bench", MODEL, "--ngram", "--tg", "0"), "--ngram"),
+            # Prompt lookup is on by default: turning it on and off at once, or sizing proposals
+            # with it off, is refused.
+            (("run", MODEL, "hi", "--ngram", "--no-ngram"), "--no-ngram"),
+            (("serve", "--no-ngram", "--ngram"), "--ngram"),
+            (("run", MODEL, "hi", "--no-ngram", "--draft-max", "8"), "--draft-max"),
             (("bench", MODEL, "--ngram", "--pp", "0", "--tg", "4", "--prompt-file", "/nonexistent/prompt.txt"), "/nonexistent/prompt.txt"),
         ]:
             result = self.run_hearth(*arguments)
